@@ -1,0 +1,51 @@
+//! clone(2) flags (include/uapi/linux/sched.h) and wait options
+//! (include/uapi/linux/wait.h).
+
+pub const CSIGNAL: u64 = 0x0000_00ff;
+pub const CLONE_VM: u64 = 0x0000_0100;
+pub const CLONE_FS: u64 = 0x0000_0200;
+pub const CLONE_FILES: u64 = 0x0000_0400;
+pub const CLONE_SIGHAND: u64 = 0x0000_0800;
+pub const CLONE_PIDFD: u64 = 0x0000_1000;
+pub const CLONE_PTRACE: u64 = 0x0000_2000;
+pub const CLONE_VFORK: u64 = 0x0000_4000;
+pub const CLONE_PARENT: u64 = 0x0000_8000;
+pub const CLONE_THREAD: u64 = 0x0001_0000;
+pub const CLONE_NEWNS: u64 = 0x0002_0000;
+pub const CLONE_SYSVSEM: u64 = 0x0004_0000;
+pub const CLONE_SETTLS: u64 = 0x0008_0000;
+pub const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+pub const CLONE_DETACHED: u64 = 0x0040_0000;
+pub const CLONE_UNTRACED: u64 = 0x0080_0000;
+pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+pub const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+pub const CLONE_NEWUTS: u64 = 0x0400_0000;
+pub const CLONE_NEWIPC: u64 = 0x0800_0000;
+pub const CLONE_NEWUSER: u64 = 0x1000_0000;
+pub const CLONE_NEWPID: u64 = 0x2000_0000;
+pub const CLONE_NEWNET: u64 = 0x4000_0000;
+pub const CLONE_IO: u64 = 0x8000_0000;
+/// Every namespace flag: umk has no namespaces yet.
+pub const CLONE_NEW_ANY: u64 = CLONE_NEWNS
+    | CLONE_NEWCGROUP
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET;
+
+pub const WNOHANG: i32 = 0x0000_0001;
+pub const WUNTRACED: i32 = 0x0000_0002;
+pub const WSTOPPED: i32 = WUNTRACED;
+pub const WEXITED: i32 = 0x0000_0004;
+pub const WCONTINUED: i32 = 0x0000_0008;
+pub const WNOWAIT: i32 = 0x0100_0000;
+pub const __WNOTHREAD: i32 = 0x2000_0000;
+pub const __WALL: i32 = 0x4000_0000;
+pub const __WCLONE: i32 = 0x8000_0000u32 as i32;
+
+pub const P_ALL: i32 = 0;
+pub const P_PID: i32 = 1;
+pub const P_PGID: i32 = 2;
+pub const P_PIDFD: i32 = 3;

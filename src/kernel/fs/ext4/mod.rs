@@ -1,0 +1,1 @@
+//! Read-only ext4 driver (work in progress).

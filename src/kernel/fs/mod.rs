@@ -1,0 +1,2 @@
+//! The VFS and the filesystems it mounts.
+pub mod ext4;

@@ -1,0 +1,1 @@
+//! Terminals (work in progress).

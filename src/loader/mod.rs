@@ -1,0 +1,1 @@
+//! ELF loader (work in progress).
