@@ -1,8 +1,10 @@
 //! Small structs of assorted syscalls, each with the header it mirrors.
 
+use bytemuck::{Pod, Zeroable};
+
 /// `struct timespec` (include/uapi/linux/time_types.h, __kernel_timespec).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Timespec {
     pub tv_sec: i64,
     pub tv_nsec: i64,
@@ -10,7 +12,7 @@ pub struct Timespec {
 
 /// `struct timeval`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Timeval {
     pub tv_sec: i64,
     pub tv_usec: i64,
@@ -18,7 +20,7 @@ pub struct Timeval {
 
 /// `struct new_utsname` (include/uapi/linux/utsname.h): six 65-byte fields.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Pod, Zeroable)]
 pub struct UtsName {
     pub sysname: [u8; 65],
     pub nodename: [u8; 65],
@@ -30,7 +32,7 @@ pub struct UtsName {
 
 /// `struct rlimit64`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Rlimit {
     pub rlim_cur: u64,
     pub rlim_max: u64,
@@ -50,7 +52,7 @@ pub const RLIM_NLIMITS: u32 = 16;
 
 /// `struct sysinfo` (include/uapi/linux/sysinfo.h), x86_64 layout.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct SysInfo {
     pub uptime: i64,
     pub loads: [u64; 3],
@@ -62,6 +64,8 @@ pub struct SysInfo {
     pub freeswap: u64,
     pub procs: u16,
     pub pad: u16,
+    /// Implicit padding made explicit so the struct is plain bytes.
+    pub _pad2: u32,
     pub totalhigh: u64,
     pub freehigh: u64,
     pub mem_unit: u32,
@@ -70,7 +74,7 @@ pub struct SysInfo {
 
 /// `struct pollfd` and its events (include/uapi/asm-generic/poll.h).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct PollFd {
     pub fd: i32,
     pub events: i16,
@@ -87,7 +91,7 @@ pub const POLLWRNORM: i16 = 0x100;
 
 /// `struct iovec`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct IoVec {
     pub base: u64,
     pub len: u64,

@@ -1,6 +1,8 @@
 //! Signals: numbers and sigaction layout (include/uapi/asm-generic/signal.h,
 //! arch/x86/include/uapi/asm/signal.h).
 
+use bytemuck::{Pod, Zeroable};
+
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
 pub const SIGQUIT: i32 = 3;
@@ -63,7 +65,7 @@ pub const SIG_SETMASK: i32 = 2;
 /// `struct sigaction` as the rt_sigaction syscall takes it on x86_64
 /// (kernel layout: handler, flags, restorer, mask).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct KSigAction {
     pub handler: u64,
     pub flags: u64,

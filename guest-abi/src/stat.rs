@@ -1,6 +1,8 @@
 //! File metadata: mode bits (include/uapi/linux/stat.h), `struct stat`
 //! (arch/x86/include/uapi/asm/stat.h), `struct statx`, and dirent types.
 
+use bytemuck::{Pod, Zeroable};
+
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFSOCK: u32 = 0o140000;
 pub const S_IFLNK: u32 = 0o120000;
@@ -30,7 +32,7 @@ pub const fn dtype_of_mode(mode: u32) -> u8 {
 
 /// `struct stat` for x86_64 (144 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct Stat {
     pub st_dev: u64,
     pub st_ino: u64,
@@ -53,7 +55,7 @@ pub struct Stat {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct StatxTimestamp {
     pub tv_sec: i64,
     pub tv_nsec: u32,
@@ -62,7 +64,7 @@ pub struct StatxTimestamp {
 
 /// `struct statx` (include/uapi/linux/stat.h), 256 bytes.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct Statx {
     pub stx_mask: u32,
     pub stx_blksize: u32,

@@ -1,11 +1,13 @@
 //! Terminal interface (include/uapi/asm-generic/termbits.h, ioctls.h).
 
+use bytemuck::{Pod, Zeroable};
+
 pub const NCCS: usize = 19;
 
 /// `struct termios` as the TCGETS/TCSETS ioctls use it (the kernel's
 /// layout, 36 bytes: no speed fields).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Termios {
     pub c_iflag: u32,
     pub c_oflag: u32,
@@ -16,7 +18,7 @@ pub struct Termios {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct WinSize {
     pub ws_row: u16,
     pub ws_col: u16,
