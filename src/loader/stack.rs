@@ -253,6 +253,8 @@ mod tests {
         let s = parse(&img, rsp);
         assert_eq!(s.argv, pl.argv);
         assert_eq!(s.envp, envp);
+        assert!(s.argv_ptrs.windows(2).all(|w| w[0] < w[1]));
+        assert!(s.envp_ptrs[0] > *s.argv_ptrs.last().unwrap(), "env strings above argv strings");
         // Strings: argv then envp then execfn, contiguous, increasing.
         let at = |a: u64| (a - rsp) as usize;
         let strings_lo = s.argv_ptrs[0];
