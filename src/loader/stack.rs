@@ -154,7 +154,7 @@ impl Cursor {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::loader::LoadPlan;
     use guest_abi::errno::E2BIG;

@@ -495,7 +495,7 @@ fn test_args_too_big() {
     assert_eq!(run(&mut fs, "/bin/sh", &["sh", &long]).unwrap_err(), E2BIG);
     let ok = "x".repeat(MAX_ARG_STRLEN as usize - 1);
     assert!(run(&mut fs, "/bin/sh", &["sh", &ok]).is_ok());
-    let many: Vec<&str> = std::iter::repeat(ok.as_str()).take(17).collect();
+    let many: Vec<&str> = std::iter::repeat_n(ok.as_str(), 17).collect();
     assert_eq!(run(&mut fs, "/bin/sh", &many).unwrap_err(), E2BIG);
     // The missing file wins over E2BIG, as in Linux.
     assert_eq!(run(&mut fs, "/nope", &["sh", &long]).unwrap_err(), ENOENT);
@@ -521,7 +521,11 @@ fn fuzz(seed_file: Vec<u8>, interp: Option<Vec<u8>>, rounds: usize) {
         let mut f = seed_file.clone();
         let mut i = interp.clone();
         for _ in 0..1 + rng.next() % 4 {
-            let target = if i.is_some() && rng.next() % 3 == 0 { i.as_mut().unwrap() } else { &mut f };
+            let pick_interp = rng.next().is_multiple_of(3);
+            let target = match i.as_mut() {
+                Some(i) if pick_interp => i,
+                _ => &mut f,
+            };
             let h = hot.min(target.len());
             let at = (rng.next() as usize) % h;
             match rng.next() % 3 {
@@ -530,7 +534,7 @@ fn fuzz(seed_file: Vec<u8>, interp: Option<Vec<u8>>, rounds: usize) {
                 _ => target[at] = [0, 0xff, 0x80, 0x7f][(rng.next() % 4) as usize],
             }
         }
-        if rng.next() % 8 == 0 {
+        if rng.next().is_multiple_of(8) {
             let n = (rng.next() as usize) % f.len();
             f.truncate(n);
         }
@@ -572,8 +576,10 @@ fn fuzz_real_binary_never_panic() {
 
 // ---- real binaries ----
 
-/// `readelf -lW` PT_LOADs as (offset, vaddr, filesz, memsz, flags string).
-fn readelf_loads(path: &Path) -> Option<Vec<(u64, u64, u64, u64, String)>> {
+/// One `readelf -lW` PT_LOAD: (offset, vaddr, filesz, memsz, flags string).
+type LoadLine = (u64, u64, u64, u64, String);
+
+fn readelf_loads(path: &Path) -> Option<Vec<LoadLine>> {
     let out = Command::new("readelf").arg("-lW").arg(path).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
@@ -748,4 +754,119 @@ fn musl_dynamic() {
     assert_eq!(fs.opened[1], b"/lib/ld-musl-x86_64.so.1");
     assert_eq!(aux(&plan, AT_BASE), IBASE);
     assert!(plan.entry >= IBASE);
+}
+
+// ---- the real kernel as the reference ----
+
+/// Prints the probe's own initial stack: the [stack] top, rsp, string
+/// addresses and the auxv, one item per line.
+const PROBE_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+int main(int argc, char **argv) {
+    char **envp = argv + argc + 1, **p = envp;
+    while (*p) p++;
+    uint64_t *a = (uint64_t *)(p + 1);
+    unsigned long lo = 0, hi = 0; char line[512];
+    FILE *f = fopen("/proc/self/maps", "r");
+    while (f && fgets(line, sizeof line, f)) if (strstr(line, "[stack]")) sscanf(line, "%lx-%lx", &lo, &hi);
+    printf("top %lu\nrsp %lu\n", hi, (unsigned long)(argv - 1));
+    for (int i = 0; i < argc; i++) printf("arg %lu\n", (unsigned long)argv[i]);
+    for (p = envp; *p; p++) printf("env %lu\n", (unsigned long)*p);
+    for (;; a += 2) { printf("aux %lu %lu\n", a[0], a[1]); if (!a[0]) break; }
+    printf("auxend %lu\n", (unsigned long)(a + 2));
+    return 0;
+}
+"#;
+
+#[derive(Default, Debug)]
+struct Dump {
+    top: u64,
+    rsp: u64,
+    args: Vec<u64>,
+    envs: Vec<u64>,
+    auxv: Vec<(u64, u64)>,
+    auxend: u64,
+}
+
+fn parse_dump(text: &str) -> Dump {
+    let mut d = Dump::default();
+    for l in text.lines() {
+        let w: Vec<u64> = l.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+        match l.split_whitespace().next() {
+            Some("top") => d.top = w[0],
+            Some("rsp") => d.rsp = w[0],
+            Some("arg") => d.args.push(w[0]),
+            Some("env") => d.envs.push(w[0]),
+            Some("aux") => d.auxv.push((w[0], w[1])),
+            Some("auxend") => d.auxend = w[0],
+            _ => {}
+        }
+    }
+    d
+}
+
+#[test]
+fn stack_matches_real_kernel() {
+    use std::os::unix::process::CommandExt;
+    let dir = std::env::temp_dir().join(format!("umk-loader-{}-probe", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("probe.c");
+    std::fs::write(&src, PROBE_C).unwrap();
+    let bin = dir.join("probe");
+    let built = Command::new("musl-gcc").args(["-static", "-no-pie", "-o"]).arg(&bin).arg(&src).status();
+    if !matches!(built, Ok(s) if s.success()) {
+        eprintln!("note: musl-gcc unavailable, skipping the real-kernel comparison");
+        return;
+    }
+    let argv = ["zeroth", "one", "", "three four"];
+    // Sorted by key: `Command` passes its environment in key order.
+    let envp = [("A", "1"), ("E", ""), ("LONGER_NAME", "with spaces")];
+    let out = Command::new(&bin).arg0(argv[0]).args(&argv[1..]).env_clear().envs(envp).output().unwrap();
+    assert!(out.status.success());
+    let host = parse_dump(&String::from_utf8(out.stdout).unwrap());
+    let hv = |key| host.auxv.iter().find(|(k, _)| *k == key).map(|&(_, v)| v);
+
+    // Plan the same exec with the host's credentials, then build its stack
+    // under the same stack top.
+    let path = bin.to_str().unwrap().as_bytes().to_vec();
+    let params = ExecParams {
+        path: &path,
+        argv: argv.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        envp: envp.iter().map(|(k, v)| format!("{k}={v}").into_bytes()).collect(),
+        uid: hv(AT_UID).unwrap() as u32,
+        euid: hv(AT_EUID).unwrap() as u32,
+        gid: hv(AT_GID).unwrap() as u32,
+        egid: hv(AT_EGID).unwrap() as u32,
+    };
+    let plan = plan_exec(&mut MemFs::host(), &params, BASE, IBASE).unwrap();
+    let vdso = hv(AT_SYSINFO_EHDR);
+    let (img, rsp) = build_stack(&plan, &params.envp, host.top, [9; 16], vdso, &path).unwrap();
+    let ours = super::stack::tests::parse(&img, rsp);
+
+    // 1. The string area is identical, address for address.
+    assert_eq!(ours.argv_ptrs, host.args);
+    assert_eq!(ours.envp_ptrs, host.envs);
+    let oa = |key| ours.auxv.iter().find(|(k, _)| *k == key).map(|&(_, v)| v);
+    assert_eq!(oa(AT_EXECFN), hv(AT_EXECFN));
+    // 2. Below it Linux inserts a random gap (arch_align_stack), so compare
+    //    the shape: platform just under a 16-byte boundary, random below it.
+    for (name, plat, rnd) in [("host", hv(AT_PLATFORM), hv(AT_RANDOM)), ("ours", oa(AT_PLATFORM), oa(AT_RANDOM))] {
+        assert_eq!(plat.unwrap() % 16, 9, "{name}");
+        assert_eq!(rnd.unwrap(), plat.unwrap() - 16, "{name}");
+    }
+    let our_auxend = rsp + 8 * (1 + argv.len() + 1 + envp.len() + 1 + 2 * ours.auxv.len()) as u64;
+    for (name, end, rnd, rsp) in [("host", host.auxend, hv(AT_RANDOM), host.rsp), ("ours", our_auxend, oa(AT_RANDOM), rsp)] {
+        assert!(end <= rnd.unwrap() && rnd.unwrap() - end < 16, "{name}: auxv ends just below AT_RANDOM");
+        assert_eq!(rsp % 16, 0, "{name}");
+    }
+    // 3. auxv: same order for the keys we produce, same values where they
+    //    do not depend on addresses we chose differently.
+    let our_keys: Vec<u64> = ours.auxv.iter().map(|&(k, _)| k).collect();
+    let host_keys: Vec<u64> = host.auxv.iter().map(|&(k, _)| k).filter(|k| our_keys.contains(k)).collect();
+    assert_eq!(our_keys, host_keys);
+    for key in [AT_HWCAP, AT_PAGESZ, AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_HWCAP2] {
+        assert_eq!(oa(key), hv(key), "auxv key {key}");
+    }
 }
