@@ -30,11 +30,10 @@ use std::sync::Arc;
 
 use goblin::elf::header::{EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, EM_X86_64, ET_DYN, ET_EXEC};
 use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD};
-use guest_abi::errno::{EINVAL, EIO, ELIBBAD, ENOEXEC, ENOMEM, EPERM};
+use guest_abi::errno::{EACCES, EINVAL, EIO, ELIBBAD, ENOEXEC, ENOMEM, EPERM};
 use guest_abi::mman::{page_down, page_up, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 use super::{read, ExecError, ExecSource, Segment, TASK_SIZE};
-use guest_abi::errno::EACCES;
 
 /// `sizeof(Elf64_Ehdr)`.
 pub const EHDR_SIZE: usize = 64;
@@ -234,7 +233,7 @@ pub(crate) fn plan_elf(
     // program (elf_read_implies_exec() is for 32-bit only), so it is ignored.
 
     // ---- point of no return (begin_new_exec()) ----
-    let fatal = ExecError::fatal;
+    let fatal = ExecError::late;
     let main = load_image(file, &h, &phdrs, base_hint, true).map_err(fatal)?;
     let exec_entry = h.e_entry.wrapping_add(main.bias as u64);
     let mut segments = main.segments;

@@ -31,6 +31,20 @@
 //! old image is gone, so the kernel kills the process with `SIGSEGV`.
 //! [`plan_exec_detailed`] says which kind each error is ([`ExecError::fatal`]);
 //! the caller should turn a fatal one into a `SIGSEGV` kill, not an errno.
+//!
+//! # Errors, and where Linux produces them
+//!
+//! | errno     | when                                                                   | fatal |
+//! |-----------|------------------------------------------------------------------------|-------|
+//! | from VFS  | the file, a `#!` interpreter or PT_INTERP cannot be opened (ENOENT, EACCES, ...); a missing PT_INTERP is ENOENT | no |
+//! | EACCES    | an empty interpreter name (looked up as "", i.e. the cwd directory)    | no    |
+//! | E2BIG     | a string ≥ `MAX_ARG_STRLEN`, or all strings over [`ARG_SPACE_LIMIT`]   | no    |
+//! | ENOEXEC   | neither ELF nor `#!`; bad ELF header/class/machine/type; bad phdr table; bad PT_INTERP size or no NUL; `#!` without interpreter | no |
+//! | ELOOP     | more than [`MAX_REWRITE_DEPTH`] `#!` levels                            | no    |
+//! | EIO       | PT_INTERP string outside the file; interpreter shorter than an ELF header | no |
+//! | ELIBBAD   | interpreter not ELF, wrong machine, or bad phdr table                  | no    |
+//! | EINVAL    | bad `PT_LOAD` (filesz > memsz, beyond TASK_SIZE, offset/vaddr not congruent, bytes past EOF), no `PT_LOAD`, entry out of range | yes |
+//! | ENOMEM, EPERM | a biased segment beyond TASK_SIZE / below `mmap_min_addr`; interpreter overlapping the executable | yes |
 
 use std::sync::Arc;
 
@@ -139,7 +153,7 @@ impl ExecError {
         ExecError { errno, fatal: false }
     }
     /// An error found after `begin_new_exec()`: the process dies.
-    pub(crate) fn fatal(errno: i32) -> Self {
+    pub(crate) fn late(errno: i32) -> Self {
         ExecError { errno, fatal: true }
     }
 }

@@ -347,7 +347,7 @@ fn test_interp_bad_phdrs() {
 fn test_interp_wrong_type() {
     let mut s = static_exec();
     s.e_type = 1;
-    assert_eq!(interp_err(Some(s.build())), ExecError::fatal(ELIBBAD));
+    assert_eq!(interp_err(Some(s.build())), ExecError::late(ELIBBAD));
 }
 
 #[test]
@@ -387,7 +387,7 @@ fn test_interp_overlaps_executable() {
     fs.add("/p", with_interp(b"/lib/ld.so"));
     fs.add("/lib/ld.so", ElfSpec::dyn_(0, vec![load(0, 0, 0x100, 0x100, RX)], 0x1000).build());
     let err = plan_exec_detailed(&mut fs, &params(b"/p", &["p"]), BASE, BASE).unwrap_err();
-    assert_eq!(err, ExecError::fatal(ENOMEM));
+    assert_eq!(err, ExecError::late(ENOMEM));
 }
 
 #[test]
