@@ -9,7 +9,7 @@ use super::ldisc::{InputEffect, LineDiscipline, DISABLED_CHAR, MASK, N_TTY_BUF_S
 
 /// Which kind of erase a key asks for (`eraser()`).
 #[derive(PartialEq, Eq)]
-enum Kill {
+enum KillType {
     Erase,
     Werase,
     Kill,
@@ -68,7 +68,12 @@ impl LineDiscipline {
     /// still work, or a user could not restart output to let the reader
     /// catch up (`n_tty_lookahead_flow_ctrl`).
     fn lookahead_flow_ctrl(&mut self) {
-        let fresh: Vec<u8> = self.backlog.iter().skip(self.lookahead_count).copied().collect();
+        let fresh: Vec<u8> = self
+            .backlog
+            .iter()
+            .skip(self.lookahead_count)
+            .copied()
+            .collect();
         self.lookahead_count = self.backlog.len();
         if self.termios.c_iflag & IXON != 0 {
             for c in fresh {
@@ -125,8 +130,7 @@ impl LineDiscipline {
         let cc = |i| self.is_cc(c, i);
         (c == b'\r' && (self.i(IGNCR) || self.i(ICRNL)))
             || (c == b'\n' && self.i(INLCR))
-            || (self.l(ICANON)
-                && (cc(VERASE) || cc(VKILL) || cc(VEOF) || c == b'\n' || cc(VEOL)))
+            || (self.l(ICANON) && (cc(VERASE) || cc(VKILL) || cc(VEOF) || c == b'\n' || cc(VEOL)))
             || (self.l(ICANON)
                 && self.l(IEXTEN)
                 && (cc(VWERASE) || cc(VLNEXT) || cc(VEOL2) || (self.l(ECHO) && cc(VREPRINT))))
@@ -189,7 +193,12 @@ impl LineDiscipline {
 
     /// `n_tty_receive_char_special`: the byte is in the special-character
     /// map. The order of the tests matters and follows Linux.
-    fn receive_char_special(&mut self, c: u8, lookahead_done: bool, effects: &mut Vec<InputEffect>) {
+    fn receive_char_special(
+        &mut self,
+        c: u8,
+        lookahead_done: bool,
+        effects: &mut Vec<InputEffect>,
+    ) {
         if self.i(IXON) && self.receive_char_flow_ctrl(c, lookahead_done) {
             return;
         }
@@ -343,9 +352,9 @@ impl LineDiscipline {
             return;
         }
         let kill_type = if self.is_cc(c, VERASE) {
-            Kill::Erase
+            KillType::Erase
         } else if self.is_cc(c, VWERASE) {
-            Kill::Werase
+            KillType::Werase
         } else {
             if !self.l(ECHO) {
                 self.read_head = self.canon_head;
@@ -362,7 +371,7 @@ impl LineDiscipline {
                 }
                 return;
             }
-            Kill::Kill
+            KillType::Kill
         };
 
         let mut seen_alnums = 0;
@@ -382,7 +391,7 @@ impl LineDiscipline {
             if self.is_continuation(c) {
                 break;
             }
-            if kill_type == Kill::Werase {
+            if kill_type == KillType::Werase {
                 // A word is alphanumerics and '_' (BSD's ALTWERASE):
                 // skip trailing separators, then erase up to the next.
                 if isalnum(c) || c == b'_' {
@@ -394,9 +403,9 @@ impl LineDiscipline {
             let cnt = self.read_head - head;
             self.read_head = head;
             if self.l(ECHO) {
-                self.echo_erase(kill_type == Kill::Erase, c, head, cnt);
+                self.echo_erase(kill_type == KillType::Erase, c, head, cnt);
             }
-            if kill_type == Kill::Erase {
+            if kill_type == KillType::Erase {
                 break;
             }
         }

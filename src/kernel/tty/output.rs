@@ -73,7 +73,7 @@ impl LineDiscipline {
                 let spaces = 8 - (self.column & 7);
                 self.column += spaces;
                 if self.termios.c_oflag & TABDLY == XTABS {
-                    self.out.extend(std::iter::repeat(b' ').take(spaces));
+                    self.out.extend(std::iter::repeat_n(b' ', spaces));
                     return;
                 }
             }

@@ -8,6 +8,12 @@
 //! transcripts must be identical.
 //!
 //! Without `python3` or `/dev/ptmx` the test is skipped with a message.
+//!
+//! The pty's input processing runs asynchronously in Linux (a workqueue),
+//! so the script sleeps 50 ms after typing and drains the master until it
+//! has been quiet for 30 ms. Operations are separate steps for the same
+//! reason: Linux only discards echo it has not yet delivered, so "abc" then
+//! "^C" as two steps shows "abc^C", while "abc^C" in one step shows "^C".
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -78,32 +84,70 @@ fn scenarios() -> Vec<Scenario> {
     };
     let inp = |b: &[u8]| In(b.to_vec());
     vec![
-        s("canon_line_and_echo", vec![inp(b"hello\r"), Read(100), Read(100)]),
+        s(
+            "canon_line_and_echo",
+            vec![inp(b"hello\r"), Read(100), Read(100)],
+        ),
         s("erase_ascii", vec![inp(b"abc\x7f\x7fd\r"), Read(100)]),
-        s("erase_removes_whole_utf8_char", vec![inp("hé世\x7f\x7f!\r".as_bytes()), Read(100)]),
+        s(
+            "erase_removes_whole_utf8_char",
+            vec![inp("hé世\x7f\x7f!\r".as_bytes()), Read(100)],
+        ),
         s(
             "erase_bytes_without_iutf8",
-            vec![Set(with(|t| t.c_iflag &= !IUTF8)), inp("hé\x7f!\r".as_bytes()), Read(100)],
+            vec![
+                Set(with(|t| t.c_iflag &= !IUTF8)),
+                inp("hé\x7f!\r".as_bytes()),
+                Read(100),
+            ],
         ),
-        s("werase_words", vec![inp(b"foo bar_baz  \x17x\x17\x17\r"), Read(100)]),
-        s("werase_latin1_letters", vec![inp("ab héllo wörld\x17\r".as_bytes()), Read(100)]),
+        s(
+            "werase_words",
+            vec![inp(b"foo bar_baz  \x17x\x17\x17\r"), Read(100)],
+        ),
+        s(
+            "werase_latin1_letters",
+            vec![inp("ab héllo wörld\x17\r".as_bytes()), Read(100)],
+        ),
         s("kill_echoke", vec![inp(b"ab\x01c\x15d\r"), Read(100)]),
         s(
             "kill_echok_without_echoke",
-            vec![Set(with(|t| t.c_lflag &= !ECHOKE)), inp(b"abc\x15d\r"), Read(100)],
+            vec![
+                Set(with(|t| t.c_lflag &= !ECHOKE)),
+                inp(b"abc\x15d\r"),
+                Read(100),
+            ],
         ),
         s(
             "kill_without_echok",
-            vec![Set(with(|t| t.c_lflag &= !(ECHOK | ECHOKE))), inp(b"abc\x15d\r"), Read(100)],
+            vec![
+                Set(with(|t| t.c_lflag &= !(ECHOK | ECHOKE))),
+                inp(b"abc\x15d\r"),
+                Read(100),
+            ],
         ),
-        s("echoctl_shows_caret", vec![inp(b"a\x01\x1b\x7f\x7f\t\r"), Read(100)]),
+        s(
+            "echoctl_shows_caret",
+            vec![inp(b"a\x01\x1b\x7f\x7f\t\r"), Read(100)],
+        ),
         s(
             "no_echoctl_echoes_raw",
-            vec![Set(with(|t| t.c_lflag &= !ECHOCTL)), inp(b"a\x01b\x7f\r"), Read(100)],
+            vec![
+                Set(with(|t| t.c_lflag &= !ECHOCTL)),
+                inp(b"a\x01b\x7f\r"),
+                Read(100),
+            ],
         ),
         s(
             "vintr_sends_sigint_and_flushes",
-            vec![inp(b"ab\rcd"), inp(b"\x03"), Inq, Read(100), inp(b"e\r"), Read(100)],
+            vec![
+                inp(b"ab\rcd"),
+                inp(b"\x03"),
+                Inq,
+                Read(100),
+                inp(b"e\r"),
+                Read(100),
+            ],
         ),
         s(
             "noflsh_keeps_input",
@@ -117,11 +161,27 @@ fn scenarios() -> Vec<Scenario> {
         ),
         s(
             "veof_at_line_start_reads_zero",
-            vec![inp(b"\x04"), Read(100), Read(100), inp(b"ab\x04"), Read(100), Read(100)],
+            vec![
+                inp(b"\x04"),
+                Read(100),
+                Read(100),
+                inp(b"ab\x04"),
+                Read(100),
+                Read(100),
+            ],
         ),
-        s("veof_exact_fill_skips_marker", vec![inp(b"cd\x04"), Read(2), Read(100)]),
-        s("short_read_splits_line", vec![inp(b"abcdef\r"), Read(4), Read(100), Read(100)]),
-        s("fionread_counts_complete_lines", vec![inp(b"ab\rcd\r\x04ef"), Inq]),
+        s(
+            "veof_exact_fill_skips_marker",
+            vec![inp(b"cd\x04"), Read(2), Read(100)],
+        ),
+        s(
+            "short_read_splits_line",
+            vec![inp(b"abcdef\r"), Read(4), Read(100), Read(100)],
+        ),
+        s(
+            "fionread_counts_complete_lines",
+            vec![inp(b"ab\rcd\r\x04ef"), Inq],
+        ),
         s(
             "veol_and_veol2",
             vec![
@@ -135,20 +195,50 @@ fn scenarios() -> Vec<Scenario> {
                 Read(100),
             ],
         ),
-        s("vlnext_quotes", vec![inp(b"\x16\x03\x16\x7f\x16\x15\r"), Read(100)]),
-        s("vreprint_redraws", vec![inp(b"abc\x12"), inp(b"d\r"), Read(100)]),
-        s("echonl_without_echo", vec![Set(with(|t| t.c_lflag = (t.c_lflag & !ECHO) | ECHONL)), inp(b"ab\r"), Read(100)]),
+        s(
+            "vlnext_quotes",
+            vec![inp(b"\x16\x03\x16\x7f\x16\x15\r"), Read(100)],
+        ),
+        s(
+            "vreprint_redraws",
+            vec![inp(b"abc\x12"), inp(b"d\r"), Read(100)],
+        ),
+        s(
+            "echonl_without_echo",
+            vec![
+                Set(with(|t| t.c_lflag = (t.c_lflag & !ECHO) | ECHONL)),
+                inp(b"ab\r"),
+                Read(100),
+            ],
+        ),
         s(
             "echoprt_hardcopy_erase",
-            vec![Set(with(|t| t.c_lflag |= ECHOPRT)), inp("abé\x7f\x7fd\r".as_bytes()), Read(100)],
+            vec![
+                Set(with(|t| t.c_lflag |= ECHOPRT)),
+                inp("abé\x7f\x7fd\r".as_bytes()),
+                Read(100),
+            ],
         ),
-        s("tab_erase_after_prompt", vec![Write(b"$ ".to_vec()), inp(b"ab\t\x7fc\x7f\x7f\t\x7f\r"), Read(100)]),
-        s("tab_erase_after_tab", vec![inp(b"a\tbc\t\x7f\x7f\r"), Read(100)]),
+        s(
+            "tab_erase_after_prompt",
+            vec![
+                Write(b"$ ".to_vec()),
+                inp(b"ab\t\x7fc\x7f\x7f\t\x7f\r"),
+                Read(100),
+            ],
+        ),
+        s(
+            "tab_erase_after_tab",
+            vec![inp(b"a\tbc\t\x7f\x7f\r"), Read(100)],
+        ),
         s(
             "icanon_off_releases_partial_line",
             vec![inp(b"x\x04abc"), Set(raw(|_| ())), Inq, Read(100)],
         ),
-        s("icanon_on_makes_a_line", vec![Set(raw(|_| ())), inp(b"abc"), Set(base()), Read(100)]),
+        s(
+            "icanon_on_makes_a_line",
+            vec![Set(raw(|_| ())), inp(b"abc"), Set(base()), Read(100)],
+        ),
         s(
             "raw_mode_translations",
             vec![
@@ -160,20 +250,53 @@ fn scenarios() -> Vec<Scenario> {
                 Read(100),
             ],
         ),
-        s("vmin0_vtime0_polls", vec![Set(raw(|t| t.c_cc[VMIN] = 0)), Read(10), inp(b"xy"), Read(10)]),
+        s(
+            "vmin0_vtime0_polls",
+            vec![
+                Set(raw(|t| t.c_cc[VMIN] = 0)),
+                Read(10),
+                inp(b"xy"),
+                Read(10),
+            ],
+        ),
         s(
             "isig_in_raw_mode",
-            vec![Set(raw(|t| t.c_lflag |= ISIG | ECHO | ECHOCTL)), inp(b"ab\x03"), inp(b"c\x1a"), Read(10)],
+            vec![
+                Set(raw(|t| t.c_lflag |= ISIG | ECHO | ECHOCTL)),
+                inp(b"ab\x03"),
+                inp(b"c\x1a"),
+                Read(10),
+            ],
         ),
-        s("ixon_stops_output", vec![inp(b"\x13"), inp(b"abc"), Out, inp(b"\x11"), Out, Read(10)]),
-        s("ixany_restarts", vec![Set(with(|t| t.c_iflag |= IXANY)), inp(b"\x13"), inp(b"a"), Out]),
-        s("ctrl_c_restarts_stopped_output", vec![inp(b"\x13x"), inp(b"\x03")]),
+        s(
+            "ixon_stops_output",
+            vec![inp(b"\x13"), inp(b"abc"), Out, inp(b"\x11"), Out, Read(10)],
+        ),
+        s(
+            "ixany_restarts",
+            vec![
+                Set(with(|t| t.c_iflag |= IXANY)),
+                inp(b"\x13"),
+                inp(b"a"),
+                Out,
+            ],
+        ),
+        s(
+            "ctrl_c_restarts_stopped_output",
+            vec![inp(b"\x13x"), inp(b"\x03")],
+        ),
         s(
             "iuclc_folds_case",
             vec![Set(with(|t| t.c_iflag |= IUCLC)), inp(b"ABc\r"), Read(100)],
         ),
-        s("parmrk_doubles_ff", vec![Set(raw(|t| t.c_iflag |= PARMRK)), inp(b"a\xff"), Read(10)]),
-        s("onlcr_translates_newline", vec![Write(b"a\nb\r\n\tc\x08d".to_vec())]),
+        s(
+            "parmrk_doubles_ff",
+            vec![Set(raw(|t| t.c_iflag |= PARMRK)), inp(b"a\xff"), Read(10)],
+        ),
+        s(
+            "onlcr_translates_newline",
+            vec![Write(b"a\nb\r\n\tc\x08d".to_vec())],
+        ),
         s(
             "opost_flags",
             vec![
@@ -190,17 +313,50 @@ fn scenarios() -> Vec<Scenario> {
                 Write(b"x\ny\t".to_vec()),
             ],
         ),
-        s("tcflush_input", vec![inp(b"abc\rde"), FlushInput, Inq, Read(100), inp(b"f\r"), Read(100)]),
-        s("canon_read_blocks_without_line", vec![inp(b"abc"), Read(100), Inq]),
+        s(
+            "tcflush_input",
+            vec![
+                inp(b"abc\rde"),
+                FlushInput,
+                Inq,
+                Read(100),
+                inp(b"f\r"),
+                Read(100),
+            ],
+        ),
+        s(
+            "canon_read_blocks_without_line",
+            vec![inp(b"abc"), Read(100), Inq],
+        ),
         s(
             "erase_without_echoe_echoes_erase_char",
-            vec![Set(with(|t| t.c_lflag &= !ECHOE)), inp(b"ab\x7f\r"), Read(100)],
+            vec![
+                Set(with(|t| t.c_lflag &= !ECHOE)),
+                inp(b"ab\x7f\r"),
+                Read(100),
+            ],
         ),
-        s("kill_erases_utf8_and_ctrl", vec![inp("xé\x01\x15y\r".as_bytes()), Read(100)]),
-        s("no_echo_signals_silent", vec![Set(with(|t| t.c_lflag &= !ECHO)), inp(b"ab\x03c\r"), Read(100)]),
-        s("werase_only_spaces_and_empty", vec![inp(b"\x17  \x17\x7f\r"), Read(100)]),
+        s(
+            "kill_erases_utf8_and_ctrl",
+            vec![inp("xé\x01\x15y\r".as_bytes()), Read(100)],
+        ),
+        s(
+            "no_echo_signals_silent",
+            vec![
+                Set(with(|t| t.c_lflag &= !ECHO)),
+                inp(b"ab\x03c\r"),
+                Read(100),
+            ],
+        ),
+        s(
+            "werase_only_spaces_and_empty",
+            vec![inp(b"\x17  \x17\x7f\r"), Read(100)],
+        ),
         s("vlnext_veof_is_data", vec![inp(b"\x16\x04\r"), Read(100)]),
-        s("tab_erase_counts_utf8_once", vec![inp("é\x01\t\x7f\r".as_bytes()), Read(100)]),
+        s(
+            "tab_erase_counts_utf8_once",
+            vec![inp("é\x01\t\x7f\r".as_bytes()), Read(100)],
+        ),
         s(
             "full_buffer_backlog_and_lookahead_ixon",
             vec![
@@ -220,7 +376,10 @@ fn scenarios() -> Vec<Scenario> {
                 Read(4096),
             ],
         ),
-        s("long_line_truncated", vec![inp(&[b'a'; 5000]), inp(b"\x7f\x7fb\r"), Inq, Read(8192)]),
+        s(
+            "long_line_truncated",
+            vec![inp(&[b'a'; 5000]), inp(b"\x7f\x7fb\r"), Inq, Read(8192)],
+        ),
     ]
 }
 
@@ -347,8 +506,16 @@ fn encode(sc: &Scenario) -> String {
         match op {
             Op::Set(t) => {
                 let cc: Vec<String> = t.c_cc.iter().map(|c| c.to_string()).collect();
-                writeln!(s, "set {} {} {} {} {}", t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag, cc.join(","))
-                    .unwrap();
+                writeln!(
+                    s,
+                    "set {} {} {} {} {}",
+                    t.c_iflag,
+                    t.c_oflag,
+                    t.c_cflag,
+                    t.c_lflag,
+                    cc.join(",")
+                )
+                .unwrap();
             }
             Op::In(b) => writeln!(s, "in {}", hex(b)).unwrap(),
             Op::Read(n) => writeln!(s, "read {n}").unwrap(),
@@ -375,13 +542,21 @@ fn run_linux(scs: &[Scenario]) -> Option<Vec<String>> {
         .spawn()
         .ok()?;
     let input: Vec<String> = scs.iter().map(encode).collect();
-    child.stdin.take()?.write_all(input.join("\n").as_bytes()).ok()?;
+    child
+        .stdin
+        .take()?
+        .write_all(input.join("\n").as_bytes())
+        .ok()?;
     let out = child.wait_with_output().ok()?;
     if !out.status.success() {
         return None;
     }
     let text = String::from_utf8(out.stdout).ok()?;
-    let parts: Vec<String> = text.split("== ").skip(1).map(|p| p.split_once('\n').unwrap().1.to_string()).collect();
+    let parts: Vec<String> = text
+        .split("== ")
+        .skip(1)
+        .map(|p| p.split_once('\n').unwrap().1.to_string())
+        .collect();
     (parts.len() == scs.len()).then_some(parts)
 }
 
@@ -395,11 +570,19 @@ fn ldisc_matches_linux_pty() {
     let mut failures = Vec::new();
     for (sc, want) in scs.iter().zip(&linux) {
         let got = run_model(sc);
-        if std::env::var("PTY_DIFF_SHOW").is_ok() { eprintln!("--- {}\n{}", sc.name, want); }
+        // `PTY_DIFF_SHOW=1 cargo test pty_diff -- --nocapture` prints what
+        // Linux did: handy when writing a new scenario.
+        if std::env::var("PTY_DIFF_SHOW").is_ok() {
+            eprintln!("--- {}\n{}", sc.name, want);
+        }
         if &got != want {
             failures.push(format!("--- {}\nlinux:\n{}model:\n{}", sc.name, want, got));
         }
     }
-    eprintln!("pty differential: {}/{} scenarios match Linux", scs.len() - failures.len(), scs.len());
+    eprintln!(
+        "pty differential: {}/{} scenarios match Linux",
+        scs.len() - failures.len(),
+        scs.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
