@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 const MKE2FS: &str = "/usr/sbin/mke2fs";
 const DEBUGFS: &str = "/usr/sbin/debugfs";
+const E2FSCK: &str = "/usr/sbin/e2fsck";
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
@@ -66,7 +67,10 @@ fn make_tree(root: &Path, big: bool) {
         let many = root.join("many");
         fs::create_dir(&many).unwrap();
         for i in 0..3000 {
-            fs::write(many.join(format!("entry_{i}_{}", "n".repeat(i % 40))), i.to_string()).unwrap();
+            // Some names with bytes >= 0x80, where signed and unsigned
+            // hash flavours differ.
+            let accent = if i % 7 == 0 { "\u{e9}\u{fc}" } else { "" };
+            fs::write(many.join(format!("entry_{i}_{accent}{}", "n".repeat(i % 40))), i.to_string()).unwrap();
         }
         // Data in every other 4 KiB block: ~1500 extents, a 2-level tree.
         let mut frag = fs::File::create(root.join("fragmented")).unwrap();
@@ -101,6 +105,10 @@ fn fixture(args: &[&str], size: &str, big: bool, extra: &[&str]) -> Fixture {
         fs::write(&cmds, extra.join("\n") + "\n").unwrap();
         run(Command::new(DEBUGFS).arg("-w").arg("-f").arg(&cmds).arg(&img));
     }
+    // `mke2fs -d` writes every directory linearly; `e2fsck -D` rebuilds the
+    // large ones as hashed (htree) directories. Exit status 1 means "fixed".
+    let st = Command::new(E2FSCK).args(["-f", "-y", "-D"]).arg(&img).output().unwrap();
+    assert!(st.status.code().is_some_and(|c| c <= 1), "e2fsck: {}", String::from_utf8_lossy(&st.stdout));
     Fixture { _dir: dir, host, img }
 }
 
@@ -254,12 +262,18 @@ const DEVICE_CMDS: &[&str] = &[
 
 /// Build an image, compare it with its host tree, check the extras.
 fn check_variant(args: &[&str]) -> Ext4 {
-    let fx = fixture(args, "64M", true, DEVICE_CMDS);
+    check_variant_with(args, &[])
+}
+
+fn check_variant_with(args: &[&str], more_cmds: &[&str]) -> Ext4 {
+    let cmds: Vec<&str> = DEVICE_CMDS.iter().chain(more_cmds).copied().collect();
+    let fx = fixture(args, "64M", true, &cmds);
     let fs = open_file(&fx.img);
     let root = fs.inode(ROOT_INO).unwrap();
     assert_eq!(root.mode & 0o170000, 0o040000);
     compare_tree(&fs, &fx.host, ROOT_INO, &mut HashMap::new());
     check_extras(&fs);
+    check_htree(&fs);
     let st = fs.stats();
     assert!(st.free_blocks < st.blocks && st.free_inodes < st.inodes);
     // `fs` borrows nothing from the fixture, but keep its files alive until
@@ -290,6 +304,20 @@ fn check_extras(fs: &Ext4) {
     assert!(matches!(fs.inode(0), Err(Ext4Error::InodeOutOfRange { .. })));
 }
 
+/// Every name of the 3000-entry directory must be found through the hash
+/// index itself, not by the linear fallback.
+fn check_htree(fs: &Ext4) {
+    let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
+    let inode = fs.get_inode(many).unwrap();
+    assert!(inode.has_flag(inode::EXT4_INDEX_FL), "e2fsck -D indexed the directory");
+    for (name, ino, _) in list_dir(fs, many) {
+        if name != b"." && name != b".." {
+            assert_eq!(fs.dx_lookup(&inode, &name).unwrap(), Some(Some(ino)), "{}", String::from_utf8_lossy(&name));
+        }
+    }
+    assert_eq!(fs.dx_lookup(&inode, b"entry_3001_").unwrap(), Some(None));
+}
+
 #[test]
 fn ext4_default() {
     let fs = check_variant(&["-t", "ext4"]);
@@ -300,6 +328,34 @@ fn ext4_default() {
     assert!(fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 1, "extent tree depth >= 1");
     let ino = fs.inode(ROOT_INO).unwrap();
     assert!(ino.crtime.is_some());
+}
+
+// `e2fsck -D` indexes directories with the superblock's default hash, so
+// changing it before the fixture runs e2fsck tests the other hashes; the
+// flags value 2 selects the unsigned-char flavour.
+#[test]
+fn ext4_tea_hash() {
+    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version tea"]);
+}
+
+#[test]
+fn ext4_tea_hash_unsigned() {
+    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version tea", "ssv flags 2"]);
+}
+
+#[test]
+fn ext4_legacy_hash() {
+    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version legacy"]);
+}
+
+#[test]
+fn ext4_legacy_hash_unsigned() {
+    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version legacy", "ssv flags 2"]);
+}
+
+#[test]
+fn ext4_half_md4_unsigned() {
+    check_variant_with(&["-t", "ext4"], &["ssv flags 2"]);
 }
 
 #[test]
