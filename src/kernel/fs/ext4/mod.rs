@@ -396,7 +396,10 @@ impl Ext4 {
         } else {
             self.map_indirect(inode, lblk)?
         };
-        debug_assert!(run.contains(lblk));
+        if !run.contains(lblk) {
+            // Cannot happen by construction; an error beats a wrong answer.
+            return Err(Ext4Error::corrupt(inode.ino, format!("block map lookup of logical block {lblk} went astray")));
+        }
         if let Some(p) = run.pblk {
             if p == 0 || p.checked_add(run.len).is_none_or(|end| end > self.sb.s_blocks_count) {
                 return Err(Ext4Error::corrupt(

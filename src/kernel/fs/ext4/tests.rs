@@ -4,6 +4,7 @@
 //! returns is compared with the host directory the image was made from.
 
 use super::*;
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -60,6 +61,12 @@ fn make_tree(root: &Path, big: bool) {
     std::os::unix::fs::symlink("y".repeat(60), root.join("link60")).unwrap();
     std::os::unix::fs::symlink("sub/deeper/leaf", root.join("link_rel")).unwrap();
     mkfifo(&root.join("fifo"));
+    // Data in every other 4 KiB block: 40 extents, more than the 4 that fit
+    // in the inode, so the tree has an index level.
+    let frag = fs::File::create(root.join("frag_small")).unwrap();
+    for i in 0..40u64 {
+        std::os::unix::fs::FileExt::write_all_at(&frag, &prng_bytes(i, 4096), i * 8192).unwrap();
+    }
     fs::create_dir(root.join("small_dir")).unwrap();
     fs::write(root.join("small_dir/a"), b"a").unwrap();
     if big {
@@ -480,6 +487,64 @@ fn map_extent_matches_image_bytes() {
     }
 }
 
+/// A device that counts the reads reaching it.
+struct CountingDev(Vec<u8>, Rc<Cell<usize>>);
+
+impl BlockDevice for CountingDev {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.1.set(self.1.get() + 1);
+        self.0.read_at(offset, buf)
+    }
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+}
+
+#[test]
+fn big_reads_are_coalesced_and_metadata_cached() {
+    let fx = fixture(&["-t", "ext4"], "64M", true, &[]);
+    let reads = Rc::new(Cell::new(0));
+    let fs = Ext4::open(Box::new(CountingDev(fs::read(&fx.img).unwrap(), reads.clone()))).unwrap();
+    let big = fs.lookup(ROOT_INO, b"big").unwrap().unwrap();
+    let size = fs.inode(big).unwrap().size as usize;
+    let runs = {
+        let mut n = 0;
+        let mut off = 0;
+        while let Some((_, len)) = fs.map_extent(big, off).unwrap() {
+            n += 1;
+            off += len;
+            if off >= size as u64 {
+                break;
+            }
+        }
+        n
+    };
+    // One read of the whole file: one device read per contiguous run.
+    let mut buf = vec![0u8; size];
+    reads.set(0);
+    assert_eq!(fs.read(big, 0, &mut buf).unwrap(), size);
+    assert_eq!(reads.get(), runs, "device reads for {runs} runs");
+    // Sequential 64 KiB reads: one device read each, no inode or extent
+    // tree reads.
+    reads.set(0);
+    let mut chunk = vec![0u8; 65536];
+    let mut calls = 0;
+    for off in (0..size).step_by(65536) {
+        fs.read(big, off as u64, &mut chunk).unwrap();
+        calls += 1;
+    }
+    assert!(reads.get() <= calls + runs, "{} device reads for {calls} read calls", reads.get());
+    assert!(buf == fs::read(fx.host.join("big")).unwrap());
+}
+
+#[test]
+fn needs_recovery_is_accepted() {
+    let (_fx, mut img) = small_image(&["-t", "ext4"]);
+    img[1024 + 0x60] |= superblock::INCOMPAT_RECOVER as u8;
+    let fs = open_vec(img).unwrap();
+    assert!(fs.lookup(ROOT_INO, b"tiny").unwrap().is_some());
+}
+
 // ---- negative tests ----
 
 fn small_image(args: &[&str]) -> (Fixture, Vec<u8>) {
@@ -682,6 +747,8 @@ fn metadata_regions(img: &[u8]) -> Vec<(usize, usize)> {
 }
 
 fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
+    // EXT4_FUZZ_ITERS=n runs a longer campaign by hand.
+    let iterations = std::env::var("EXT4_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(iterations);
     let fx = fixture(args, "4M", false, extra);
     // A deep-ish extent tree even in the small image.
     let img = fs::read(&fx.img).unwrap();
@@ -713,7 +780,11 @@ fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
             walk_everything(&fs);
         }
     }
-    assert!(start.elapsed() < Duration::from_secs(120), "fuzzing took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(400 * iterations),
+        "fuzzing took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
