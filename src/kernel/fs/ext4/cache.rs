@@ -15,7 +15,11 @@ pub struct Lru<K, V> {
 
 impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
-        Lru { map: HashMap::with_capacity(cap), tick: 0, cap: cap.max(1) }
+        Lru {
+            map: HashMap::with_capacity(cap),
+            tick: 0,
+            cap: cap.max(1),
+        }
     }
 
     pub fn get(&mut self, k: &K) -> Option<V> {
@@ -29,7 +33,12 @@ impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
 
     pub fn insert(&mut self, k: K, v: V) {
         if self.map.len() >= self.cap && !self.map.contains_key(&k) {
-            if let Some(oldest) = self.map.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, s))| *s)
+                .map(|(k, _)| *k)
+            {
                 self.map.remove(&oldest);
             }
         }

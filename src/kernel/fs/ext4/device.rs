@@ -28,7 +28,11 @@ impl BlockDevice for Vec<u8> {
             .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("read of {} bytes at {offset} is past the end of the {}-byte image", buf.len(), self.len()),
+                    format!(
+                        "read of {} bytes at {offset} is past the end of the {}-byte image",
+                        buf.len(),
+                        self.len()
+                    ),
                 )
             })?;
         buf.copy_from_slice(src);

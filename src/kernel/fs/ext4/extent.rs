@@ -31,7 +31,12 @@ pub struct ExtentHeader {
 
 impl ExtentHeader {
     pub fn parse(b: &[u8]) -> ExtentHeader {
-        ExtentHeader { eh_magic: le16(b, 0), eh_entries: le16(b, 2), eh_max: le16(b, 4), eh_depth: le16(b, 6) }
+        ExtentHeader {
+            eh_magic: le16(b, 0),
+            eh_entries: le16(b, 2),
+            eh_max: le16(b, 4),
+            eh_depth: le16(b, 6),
+        }
     }
 
     /// Check the header against the node it sits in (`node_len` bytes) and
@@ -39,7 +44,10 @@ impl ExtentHeader {
     /// (compare `ext4_ext_check` in fs/ext4/extents.c).
     pub fn check(&self, node_len: usize, want_depth: Option<u16>) -> Result<(), String> {
         if self.eh_magic != EXT4_EXT_MAGIC {
-            return Err(format!("extent header corrupt (bad magic {:#06x})", self.eh_magic));
+            return Err(format!(
+                "extent header corrupt (bad magic {:#06x})",
+                self.eh_magic
+            ));
         }
         let room = node_len.saturating_sub(EXTENT_HEADER_LEN) / EXTENT_ENTRY_LEN;
         if usize::from(self.eh_max) > room || self.eh_entries > self.eh_max {
@@ -49,11 +57,17 @@ impl ExtentHeader {
             ));
         }
         if self.eh_depth > EXT4_MAX_EXTENT_DEPTH {
-            return Err(format!("extent header corrupt (depth {} > {EXT4_MAX_EXTENT_DEPTH})", self.eh_depth));
+            return Err(format!(
+                "extent header corrupt (depth {} > {EXT4_MAX_EXTENT_DEPTH})",
+                self.eh_depth
+            ));
         }
         if let Some(d) = want_depth {
             if self.eh_depth != d {
-                return Err(format!("extent header corrupt (depth {} where {d} expected)", self.eh_depth));
+                return Err(format!(
+                    "extent header corrupt (depth {} where {d} expected)",
+                    self.eh_depth
+                ));
             }
         }
         Ok(())
@@ -75,8 +89,11 @@ impl Extent {
     pub fn parse(b: &[u8], i: usize) -> Extent {
         let o = EXTENT_HEADER_LEN + i * EXTENT_ENTRY_LEN;
         let raw_len = le16(b, o + 4);
-        let (len, uninit) =
-            if raw_len > EXT_INIT_MAX_LEN { (raw_len - EXT_INIT_MAX_LEN, true) } else { (raw_len, false) };
+        let (len, uninit) = if raw_len > EXT_INIT_MAX_LEN {
+            (raw_len - EXT_INIT_MAX_LEN, true)
+        } else {
+            (raw_len, false)
+        };
         Extent {
             ee_block: le32(b, o),
             len,
@@ -96,7 +113,10 @@ pub struct ExtentIdx {
 impl ExtentIdx {
     pub fn parse(b: &[u8], i: usize) -> ExtentIdx {
         let o = EXTENT_HEADER_LEN + i * EXTENT_ENTRY_LEN;
-        ExtentIdx { ei_block: le32(b, o), ei_leaf: u64::from(le16(b, o + 8)) << 32 | u64::from(le32(b, o + 4)) }
+        ExtentIdx {
+            ei_block: le32(b, o),
+            ei_leaf: u64::from(le16(b, o + 8)) << 32 | u64::from(le32(b, o + 4)),
+        }
     }
 }
 
@@ -112,12 +132,21 @@ mod tests {
         node[4] = 4; // max
         assert!(ExtentHeader::parse(&node).check(60, Some(0)).is_ok());
         node[4] = 5; // 5 entries do not fit in 60 bytes
-        assert!(ExtentHeader::parse(&node).check(60, None).unwrap_err().contains("room for 4"));
+        assert!(ExtentHeader::parse(&node)
+            .check(60, None)
+            .unwrap_err()
+            .contains("room for 4"));
         node[4] = 4;
         node[6] = 9;
-        assert!(ExtentHeader::parse(&node).check(60, None).unwrap_err().contains("depth 9"));
+        assert!(ExtentHeader::parse(&node)
+            .check(60, None)
+            .unwrap_err()
+            .contains("depth 9"));
         node[0] = 0;
-        assert!(ExtentHeader::parse(&node).check(60, None).unwrap_err().contains("bad magic"));
+        assert!(ExtentHeader::parse(&node)
+            .check(60, None)
+            .unwrap_err()
+            .contains("bad magic"));
     }
 
     #[test]
@@ -127,6 +156,14 @@ mod tests {
         node[16..18].copy_from_slice(&(EXT_INIT_MAX_LEN + 3).to_le_bytes());
         node[20..24].copy_from_slice(&100u32.to_le_bytes());
         let e = Extent::parse(&node, 0);
-        assert_eq!(e, Extent { ee_block: 7, len: 3, uninit: true, ee_start: 100 });
+        assert_eq!(
+            e,
+            Extent {
+                ee_block: 7,
+                len: 3,
+                uninit: true,
+                ee_start: 100
+            }
+        );
     }
 }

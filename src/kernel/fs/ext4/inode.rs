@@ -74,27 +74,52 @@ impl DiskInode {
     /// Parse `b`, which is exactly one on-disk inode of `s_inode_size` bytes.
     /// `largedir` and `huge_file` are superblock features that change how
     /// sizes are read.
-    pub fn parse(ino: Ino, b: &[u8], largedir: bool, huge_file: bool) -> Result<DiskInode, Ext4Error> {
+    pub fn parse(
+        ino: Ino,
+        b: &[u8],
+        largedir: bool,
+        huge_file: bool,
+    ) -> Result<DiskInode, Ext4Error> {
         if b.len() < EXT4_GOOD_OLD_INODE_SIZE {
-            return Err(Ext4Error::corrupt(ino, format!("inode record only {} bytes", b.len())));
+            return Err(Ext4Error::corrupt(
+                ino,
+                format!("inode record only {} bytes", b.len()),
+            ));
         }
         let i_mode = le16(b, 0x0);
         let i_flags = le32(b, 0x20);
         let mode = u32::from(i_mode);
         // i_size_high was i_dir_acl for directories before large_dir
         // (`ext4_isize` in fs/ext4/ext4.h).
-        let size_hi = if mode & S_IFMT == S_IFREG || largedir { u64::from(le32(b, 0x6C)) << 32 } else { 0 };
-        let i_extra_isize = if b.len() > EXT4_GOOD_OLD_INODE_SIZE { le16(b, 0x80) } else { 0 };
+        let size_hi = if mode & S_IFMT == S_IFREG || largedir {
+            u64::from(le32(b, 0x6C)) << 32
+        } else {
+            0
+        };
+        let i_extra_isize = if b.len() > EXT4_GOOD_OLD_INODE_SIZE {
+            le16(b, 0x80)
+        } else {
+            0
+        };
         let extra_end = EXT4_GOOD_OLD_INODE_SIZE + usize::from(i_extra_isize);
         if extra_end > b.len() || i_extra_isize % 4 != 0 {
             return Err(Ext4Error::corrupt(
                 ino,
-                format!("i_extra_isize {i_extra_isize} does not fit a {}-byte inode", b.len()),
+                format!(
+                    "i_extra_isize {i_extra_isize} does not fit a {}-byte inode",
+                    b.len()
+                ),
             ));
         }
         // A field of the extra part exists only if i_extra_isize covers it
         // (EXT4_FITS_IN_INODE).
-        let extra = |off: usize| if off + 4 <= extra_end { Some(le32(b, off)) } else { None };
+        let extra = |off: usize| {
+            if off + 4 <= extra_end {
+                Some(le32(b, off))
+            } else {
+                None
+            }
+        };
         // i_blocks_high only counts with huge_file; then EXT4_HUGE_FILE_FL says
         // the unit is filesystem blocks rather than 512-byte sectors (the
         // caller scales it, knowing the block size).

@@ -75,7 +75,10 @@ use bytes::le32;
 use cache::Lru;
 use dir::{DxNode, DxRootInfo};
 use extent::{Extent, ExtentHeader, ExtentIdx};
-use inode::{DiskInode, EXT4_EA_INODE_FL, EXT4_EXTENTS_FL, EXT4_HUGE_FILE_FL, EXT4_INDEX_FL, EXT4_INLINE_DATA_FL};
+use inode::{
+    DiskInode, EXT4_EA_INODE_FL, EXT4_EXTENTS_FL, EXT4_HUGE_FILE_FL, EXT4_INDEX_FL,
+    EXT4_INLINE_DATA_FL,
+};
 use superblock::{Geometry, GroupDesc, SuperBlock};
 
 /// An inode number.
@@ -185,7 +188,10 @@ pub struct Ext4 {
 
 impl std::fmt::Debug for Ext4 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ext4").field("sb", &self.sb).field("geo", &self.geo).finish()
+        f.debug_struct("Ext4")
+            .field("sb", &self.sb)
+            .field("geo", &self.geo)
+            .finish()
     }
 }
 
@@ -247,7 +253,10 @@ impl Ext4 {
         if pblk == 0 || pblk >= self.sb.s_blocks_count {
             return Err(Ext4Error::corrupt(
                 ino,
-                format!("{what} block {pblk} is outside the filesystem ({} blocks)", self.sb.s_blocks_count),
+                format!(
+                    "{what} block {pblk} is outside the filesystem ({} blocks)",
+                    self.sb.s_blocks_count
+                ),
             ));
         }
         if let Some(b) = self.blocks.borrow_mut().get(&pblk) {
@@ -277,24 +286,38 @@ impl Ext4 {
             && desc_block >= u64::from(self.sb.s_first_meta_bg)
         {
             let g = desc_block * dpb;
-            first + g * u64::from(self.sb.s_blocks_per_group) + u64::from(self.sb.group_has_super(g))
+            first
+                + g * u64::from(self.sb.s_blocks_per_group)
+                + u64::from(self.sb.group_has_super(g))
         } else {
             first + 1 + desc_block
         };
         if pblk >= self.sb.s_blocks_count {
-            return Err(bad(format!("descriptor block {pblk} is outside the filesystem")));
+            return Err(bad(format!(
+                "descriptor block {pblk} is outside the filesystem"
+            )));
         }
-        let block = self.meta_block(0, pblk, "group descriptor").map_err(|e| match e {
-            Ext4Error::Io(e) => Ext4Error::Io(e),
-            other => bad(other.to_string()),
-        })?;
+        let block = self
+            .meta_block(0, pblk, "group descriptor")
+            .map_err(|e| match e {
+                Ext4Error::Io(e) => Ext4Error::Io(e),
+                other => bad(other.to_string()),
+            })?;
         let off = ((group % dpb) * u64::from(self.geo.desc_size)) as usize;
-        let raw = block.get(off..off + self.geo.desc_size as usize).ok_or_else(|| bad("descriptor past block end".into()))?;
+        let raw = block
+            .get(off..off + self.geo.desc_size as usize)
+            .ok_or_else(|| bad("descriptor past block end".into()))?;
         let gd = GroupDesc::parse(raw, self.geo.desc_size);
-        let table_blocks =
-            (u64::from(self.sb.s_inodes_per_group) * u64::from(self.sb.s_inode_size)).div_ceil(self.bs());
-        if gd.bg_inode_table == 0 || gd.bg_inode_table.saturating_add(table_blocks) > self.sb.s_blocks_count {
-            return Err(bad(format!("inode table at block {} is outside the filesystem", gd.bg_inode_table)));
+        let table_blocks = (u64::from(self.sb.s_inodes_per_group)
+            * u64::from(self.sb.s_inode_size))
+        .div_ceil(self.bs());
+        if gd.bg_inode_table == 0
+            || gd.bg_inode_table.saturating_add(table_blocks) > self.sb.s_blocks_count
+        {
+            return Err(bad(format!(
+                "inode table at block {} is outside the filesystem",
+                gd.bg_inode_table
+            )));
         }
         Ok(gd)
     }
@@ -312,7 +335,10 @@ impl Ext4 {
 
     fn load_inode(&self, ino: Ino) -> Result<Inode, Ext4Error> {
         if ino == 0 || ino > self.sb.s_inodes_count {
-            return Err(Ext4Error::InodeOutOfRange { ino, count: self.sb.s_inodes_count });
+            return Err(Ext4Error::InodeOutOfRange {
+                ino,
+                count: self.sb.s_inodes_count,
+            });
         }
         let ipg = self.sb.s_inodes_per_group;
         let group = u64::from((ino - 1) / ipg);
@@ -320,7 +346,9 @@ impl Ext4 {
         let gd = self.group_desc(group)?;
         // With group descriptor checksums, the tail of an inode table (or the
         // whole of it) may never have been written; its bytes are garbage.
-        if self.sb.has_ro_compat(superblock::RO_COMPAT_GDT_CSUM | superblock::RO_COMPAT_METADATA_CSUM)
+        if self
+            .sb
+            .has_ro_compat(superblock::RO_COMPAT_GDT_CSUM | superblock::RO_COMPAT_METADATA_CSUM)
             && (gd.bg_flags & superblock::EXT4_BG_INODE_UNINIT != 0
                 || index >= ipg.saturating_sub(gd.bg_itable_unused))
         {
@@ -344,16 +372,24 @@ impl Ext4 {
             return Err(Ext4Error::InodeNotInUse(ino));
         }
         if disk.is_dir() && disk.i_size > self.sb.s_blocks_count.saturating_mul(self.bs()) {
-            return Err(Ext4Error::corrupt(ino, format!("directory size {} exceeds the filesystem", disk.i_size)));
+            return Err(Ext4Error::corrupt(
+                ino,
+                format!("directory size {} exceeds the filesystem", disk.i_size),
+            ));
         }
-        let blocks = if disk.has_flag(EXT4_HUGE_FILE_FL) && self.sb.has_ro_compat(superblock::RO_COMPAT_HUGE_FILE) {
+        let blocks = if disk.has_flag(EXT4_HUGE_FILE_FL)
+            && self.sb.has_ro_compat(superblock::RO_COMPAT_HUGE_FILE)
+        {
             disk.i_blocks.saturating_mul(self.bs() / 512)
         } else {
             disk.i_blocks
         };
         let ft = disk.file_type();
-        let (rdev_major, rdev_minor) =
-            if ft == inode::S_IFCHR || ft == inode::S_IFBLK { disk.rdev() } else { (0, 0) };
+        let (rdev_major, rdev_minor) = if ft == inode::S_IFCHR || ft == inode::S_IFBLK {
+            disk.rdev()
+        } else {
+            (0, 0)
+        };
         let attr = InodeAttr {
             ino,
             mode: disk.mode(),
@@ -371,7 +407,12 @@ impl Ext4 {
             flags: disk.i_flags,
             generation: disk.i_generation,
         };
-        Ok(Inode { ino, disk, attr, last_run: Cell::new(None) })
+        Ok(Inode {
+            ino,
+            disk,
+            attr,
+            last_run: Cell::new(None),
+        })
     }
 
     /// Attributes of inode `ino` (cached).
@@ -398,13 +439,22 @@ impl Ext4 {
         };
         if !run.contains(lblk) {
             // Cannot happen by construction; an error beats a wrong answer.
-            return Err(Ext4Error::corrupt(inode.ino, format!("block map lookup of logical block {lblk} went astray")));
+            return Err(Ext4Error::corrupt(
+                inode.ino,
+                format!("block map lookup of logical block {lblk} went astray"),
+            ));
         }
         if let Some(p) = run.pblk {
-            if p == 0 || p.checked_add(run.len).is_none_or(|end| end > self.sb.s_blocks_count) {
+            if p == 0
+                || p.checked_add(run.len)
+                    .is_none_or(|end| end > self.sb.s_blocks_count)
+            {
                 return Err(Ext4Error::corrupt(
                     inode.ino,
-                    format!("logical block {lblk} maps to blocks {p}+{} outside the filesystem", run.len),
+                    format!(
+                        "logical block {lblk} maps to blocks {p}+{} outside the filesystem",
+                        run.len
+                    ),
                 ));
             }
         }
@@ -418,7 +468,11 @@ impl Ext4 {
         let ino = inode.ino;
         // Extent trees address 2^32 logical blocks; beyond that, a hole.
         let Ok(target) = u32::try_from(lblk) else {
-            return Ok(Run { lblk, len: 1, pblk: None });
+            return Ok(Run {
+                lblk,
+                len: 1,
+                pblk: None,
+            });
         };
         let corrupt = |what: String| Ext4Error::corrupt(ino, what);
         // First block past the subtree we are in: a hole found at the end
@@ -444,11 +498,20 @@ impl Ext4 {
                         });
                     }
                 }
-                let next = extents.get(i).map_or(subtree_end, |e| u64::from(e.ee_block).min(subtree_end));
-                return Ok(Run { lblk, len: next.saturating_sub(lblk).max(1), pblk: None });
+                let next = extents
+                    .get(i)
+                    .map_or(subtree_end, |e| u64::from(e.ee_block).min(subtree_end));
+                return Ok(Run {
+                    lblk,
+                    len: next.saturating_sub(lblk).max(1),
+                    pblk: None,
+                });
             }
             if n == 0 {
-                return Err(corrupt(format!("empty extent index node at depth {}", hdr.eh_depth)));
+                return Err(corrupt(format!(
+                    "empty extent index node at depth {}",
+                    hdr.eh_depth
+                )));
             }
             let idxs: Vec<ExtentIdx> = (0..n).map(|i| ExtentIdx::parse(&node, i)).collect();
             let i = idxs.partition_point(|x| x.ei_block <= target);
@@ -457,7 +520,11 @@ impl Ext4 {
             }
             let Some(child) = i.checked_sub(1).and_then(|j| idxs.get(j)) else {
                 // Before the first index entry: a hole up to it.
-                return Ok(Run { lblk, len: subtree_end.saturating_sub(lblk).max(1), pblk: None });
+                return Ok(Run {
+                    lblk,
+                    len: subtree_end.saturating_sub(lblk).max(1),
+                    pblk: None,
+                });
             };
             node = self.meta_block(ino, child.ei_leaf, "extent tree")?;
             want_depth = Some(hdr.eh_depth - 1);
@@ -489,7 +556,11 @@ impl Ext4 {
             for depth in (0..level).rev() {
                 if ptr == 0 {
                     // A missing indirect block: the rest of its subtree is a hole.
-                    return Ok(Run { lblk, len: sub_span - rel, pblk: None });
+                    return Ok(Run {
+                        lblk,
+                        len: sub_span - rel,
+                        pblk: None,
+                    });
                 }
                 let block = self.meta_block(ino, ptr, "indirect")?;
                 let unit = apb.pow(depth);
@@ -503,7 +574,11 @@ impl Ext4 {
             }
         }
         // Past what a triple-indirect map can address.
-        Ok(Run { lblk, len: 1, pblk: None })
+        Ok(Run {
+            lblk,
+            len: 1,
+            pblk: None,
+        })
     }
 
     // ---- file data ----
@@ -514,10 +589,15 @@ impl Ext4 {
         let mut data = inode.disk.i_block.to_vec();
         let area = &inode.disk.xattr_area;
         if area.len() >= 4 && le32(area, 0) == xattr::EXT4_XATTR_MAGIC {
-            let entries = xattr::parse_entries(area, 4).map_err(|e| Ext4Error::corrupt(inode.ino, e))?;
+            let entries =
+                xattr::parse_entries(area, 4).map_err(|e| Ext4Error::corrupt(inode.ino, e))?;
             // Index 7 (EXT4_XATTR_INDEX_SYSTEM) + "data".
-            if let Some(e) = entries.iter().find(|e| e.e_name_index == 7 && e.name == b"data") {
-                let v = xattr::inline_value(area, 4, e).map_err(|e| Ext4Error::corrupt(inode.ino, e))?;
+            if let Some(e) = entries
+                .iter()
+                .find(|e| e.e_name_index == 7 && e.name == b"data")
+            {
+                let v = xattr::inline_value(area, 4, e)
+                    .map_err(|e| Ext4Error::corrupt(inode.ino, e))?;
                 data.extend_from_slice(v);
             }
         }
@@ -538,7 +618,11 @@ impl Ext4 {
         if inode.has_flag(EXT4_INLINE_DATA_FL) {
             let data = self.inline_data(&inode)?;
             for (i, b) in buf.iter_mut().enumerate() {
-                *b = usize::try_from(offset).ok().and_then(|o| data.get(o.checked_add(i)?)).copied().unwrap_or(0);
+                *b = usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| data.get(o.checked_add(i)?))
+                    .copied()
+                    .unwrap_or(0);
             }
             return Ok(want);
         }
@@ -573,7 +657,11 @@ impl Ext4 {
         let run = self.map_run(&inode, offset / bs)?;
         Ok(run.pblk.map(|p| {
             let into = offset - run.lblk * bs;
-            let end = run.lblk.saturating_add(run.len).saturating_mul(bs).min(size);
+            let end = run
+                .lblk
+                .saturating_add(run.len)
+                .saturating_mul(bs)
+                .min(size);
             (p * bs + into, end - offset)
         }))
     }
@@ -588,7 +676,10 @@ impl Ext4 {
         }
         let size = inode.disk.i_size;
         if size == 0 || size > MAX_SYMLINK_LEN {
-            return Err(Ext4Error::corrupt(ino, format!("symlink target length {size}")));
+            return Err(Ext4Error::corrupt(
+                ino,
+                format!("symlink target length {size}"),
+            ));
         }
         let len = size as usize;
         if inode.has_flag(EXT4_INLINE_DATA_FL) {
@@ -598,14 +689,20 @@ impl Ext4 {
         }
         // A fast symlink keeps its target in i_block and owns no blocks
         // besides an xattr block (`ext4_inode_is_fast_symlink`).
-        let ea_blocks = if inode.disk.i_file_acl != 0 { self.bs() / 512 } else { 0 };
+        let ea_blocks = if inode.disk.i_file_acl != 0 {
+            self.bs() / 512
+        } else {
+            0
+        };
         if !inode.has_flag(EXT4_EXTENTS_FL) && inode.attr.blocks.saturating_sub(ea_blocks) == 0 {
             return inode
                 .disk
                 .i_block
                 .get(..len)
                 .map(<[u8]>::to_vec)
-                .ok_or_else(|| Ext4Error::corrupt(ino, format!("fast symlink of length {len} exceeds i_block")));
+                .ok_or_else(|| {
+                    Ext4Error::corrupt(ino, format!("fast symlink of length {len} exceeds i_block"))
+                });
         }
         let mut buf = vec![0u8; len];
         let n = self.read(ino, 0, &mut buf)?;
@@ -617,6 +714,7 @@ impl Ext4 {
 
     /// All extended attributes of `ino` as (full name, value), in-inode ones
     /// first. POSIX ACLs are converted to the format getxattr returns.
+    #[allow(clippy::type_complexity)] // the agreed API: (name, value) pairs
     pub fn xattrs(&self, ino: Ino) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Ext4Error> {
         let inode = self.get_inode(ino)?;
         let corrupt = |e: String| Ext4Error::corrupt(ino, e);
@@ -630,9 +728,13 @@ impl Ext4 {
         if inode.disk.i_file_acl != 0 {
             let block = self.meta_block(ino, inode.disk.i_file_acl, "xattr")?;
             if le32(&block, 0) != xattr::EXT4_XATTR_MAGIC || le32(&block, 8) != 1 {
-                return Err(corrupt(format!("xattr block {} has a bad header", inode.disk.i_file_acl)));
+                return Err(corrupt(format!(
+                    "xattr block {} has a bad header",
+                    inode.disk.i_file_acl
+                )));
             }
-            let entries = xattr::parse_entries(&block, xattr::XATTR_BLOCK_HEADER_LEN).map_err(corrupt)?;
+            let entries =
+                xattr::parse_entries(&block, xattr::XATTR_BLOCK_HEADER_LEN).map_err(corrupt)?;
             self.collect_xattrs(ino, &block, 0, &entries, &mut out)?;
         }
         Ok(out)
@@ -656,14 +758,19 @@ impl Ext4 {
                 // ea_inode: the value is the content of another inode.
                 let ea = self.get_inode(e.e_value_inum)?;
                 if !ea.has_flag(EXT4_EA_INODE_FL) || ea.disk.i_size != e.e_value_size as u64 {
-                    return Err(corrupt(format!("xattr value inode {} is not a matching EA inode", e.e_value_inum)));
+                    return Err(corrupt(format!(
+                        "xattr value inode {} is not a matching EA inode",
+                        e.e_value_inum
+                    )));
                 }
                 let mut v = vec![0u8; e.e_value_size];
                 let n = self.read(e.e_value_inum, 0, &mut v)?;
                 v.truncate(n);
                 v
             } else {
-                xattr::inline_value(region, base, e).map_err(corrupt)?.to_vec()
+                xattr::inline_value(region, base, e)
+                    .map_err(corrupt)?
+                    .to_vec()
             };
             let value = if e.e_name_index == 2 || e.e_name_index == 3 {
                 xattr::acl_to_xattr(&value).map_err(corrupt)?
@@ -694,7 +801,11 @@ impl Ext4 {
         let run = self.map_run(inode, lblk)?;
         match run.pblk {
             None => Ok(None),
-            Some(p) => Ok(Some(self.meta_block(inode.ino, p + (lblk - run.lblk), "directory")?)),
+            Some(p) => Ok(Some(self.meta_block(
+                inode.ino,
+                p + (lblk - run.lblk),
+                "directory",
+            )?)),
         }
     }
 
@@ -715,7 +826,10 @@ impl Ext4 {
             return Ok(found);
         }
         let is_dot = name == b"." || name == b"..";
-        if !is_dot && self.sb.has_compat(superblock::COMPAT_DIR_INDEX) && inode.has_flag(EXT4_INDEX_FL) {
+        if !is_dot
+            && self.sb.has_compat(superblock::COMPAT_DIR_INDEX)
+            && inode.has_flag(EXT4_INDEX_FL)
+        {
             // Like ext4_find_entry: if the index is unusable, fall back to
             // a linear scan (the entries themselves are still all there).
             if let Some(found) = self.dx_lookup(&inode, name)? {
@@ -738,11 +852,18 @@ impl Ext4 {
     }
 
     /// Look for `name` among the entries of one directory block.
-    fn search_block(&self, inode: &Inode, lblk: u64, block: &[u8], name: &[u8]) -> Result<Option<Ino>, Ext4Error> {
+    fn search_block(
+        &self,
+        inode: &Inode,
+        lblk: u64,
+        block: &[u8],
+        name: &[u8],
+    ) -> Result<Option<Ino>, Ext4Error> {
         let mut off = 0;
         while off < block.len() {
-            let e = dir::parse_dirent(block, off, self.has_filetype())
-                .map_err(|e| Ext4Error::corrupt(inode.ino, format!("directory block {lblk}: {e}")))?;
+            let e = dir::parse_dirent(block, off, self.has_filetype()).map_err(|e| {
+                Ext4Error::corrupt(inode.ino, format!("directory block {lblk}: {e}"))
+            })?;
             if e.inode != 0 && e.name == name {
                 return Ok(Some(e.inode));
             }
@@ -755,18 +876,30 @@ impl Ext4 {
     /// in fs/ext4/namei.c). Outer None: the index is unusable, scan
     /// linearly instead; inner: the answer.
     fn dx_lookup(&self, inode: &Inode, name: &[u8]) -> Result<Option<Option<Ino>>, Ext4Error> {
-        let Some(root) = self.dir_block(inode, 0)? else { return Ok(None) };
+        let Some(root) = self.dir_block(inode, 0)? else {
+            return Ok(None);
+        };
         let info = DxRootInfo::parse(&root);
-        let max_levels = if self.sb.has_incompat(superblock::INCOMPAT_LARGEDIR) { 3 } else { 2 };
+        let max_levels = if self.sb.has_incompat(superblock::INCOMPAT_LARGEDIR) {
+            3
+        } else {
+            2
+        };
         if info.info_length < 8 || usize::from(info.indirect_levels) >= max_levels {
             return Ok(None);
         }
         let mut version = info.hash_version;
-        if version <= dir::DX_HASH_TEA && self.sb.s_flags & superblock::EXT2_FLAGS_UNSIGNED_HASH != 0 {
+        if version <= dir::DX_HASH_TEA
+            && self.sb.s_flags & superblock::EXT2_FLAGS_UNSIGNED_HASH != 0
+        {
             version += 3;
         }
-        let Some(hash) = dir::dx_hash(name, version, &self.sb.s_hash_seed) else { return Ok(None) };
-        let Ok(root_node) = DxNode::parse(&root, dir::DX_ROOT_INFO_OFF + usize::from(info.info_length)) else {
+        let Some(hash) = dir::dx_hash(name, version, &self.sb.s_hash_seed) else {
+            return Ok(None);
+        };
+        let Ok(root_node) =
+            DxNode::parse(&root, dir::DX_ROOT_INFO_OFF + usize::from(info.info_length))
+        else {
             return Ok(None);
         };
         let levels = usize::from(info.indirect_levels);
@@ -781,12 +914,16 @@ impl Ext4 {
             if frames.len() > levels {
                 break;
             }
-            let Some(n) = self.dx_interior(inode, &frames, nblocks)? else { return Ok(None) };
+            let Some(n) = self.dx_interior(inode, &frames, nblocks)? else {
+                return Ok(None);
+            };
             node = n;
         }
         // Every iteration reads one leaf; a directory has at most `nblocks`.
         for _ in 0..nblocks {
-            let Some(&(ref n, i)) = frames.last() else { return Ok(None) };
+            let Some(&(ref n, i)) = frames.last() else {
+                return Ok(None);
+            };
             let leaf = u64::from(n.entries.get(i).map_or(0, |e| e.1));
             if leaf >= nblocks {
                 return Ok(None);
@@ -804,14 +941,18 @@ impl Ext4 {
                 return Ok(Some(None));
             };
             frames.truncate(d + 1);
-            let Some((n, i)) = frames.last_mut() else { return Ok(Some(None)) };
+            let Some((n, i)) = frames.last_mut() else {
+                return Ok(Some(None));
+            };
             *i += 1;
             if n.entries.get(*i).map_or(0, |e| e.0) & !1 != hash {
                 return Ok(Some(None));
             }
             // ...and descend along first entries back to leaf level.
             while frames.len() <= levels {
-                let Some(n) = self.dx_interior(inode, &frames, nblocks)? else { return Ok(None) };
+                let Some(n) = self.dx_interior(inode, &frames, nblocks)? else {
+                    return Ok(None);
+                };
                 frames.push((n, 0));
             }
         }
@@ -820,13 +961,22 @@ impl Ext4 {
 
     /// Read the interior htree node the last frame points at; None if it is
     /// not a valid one.
-    fn dx_interior(&self, inode: &Inode, frames: &[(DxNode, usize)], nblocks: u64) -> Result<Option<DxNode>, Ext4Error> {
-        let Some(&(ref n, i)) = frames.last() else { return Ok(None) };
+    fn dx_interior(
+        &self,
+        inode: &Inode,
+        frames: &[(DxNode, usize)],
+        nblocks: u64,
+    ) -> Result<Option<DxNode>, Ext4Error> {
+        let Some(&(ref n, i)) = frames.last() else {
+            return Ok(None);
+        };
         let child = u64::from(n.entries.get(i).map_or(0, |e| e.1));
         if child == 0 || child >= nblocks {
             return Ok(None);
         }
-        let Some(b) = self.dir_block(inode, child)? else { return Ok(None) };
+        let Some(b) = self.dir_block(inode, child)? else {
+            return Ok(None);
+        };
         // An interior node hides behind one empty entry spanning the block.
         if le32(&b, 0) != 0 {
             return Ok(None);
@@ -872,7 +1022,11 @@ impl Ext4 {
                     .map_err(|e| Ext4Error::corrupt(dir, format!("directory block {lblk}: {e}")))?;
                 let next = off + e.rec_len;
                 if off >= skip_to && e.inode != 0 {
-                    let de = DirEntry { ino: e.inode, name: e.name, file_type: dir::ft_to_dt(e.file_type) };
+                    let de = DirEntry {
+                        ino: e.inode,
+                        name: e.name,
+                        file_type: dir::ft_to_dt(e.file_type),
+                    };
                     if !f(&de, block_start + next as u64) {
                         return Ok(block_start + off as u64);
                     }
@@ -896,17 +1050,40 @@ impl Ext4 {
         let data = self.inline_data(inode)?;
         let parent = le32(&data, 0);
         let dotdot_end = INLINE_DOTDOT_SIZE as u64;
-        if cursor == 0 && !f(&DirEntry { ino: inode.ino, name: b".", file_type: 4 }, 1) {
+        if cursor == 0
+            && !f(
+                &DirEntry {
+                    ino: inode.ino,
+                    name: b".",
+                    file_type: 4,
+                },
+                1,
+            )
+        {
             return Ok(0);
         }
-        if cursor <= 1 && !f(&DirEntry { ino: parent, name: b"..", file_type: 4 }, dotdot_end) {
+        if cursor <= 1
+            && !f(
+                &DirEntry {
+                    ino: parent,
+                    name: b"..",
+                    file_type: 4,
+                },
+                dotdot_end,
+            )
+        {
             return Ok(1);
         }
         // The entries in i_block and those in the xattr are two separate
         // chains; neither may run into the other.
-        let regions = [(INLINE_DOTDOT_SIZE, inode::I_BLOCK_LEN), (inode::I_BLOCK_LEN, data.len())];
+        let regions = [
+            (INLINE_DOTDOT_SIZE, inode::I_BLOCK_LEN),
+            (inode::I_BLOCK_LEN, data.len()),
+        ];
         for (start, end) in regions {
-            let Some(chunk) = data.get(start..end) else { continue };
+            let Some(chunk) = data.get(start..end) else {
+                continue;
+            };
             let mut off = 0usize;
             while off < chunk.len() {
                 let e = dir::parse_dirent(chunk, off, self.has_filetype())
@@ -914,7 +1091,11 @@ impl Ext4 {
                 let here = (start + off) as u64;
                 let next = (start + off + e.rec_len) as u64;
                 if here >= cursor && e.inode != 0 {
-                    let de = DirEntry { ino: e.inode, name: e.name, file_type: dir::ft_to_dt(e.file_type) };
+                    let de = DirEntry {
+                        ino: e.inode,
+                        name: e.name,
+                        file_type: dir::ft_to_dt(e.file_type),
+                    };
                     if !f(&de, next) {
                         return Ok(here);
                     }
@@ -934,11 +1115,19 @@ fn run_in_table(table: &[u8], idx: usize, n: usize, lblk: u64) -> Run {
     let mut len = 1u64;
     for j in idx + 1..n {
         let p = u64::from(le32(table, j * 4));
-        let contiguous = if first == 0 { p == 0 } else { p == first + (j - idx) as u64 };
+        let contiguous = if first == 0 {
+            p == 0
+        } else {
+            p == first + (j - idx) as u64
+        };
         if !contiguous {
             break;
         }
         len += 1;
     }
-    Run { lblk, len, pblk: (first != 0).then_some(first) }
+    Run {
+        lblk,
+        len,
+        pblk: (first != 0).then_some(first),
+    }
 }

@@ -141,10 +141,20 @@ impl SuperBlock {
             return Err(Ext4Error::BadMagic(s_magic));
         }
         let incompat = le32(b, 0x60);
-        let hi = |off| if incompat & INCOMPAT_64BIT != 0 { u64::from(le32(b, off)) << 32 } else { 0 };
+        let hi = |off| {
+            if incompat & INCOMPAT_64BIT != 0 {
+                u64::from(le32(b, off)) << 32
+            } else {
+                0
+            }
+        };
         let s_rev_level = le32(b, 0x4C);
         // Revision 0 ("good old") filesystems have fixed inode size and first inode.
-        let (s_first_ino, s_inode_size) = if s_rev_level == 0 { (11, 128) } else { (le32(b, 0x54), le16(b, 0x58)) };
+        let (s_first_ino, s_inode_size) = if s_rev_level == 0 {
+            (11, 128)
+        } else {
+            (le32(b, 0x54), le16(b, 0x58))
+        };
         Ok(SuperBlock {
             s_inodes_count: le32(b, 0x0),
             s_blocks_count: u64::from(le32(b, 0x4)) | hi(0x150),
@@ -188,18 +198,27 @@ impl SuperBlock {
     pub fn validate(&self, dev_size: u64) -> Result<Geometry, Ext4Error> {
         let unknown = self.s_feature_incompat & !INCOMPAT_SUPPORTED;
         if unknown != 0 {
-            return Err(Ext4Error::UnsupportedIncompat { bits: unknown, names: incompat_names(unknown) });
+            return Err(Ext4Error::UnsupportedIncompat {
+                bits: unknown,
+                names: incompat_names(unknown),
+            });
         }
         let bad = |what: String| Err(Ext4Error::BadSuperblock(what));
         // ext4 allows 1 KiB .. 64 KiB blocks (EXT4_MAX_BLOCK_LOG_SIZE = 16).
         if self.s_log_block_size > 6 {
-            return bad(format!("block size 2^(10+{}) is too large", self.s_log_block_size));
+            return bad(format!(
+                "block size 2^(10+{}) is too large",
+                self.s_log_block_size
+            ));
         }
         let block_size = 1024u32 << self.s_log_block_size;
         let bs = u64::from(block_size);
         if self.s_blocks_per_group == 0 || u64::from(self.s_blocks_per_group) > bs * 8 {
             // One block bitmap (block_size * 8 bits) covers a group.
-            return bad(format!("s_blocks_per_group {} (block size {block_size})", self.s_blocks_per_group));
+            return bad(format!(
+                "s_blocks_per_group {} (block size {block_size})",
+                self.s_blocks_per_group
+            ));
         }
         if self.s_inodes_per_group == 0 || u64::from(self.s_inodes_per_group) > bs * 8 {
             return bad(format!("s_inodes_per_group {}", self.s_inodes_per_group));
@@ -218,10 +237,16 @@ impl SuperBlock {
             Ext4Error::BadSuperblock(format!("s_blocks_count {} overflows", self.s_blocks_count))
         })?;
         if need > dev_size {
-            return Err(Ext4Error::Truncated { need, have: dev_size });
+            return Err(Ext4Error::Truncated {
+                need,
+                have: dev_size,
+            });
         }
-        let groups = (self.s_blocks_count - u64::from(self.s_first_data_block)).div_ceil(u64::from(self.s_blocks_per_group));
-        if u64::from(self.s_inodes_count) > groups.saturating_mul(u64::from(self.s_inodes_per_group)) {
+        let groups = (self.s_blocks_count - u64::from(self.s_first_data_block))
+            .div_ceil(u64::from(self.s_blocks_per_group));
+        if u64::from(self.s_inodes_count)
+            > groups.saturating_mul(u64::from(self.s_inodes_per_group))
+        {
             return bad(format!(
                 "s_inodes_count {} exceeds {groups} groups of {} inodes",
                 self.s_inodes_count, self.s_inodes_per_group
@@ -230,14 +255,19 @@ impl SuperBlock {
         let desc_size = if self.has_incompat(INCOMPAT_64BIT) {
             let d = self.s_desc_size;
             // EXT4_MIN_DESC_SIZE_64BIT .. EXT4_MAX_DESC_SIZE (fs/ext4/super.c).
-            if d < 64 || d > 1024 || !d.is_power_of_two() || u32::from(d) > block_size {
+            if !(64..=1024).contains(&d) || !d.is_power_of_two() || u32::from(d) > block_size {
                 return bad(format!("s_desc_size {d}"));
             }
             u32::from(d)
         } else {
             32
         };
-        Ok(Geometry { block_size, groups, desc_size, descs_per_block: block_size / desc_size })
+        Ok(Geometry {
+            block_size,
+            groups,
+            desc_size,
+            descs_per_block: block_size / desc_size,
+        })
     }
 
     /// Does block group `group` carry a backup superblock (and group
@@ -247,7 +277,8 @@ impl SuperBlock {
             return true;
         }
         if self.has_compat(COMPAT_SPARSE_SUPER2) {
-            return group == u64::from(self.s_backup_bgs[0]) || group == u64::from(self.s_backup_bgs[1]);
+            return group == u64::from(self.s_backup_bgs[0])
+                || group == u64::from(self.s_backup_bgs[1]);
         }
         if group <= 1 || !self.has_ro_compat(RO_COMPAT_SPARSE_SUPER) {
             return true;
@@ -257,7 +288,7 @@ impl SuperBlock {
         }
         let is_power = |base: u64| {
             let mut n = group;
-            while n % base == 0 {
+            while n.is_multiple_of(base) {
                 n /= base;
             }
             n == 1
@@ -291,8 +322,20 @@ impl GroupDesc {
     /// in which case the `_hi` halves follow the first 32 bytes).
     pub fn parse(b: &[u8], desc_size: u32) -> GroupDesc {
         let wide = desc_size >= 64;
-        let hi32 = |off| if wide { u64::from(le32(b, off)) << 32 } else { 0 };
-        let hi16 = |off| if wide { u32::from(le16(b, off)) << 16 } else { 0 };
+        let hi32 = |off| {
+            if wide {
+                u64::from(le32(b, off)) << 32
+            } else {
+                0
+            }
+        };
+        let hi16 = |off| {
+            if wide {
+                u32::from(le16(b, off)) << 16
+            } else {
+                0
+            }
+        };
         GroupDesc {
             bg_inode_table: u64::from(le32(b, 0x8)) | hi32(0x28),
             bg_flags: le16(b, 0x12),
@@ -307,7 +350,10 @@ mod tests {
 
     #[test]
     fn incompat_names_lists_known_and_unknown_bits() {
-        assert_eq!(incompat_names(INCOMPAT_ENCRYPT | 0x8000_0000), "encrypt, unknown 0x80000000");
+        assert_eq!(
+            incompat_names(INCOMPAT_ENCRYPT | 0x8000_0000),
+            "encrypt, unknown 0x80000000"
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ const DEBUGFS: &str = "/usr/sbin/debugfs";
 const E2FSCK: &str = "/usr/sbin/e2fsck";
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}{}",
@@ -67,6 +69,11 @@ fn make_tree(root: &Path, big: bool) {
     for i in 0..40u64 {
         std::os::unix::fs::FileExt::write_all_at(&frag, &prng_bytes(i, 4096), i * 8192).unwrap();
     }
+    // Big enough to span several blocks, so `e2fsck -D` gives it an htree.
+    fs::create_dir(root.join("medium_dir")).unwrap();
+    for i in 0..200 {
+        fs::write(root.join(format!("medium_dir/file_number_{i}")), b"").unwrap();
+    }
     fs::create_dir(root.join("small_dir")).unwrap();
     fs::write(root.join("small_dir/a"), b"a").unwrap();
     if big {
@@ -77,13 +84,18 @@ fn make_tree(root: &Path, big: bool) {
             // Some names with bytes >= 0x80, where signed and unsigned
             // hash flavours differ.
             let accent = if i % 7 == 0 { "\u{e9}\u{fc}" } else { "" };
-            fs::write(many.join(format!("entry_{i}_{accent}{}", "n".repeat(i % 40))), i.to_string()).unwrap();
+            fs::write(
+                many.join(format!("entry_{i}_{accent}{}", "n".repeat(i % 40))),
+                i.to_string(),
+            )
+            .unwrap();
         }
         // Data in every other 4 KiB block: ~1500 extents, a 2-level tree.
         let mut frag = fs::File::create(root.join("fragmented")).unwrap();
         let chunk = prng_bytes(5, 4096);
         for i in 0..1500u64 {
-            std::os::unix::fs::FileExt::write_all_at(&frag, &chunk[(i as usize % 64)..], i * 8192).unwrap();
+            std::os::unix::fs::FileExt::write_all_at(&frag, &chunk[(i as usize % 64)..], i * 8192)
+                .unwrap();
         }
         std::io::Write::flush(&mut frag).unwrap();
         // A 5 GiB sparse file with data only at its end.
@@ -106,17 +118,39 @@ fn fixture(args: &[&str], size: &str, big: bool, extra: &[&str]) -> Fixture {
     let host = dir.path().join("tree");
     make_tree(&host, big);
     let img = dir.path().join("img");
-    run(Command::new(MKE2FS).args(["-q", "-F", "-E", "root_owner=0:0"]).args(args).arg("-d").arg(&host).arg(&img).arg(size));
+    run(Command::new(MKE2FS)
+        .args(["-q", "-F", "-E", "root_owner=0:0"])
+        .args(args)
+        .arg("-d")
+        .arg(&host)
+        .arg(&img)
+        .arg(size));
     if !extra.is_empty() {
         let cmds = dir.path().join("cmds");
         fs::write(&cmds, extra.join("\n") + "\n").unwrap();
-        run(Command::new(DEBUGFS).arg("-w").arg("-f").arg(&cmds).arg(&img));
+        run(Command::new(DEBUGFS)
+            .arg("-w")
+            .arg("-f")
+            .arg(&cmds)
+            .arg(&img));
     }
     // `mke2fs -d` writes every directory linearly; `e2fsck -D` rebuilds the
     // large ones as hashed (htree) directories. Exit status 1 means "fixed".
-    let st = Command::new(E2FSCK).args(["-f", "-y", "-D"]).arg(&img).output().unwrap();
-    assert!(st.status.code().is_some_and(|c| c <= 1), "e2fsck: {}", String::from_utf8_lossy(&st.stdout));
-    Fixture { _dir: dir, host, img }
+    let st = Command::new(E2FSCK)
+        .args(["-f", "-y", "-D"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.code().is_some_and(|c| c <= 1),
+        "e2fsck: {}",
+        String::from_utf8_lossy(&st.stdout)
+    );
+    Fixture {
+        _dir: dir,
+        host,
+        img,
+    }
 }
 
 fn open_file(img: &Path) -> Ext4 {
@@ -165,7 +199,9 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
     let names: BTreeSet<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
     let mut want: BTreeSet<Vec<u8>> = fs::read_dir(host)
         .unwrap()
-        .map(|e| std::os::unix::ffi::OsStrExt::as_bytes(e.unwrap().file_name().as_os_str()).to_vec())
+        .map(|e| {
+            std::os::unix::ffi::OsStrExt::as_bytes(e.unwrap().file_name().as_os_str()).to_vec()
+        })
         .collect();
     want.insert(b".".to_vec());
     want.insert(b"..".to_vec());
@@ -178,9 +214,19 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
         }
     }
     assert_eq!(names, want, "entries of {}", host.display());
-    assert_eq!(entries.len(), names.len(), "duplicate entries in {}", host.display());
+    assert_eq!(
+        entries.len(),
+        names.len(),
+        "duplicate entries in {}",
+        host.display()
+    );
     for (name, ino, dt) in &entries {
-        assert_eq!(fs.lookup(dir, name).unwrap(), Some(*ino), "lookup {:?}", String::from_utf8_lossy(name));
+        assert_eq!(
+            fs.lookup(dir, name).unwrap(),
+            Some(*ino),
+            "lookup {:?}",
+            String::from_utf8_lossy(name)
+        );
         if name == b"." {
             assert_eq!(*ino, dir);
             continue;
@@ -199,7 +245,12 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
         assert_eq!(attr.gid, meta.gid());
         assert_eq!(attr.mtime.0, meta.mtime(), "mtime of {}", path.display());
         if !meta.is_dir() {
-            assert_eq!(attr.nlink as u64, meta.nlink(), "nlink of {}", path.display());
+            assert_eq!(
+                attr.nlink as u64,
+                meta.nlink(),
+                "nlink of {}",
+                path.display()
+            );
             assert_eq!(attr.size, meta.size(), "size of {}", path.display());
         }
         if meta.nlink() > 1 && !meta.is_dir() {
@@ -213,13 +264,22 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
             compare_tree(fs, &path, *ino, links);
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).unwrap();
-            assert_eq!(fs.readlink(*ino).unwrap(), target.as_os_str().as_encoded_bytes(), "{}", path.display());
+            assert_eq!(
+                fs.readlink(*ino).unwrap(),
+                target.as_os_str().as_encoded_bytes(),
+                "{}",
+                path.display()
+            );
         } else if ft.is_file() {
             if meta.size() > (1 << 30) {
                 check_sparse(fs, *ino, &path);
             } else {
                 let data = read_all(fs, *ino);
-                assert!(data == fs::read(&path).unwrap(), "contents of {}", path.display());
+                assert!(
+                    data == fs::read(&path).unwrap(),
+                    "contents of {}",
+                    path.display()
+                );
             }
         }
     }
@@ -254,7 +314,10 @@ fn check_sparse(fs: &Ext4, ino: Ino, path: &Path) {
     std::os::unix::fs::FileExt::read_exact_at(&host, &mut want, size - 20_000).unwrap();
     assert!(tail == want, "tail of the sparse file");
     assert_eq!(fs.read(ino, size, &mut tail).unwrap(), 0);
-    let (phys, len) = fs.map_extent(ino, size - 1).unwrap().expect("data at the end is mapped");
+    let (phys, len) = fs
+        .map_extent(ino, size - 1)
+        .unwrap()
+        .expect("data at the end is mapped");
     assert!(len == 1 && phys < fs.stats().blocks * u64::from(fs.block_size()));
 }
 
@@ -290,25 +353,58 @@ fn check_variant_with(args: &[&str], more_cmds: &[&str]) -> Ext4 {
 }
 
 fn check_extras(fs: &Ext4) {
-    let dev = |name: &[u8]| fs.inode(fs.lookup(ROOT_INO, name).unwrap().unwrap()).unwrap();
+    let dev = |name: &[u8]| {
+        fs.inode(fs.lookup(ROOT_INO, name).unwrap().unwrap())
+            .unwrap()
+    };
     let c = dev(b"dev_c");
-    assert_eq!((c.mode & 0o170000, c.rdev_major, c.rdev_minor), (0o020000, 4, 5));
+    assert_eq!(
+        (c.mode & 0o170000, c.rdev_major, c.rdev_minor),
+        (0o020000, 4, 5)
+    );
     let b = dev(b"dev_b");
-    assert_eq!((b.mode & 0o170000, b.rdev_major, b.rdev_minor), (0o060000, 259, 300));
+    assert_eq!(
+        (b.mode & 0o170000, b.rdev_major, b.rdev_minor),
+        (0o060000, 259, 300)
+    );
     let old = dev(b"dev_old");
     assert_eq!((old.rdev_major, old.rdev_minor), (1, 3));
     let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
     let x = fs.xattrs(tiny).unwrap();
-    assert!(x.contains(&(b"user.foo".to_vec(), b"bar".to_vec())), "{x:?}");
-    assert!(x.contains(&(b"security.selinux".to_vec(), b"system_u:object_r:etc_t:s0".to_vec())), "{x:?}");
+    assert!(
+        x.contains(&(b"user.foo".to_vec(), b"bar".to_vec())),
+        "{x:?}"
+    );
+    assert!(
+        x.contains(&(
+            b"security.selinux".to_vec(),
+            b"system_u:object_r:etc_t:s0".to_vec()
+        )),
+        "{x:?}"
+    );
     let sub = fs.lookup(ROOT_INO, b"sub").unwrap().unwrap();
     let x = fs.xattrs(sub).unwrap();
-    assert_eq!(x.iter().find(|(n, _)| n == b"user.big_value_in_block").map(|(_, v)| v.len()), Some(160));
+    assert_eq!(
+        x.iter()
+            .find(|(n, _)| n == b"user.big_value_in_block")
+            .map(|(_, v)| v.len()),
+        Some(160)
+    );
     assert_eq!(fs.lookup(ROOT_INO, b"no such name").unwrap(), None);
-    assert_eq!(fs.lookup(fs.lookup(ROOT_INO, b"many").unwrap().unwrap(), b"entry_3000_").unwrap(), None);
+    assert_eq!(
+        fs.lookup(
+            fs.lookup(ROOT_INO, b"many").unwrap().unwrap(),
+            b"entry_3000_"
+        )
+        .unwrap(),
+        None
+    );
     assert!(matches!(fs.lookup(tiny, b"x"), Err(Ext4Error::NotDir(_))));
     assert!(matches!(fs.readlink(tiny), Err(Ext4Error::NotSymlink(_))));
-    assert!(matches!(fs.inode(0), Err(Ext4Error::InodeOutOfRange { .. })));
+    assert!(matches!(
+        fs.inode(0),
+        Err(Ext4Error::InodeOutOfRange { .. })
+    ));
 }
 
 /// Every name of the 3000-entry directory must be found through the hash
@@ -316,10 +412,18 @@ fn check_extras(fs: &Ext4) {
 fn check_htree(fs: &Ext4) {
     let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
     let inode = fs.get_inode(many).unwrap();
-    assert!(inode.has_flag(inode::EXT4_INDEX_FL), "e2fsck -D indexed the directory");
+    assert!(
+        inode.has_flag(inode::EXT4_INDEX_FL),
+        "e2fsck -D indexed the directory"
+    );
     for (name, ino, _) in list_dir(fs, many) {
         if name != b"." && name != b".." {
-            assert_eq!(fs.dx_lookup(&inode, &name).unwrap(), Some(Some(ino)), "{}", String::from_utf8_lossy(&name));
+            assert_eq!(
+                fs.dx_lookup(&inode, &name).unwrap(),
+                Some(Some(ino)),
+                "{}",
+                String::from_utf8_lossy(&name)
+            );
         }
     }
     assert_eq!(fs.dx_lookup(&inode, b"entry_3001_").unwrap(), Some(None));
@@ -332,7 +436,10 @@ fn ext4_default() {
     let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
     assert!(fs.inode(many).unwrap().flags & inode::EXT4_INDEX_FL != 0);
     let frag = fs.lookup(ROOT_INO, b"fragmented").unwrap().unwrap();
-    assert!(fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 1, "extent tree depth >= 1");
+    assert!(
+        fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 1,
+        "extent tree depth >= 1"
+    );
     let ino = fs.inode(ROOT_INO).unwrap();
     assert!(ino.crtime.is_some());
 }
@@ -347,7 +454,10 @@ fn ext4_tea_hash() {
 
 #[test]
 fn ext4_tea_hash_unsigned() {
-    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version tea", "ssv flags 2"]);
+    check_variant_with(
+        &["-t", "ext4"],
+        &["ssv def_hash_version tea", "ssv flags 2"],
+    );
 }
 
 #[test]
@@ -357,7 +467,10 @@ fn ext4_legacy_hash() {
 
 #[test]
 fn ext4_legacy_hash_unsigned() {
-    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version legacy", "ssv flags 2"]);
+    check_variant_with(
+        &["-t", "ext4"],
+        &["ssv def_hash_version legacy", "ssv flags 2"],
+    );
 }
 
 #[test]
@@ -393,7 +506,10 @@ fn ext4_1k_blocks() {
     let fs = check_variant(&["-t", "ext4", "-b", "1024"]);
     let frag = fs.lookup(ROOT_INO, b"fragmented").unwrap().unwrap();
     // 1500 extents at 84 per 1 KiB leaf need a two-level index.
-    assert!(fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 2, "extent tree depth >= 2");
+    assert!(
+        fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 2,
+        "extent tree depth >= 2"
+    );
 }
 
 #[test]
@@ -416,7 +532,10 @@ fn ext4_inline_data() {
     assert!(inline(b"tiny"), "small file stored inline");
     assert!(inline(b"small_dir"), "small dir stored inline");
     let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
-    assert!(matches!(fs.map_extent(tiny, 0), Err(Ext4Error::NotBlockMapped(_))));
+    assert!(matches!(
+        fs.map_extent(tiny, 0),
+        Err(Ext4Error::NotBlockMapped(_))
+    ));
 }
 
 #[test]
@@ -504,7 +623,11 @@ impl BlockDevice for CountingDev {
 fn big_reads_are_coalesced_and_metadata_cached() {
     let fx = fixture(&["-t", "ext4"], "64M", true, &[]);
     let reads = Rc::new(Cell::new(0));
-    let fs = Ext4::open(Box::new(CountingDev(fs::read(&fx.img).unwrap(), reads.clone()))).unwrap();
+    let fs = Ext4::open(Box::new(CountingDev(
+        fs::read(&fx.img).unwrap(),
+        reads.clone(),
+    )))
+    .unwrap();
     let big = fs.lookup(ROOT_INO, b"big").unwrap().unwrap();
     let size = fs.inode(big).unwrap().size as usize;
     let runs = {
@@ -533,7 +656,11 @@ fn big_reads_are_coalesced_and_metadata_cached() {
         fs.read(big, off as u64, &mut chunk).unwrap();
         calls += 1;
     }
-    assert!(reads.get() <= calls + runs, "{} device reads for {calls} read calls", reads.get());
+    assert!(
+        reads.get() <= calls + runs,
+        "{} device reads for {calls} read calls",
+        reads.get()
+    );
     assert!(buf == fs::read(fx.host.join("big")).unwrap());
 }
 
@@ -560,17 +687,25 @@ fn test_bad_magic() {
     img[1024 + 0x39] = 0x12;
     let e = open_vec(img).unwrap_err();
     assert!(matches!(e, Ext4Error::BadMagic(0x1234)));
-    assert_eq!(e.to_string(), "bad superblock magic 0x1234 (not an ext2/3/4 image)");
+    assert_eq!(
+        e.to_string(),
+        "bad superblock magic 0x1234 (not an ext2/3/4 image)"
+    );
 }
 
 #[test]
 fn test_unknown_incompat_feature() {
     let (_fx, mut img) = small_image(&["-t", "ext4"]);
     let off = 1024 + 0x60;
-    let v = u32::from_le_bytes(img[off..off + 4].try_into().unwrap()) | superblock::INCOMPAT_ENCRYPT | 0x0100_0000;
+    let v = u32::from_le_bytes(img[off..off + 4].try_into().unwrap())
+        | superblock::INCOMPAT_ENCRYPT
+        | 0x0100_0000;
     img[off..off + 4].copy_from_slice(&v.to_le_bytes());
     let e = open_vec(img).unwrap_err().to_string();
-    assert_eq!(e, "unsupported incompatible feature(s): 0x1010000 (encrypt, unknown 0x1000000)");
+    assert_eq!(
+        e,
+        "unsupported incompatible feature(s): 0x1010000 (encrypt, unknown 0x1000000)"
+    );
 }
 
 #[test]
@@ -587,26 +722,43 @@ fn test_truncated_image() {
 #[test]
 fn test_rec_len_zero() {
     let (_fx, img) = small_image(&["-t", "ext4"]);
-    let (root_block, _) = open_vec(img.clone()).unwrap().map_extent(ROOT_INO, 0).unwrap().unwrap();
+    let (root_block, _) = open_vec(img.clone())
+        .unwrap()
+        .map_extent(ROOT_INO, 0)
+        .unwrap()
+        .unwrap();
     let mut bad = img;
     // The first entry is "."; zero its rec_len.
     let p = root_block as usize + 4;
     bad[p..p + 2].copy_from_slice(&0u16.to_le_bytes());
     let fs = open_vec(bad).unwrap();
-    let e = fs.read_dir(ROOT_INO, 0, &mut |_, _| true).unwrap_err().to_string();
-    assert!(e.starts_with("inode 2: directory block 0: directory entry at byte 0 has rec_len 0"), "{e}");
+    let e = fs
+        .read_dir(ROOT_INO, 0, &mut |_, _| true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("inode 2: directory block 0: directory entry at byte 0 has rec_len 0"),
+        "{e}"
+    );
     assert!(fs.lookup(ROOT_INO, b"tiny").is_err());
 }
 
 #[test]
 fn test_rec_len_past_block_end() {
     let (_fx, img) = small_image(&["-t", "ext2"]);
-    let (root_block, _) = open_vec(img.clone()).unwrap().map_extent(ROOT_INO, 0).unwrap().unwrap();
+    let (root_block, _) = open_vec(img.clone())
+        .unwrap()
+        .map_extent(ROOT_INO, 0)
+        .unwrap()
+        .unwrap();
     let mut bad = img;
     let p = root_block as usize + 12 + 4; // ".." entry
     bad[p..p + 2].copy_from_slice(&0xfff0u16.to_le_bytes());
     let fs = open_vec(bad).unwrap();
-    let e = fs.read_dir(ROOT_INO, 0, &mut |_, _| true).unwrap_err().to_string();
+    let e = fs
+        .read_dir(ROOT_INO, 0, &mut |_, _| true)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("runs past the block end"), "{e}");
 }
 
@@ -614,7 +766,8 @@ fn test_rec_len_past_block_end() {
 fn inode_offset(fs: &Ext4, ino: Ino) -> usize {
     let ipg = fs.sb.s_inodes_per_group;
     let gd = fs.group_desc(u64::from((ino - 1) / ipg)).unwrap();
-    (gd.bg_inode_table * fs.bs() + u64::from((ino - 1) % ipg) * u64::from(fs.sb.s_inode_size)) as usize
+    (gd.bg_inode_table * fs.bs() + u64::from((ino - 1) % ipg) * u64::from(fs.sb.s_inode_size))
+        as usize
 }
 
 #[test]
@@ -627,7 +780,10 @@ fn test_extent_header_corrupt() {
     bad[off] = 0;
     let fs = open_vec(bad).unwrap();
     let e = fs.read(ino, 0, &mut [0u8; 10]).unwrap_err().to_string();
-    assert_eq!(e, format!("inode {ino}: extent header corrupt (bad magic 0xf300)"));
+    assert_eq!(
+        e,
+        format!("inode {ino}: extent header corrupt (bad magic 0xf300)")
+    );
 }
 
 #[test]
@@ -670,7 +826,9 @@ fn test_free_inode_is_not_in_use() {
 
 /// Walk the whole tree, touching everything, with bounded effort; errors
 /// are fine, panics and hangs are not.
-fn walk_everything(fs: &Ext4) {
+fn walk_everything(fs: &Ext4) -> usize {
+    let mut errors = 0;
+    let mut note = |r: bool| errors += usize::from(!r);
     let mut seen = HashSet::new();
     let mut stack = vec![ROOT_INO];
     while let Some(dir) = stack.pop() {
@@ -678,34 +836,47 @@ fn walk_everything(fs: &Ext4) {
             continue;
         }
         let mut children = Vec::new();
-        let _ = fs.read_dir(dir, 0, &mut |e, _| {
-            children.push((e.name.to_vec(), e.ino));
-            children.len() < 5000
-        });
+        note(
+            fs.read_dir(dir, 0, &mut |e, _| {
+                children.push((e.name.to_vec(), e.ino));
+                children.len() < 5000
+            })
+            .is_ok(),
+        );
+        let _ = fs.lookup(dir, b"no such entry");
         for (name, ino) in children {
-            let _ = fs.lookup(dir, &name);
-            let Ok(attr) = fs.inode(ino) else { continue };
-            let _ = fs.xattrs(ino);
+            note(fs.lookup(dir, &name).is_ok());
+            let attr = match fs.inode(ino) {
+                Ok(a) => a,
+                Err(_) => {
+                    note(false);
+                    continue;
+                }
+            };
+            note(fs.xattrs(ino).is_ok());
             let _ = fs.map_extent(ino, 0);
             match attr.mode & 0o170000 {
                 0o040000 if name != b"." && name != b".." => stack.push(ino),
-                0o120000 => {
-                    let _ = fs.readlink(ino);
-                }
+                0o120000 => note(fs.readlink(ino).is_ok()),
                 _ => {
                     let mut buf = vec![0u8; 64 * 1024];
                     let mut off = 0;
                     for _ in 0..8 {
                         match fs.read(ino, off, &mut buf) {
                             Ok(n) if n > 0 => off += n as u64,
-                            _ => break,
+                            Ok(_) => break,
+                            Err(_) => {
+                                note(false);
+                                break;
+                            }
                         }
                     }
-                    let _ = fs.read(ino, attr.size.saturating_sub(10), &mut buf);
+                    note(fs.read(ino, attr.size.saturating_sub(10), &mut buf).is_ok());
                 }
             }
         }
     }
+    errors
 }
 
 /// Offsets of metadata in a clean image: superblock, descriptors, the
@@ -713,9 +884,16 @@ fn walk_everything(fs: &Ext4) {
 fn metadata_regions(img: &[u8]) -> Vec<(usize, usize)> {
     let fs = open_vec(img.to_vec()).unwrap();
     let bs = fs.bs() as usize;
-    let mut regions = vec![(1024, 1024), (bs * (fs.sb.s_first_data_block as usize + 1), bs)];
+    // The used parts only, so that most flips hit something that matters.
+    let gdt_len = (fs.geo.groups as usize * fs.geo.desc_size as usize).min(bs);
+    let mut regions = vec![
+        (1024, 0x170),
+        (bs * (fs.sb.s_first_data_block as usize + 1), gdt_len),
+    ];
     let itable = fs.group_desc(0).unwrap().bg_inode_table as usize * bs;
-    regions.push((itable, 64 * fs.sb.s_inode_size as usize));
+    let isz = fs.sb.s_inode_size as usize;
+    regions.push((itable + isz, isz)); // the root inode
+    regions.push((itable + 11 * isz, 24 * isz)); // the test tree's inodes
     let mut dirs = vec![ROOT_INO];
     while let Some(d) = dirs.pop() {
         let size = fs.inode(d).unwrap().size;
@@ -748,7 +926,10 @@ fn metadata_regions(img: &[u8]) -> Vec<(usize, usize)> {
 
 fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
     // EXT4_FUZZ_ITERS=n runs a longer campaign by hand.
-    let iterations = std::env::var("EXT4_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(iterations);
+    let iterations = std::env::var("EXT4_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(iterations);
     let fx = fixture(args, "4M", false, extra);
     // A deep-ish extent tree even in the small image.
     let img = fs::read(&fx.img).unwrap();
@@ -762,9 +943,12 @@ fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
         }
         v
     };
+    let mut opened = 0;
+    let mut walks_with_errors = 0;
+    let mut open_errors: HashMap<String, u32> = HashMap::new();
     for _ in 0..iterations {
         let mut bad = img.clone();
-        let flips = 1 + next() % 8;
+        let flips = 1 + next() % 16;
         for _ in 0..flips {
             let (base, len) = regions[(next() % regions.len() as u64) as usize];
             let at = base + (next() % len.max(1) as u64) as usize;
@@ -776,10 +960,19 @@ fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
                 };
             }
         }
-        if let Ok(fs) = open_vec(bad) {
-            walk_everything(&fs);
+        match open_vec(bad) {
+            Ok(fs) => {
+                opened += 1;
+                walks_with_errors += usize::from(walk_everything(&fs) > 0);
+            }
+            Err(e) => {
+                *open_errors
+                    .entry(format!("{e}").chars().take(30).collect::<String>())
+                    .or_insert(0) += 1;
+            }
         }
     }
+    eprintln!("{args:?}: {opened}/{iterations} corrupted images opened, {walks_with_errors} walks met errors; open errors: {open_errors:?}; {} regions", regions.len());
     assert!(
         start.elapsed() < Duration::from_millis(400 * iterations),
         "fuzzing took {:?}",
@@ -789,12 +982,20 @@ fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
 
 #[test]
 fn fuzz_ext4_metadata() {
-    fuzz(&["-t", "ext4"], &["ea_set /tiny user.foo bar", "mknod dev_c c 4 5"], 300);
+    fuzz(
+        &["-t", "ext4"],
+        &["ea_set /tiny user.foo bar", "mknod dev_c c 4 5"],
+        300,
+    );
 }
 
 #[test]
 fn fuzz_ext2_metadata() {
-    fuzz(&["-t", "ext2", "-b", "1024"], &["ea_set /tiny user.foo bar"], 300);
+    fuzz(
+        &["-t", "ext2", "-b", "1024"],
+        &["ea_set /tiny user.foo bar"],
+        300,
+    );
 }
 
 #[test]

@@ -69,7 +69,10 @@ pub fn parse_entries(region: &[u8], first: usize) -> Result<Vec<XattrEntry>, Str
             e_value_offs: usize::from(le16(region, off + 2)),
             e_value_inum: le32(region, off + 4),
             e_value_size: le32(region, off + 8) as usize,
-            name: region.get(off + ENTRY_HEADER_LEN..off + ENTRY_HEADER_LEN + name_len).unwrap_or(&[]).to_vec(),
+            name: region
+                .get(off + ENTRY_HEADER_LEN..off + ENTRY_HEADER_LEN + name_len)
+                .unwrap_or(&[])
+                .to_vec(),
         });
         off += entry_len;
     }
@@ -107,7 +110,11 @@ pub fn acl_to_xattr(disk: &[u8]) -> Result<Vec<u8>, String> {
     while off < disk.len() {
         let tag = le16(disk, off);
         let perm = le16(disk, off + 2);
-        let (id, len) = if tag == ACL_USER || tag == ACL_GROUP { (le32(disk, off + 4), 8) } else { (u32::MAX, 4) };
+        let (id, len) = if tag == ACL_USER || tag == ACL_GROUP {
+            (le32(disk, off + 4), 8)
+        } else {
+            (u32::MAX, 4)
+        };
         if off + len > disk.len() {
             return Err("ACL entry runs past the value".into());
         }
