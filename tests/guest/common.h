@@ -250,14 +250,21 @@ static inline void close_extra_fds(void)
 }
 
 static char g_work[PATH_MAX];
+static char g_self[PATH_MAX];   /* argv[0] made absolute (for re-exec) */
 
 /* Common start-up: line-buffered stdout, deterministic fds, and a fresh
  * work directory "<scratch>/<name>.d" which becomes the cwd.  Returns the
- * work directory path. */
+ * work directory path.  g_self is argv[0], made absolute if it was relative. */
 static inline const char *guest_init(int argc, char **argv, const char *name)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     close_extra_fds();
+    if (argv[0][0] != '/' && strchr(argv[0], '/')) {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd)) snprintf(g_self, sizeof g_self, "%s/%s", cwd, argv[0]);
+    } else {
+        snprintf(g_self, sizeof g_self, "%s", argv[0]);
+    }
     const char *scratch = (argc > 1 && argv[1][0]) ? argv[1] : "/tmp";
     snprintf(g_work, sizeof g_work, "%s/%s.d", scratch, name);
     rm_rf(g_work);

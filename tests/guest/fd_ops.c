@@ -155,8 +155,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        char *av[] = {argv[0], "--report-fds", NULL};
-        execv(argv[0], av);
+        char *av[] = {g_self, "--report-fds", NULL};
+        execv(g_self, av);
         printf("execv failed: %s\n", errname(errno));
         _exit(127);
     }
