@@ -200,17 +200,24 @@ int main(int argc, char **argv, char **envp)
 
     /* --- stop / continue ------------------------------------------------- */
     {
+        int p[2];
+        pipe(p);
         fflush(stdout);
         pid = fork();
         if (pid == 0) {
+            char c;
+            close(p[1]);
             raise(SIGSTOP);
+            read(p[0], &c, 1);   /* do not exit before the parent saw WCONTINUED */
             _exit(4);
         }
+        close(p[0]);
         waitpid(pid, &st, WUNTRACED);
         printf("WUNTRACED: %s\n", wstatus_str(st));
         kill(pid, SIGCONT);
         waitpid(pid, &st, WCONTINUED);
         printf("WCONTINUED: %s\n", wstatus_str(st));
+        close(p[1]);
         waitpid(pid, &st, 0);
         printf("then: %s\n", wstatus_str(st));
     }
