@@ -1,0 +1,296 @@
+/* fork_wait: fork, wait4/waitpid/waitid, exit statuses, signals, vfork,
+ * execve (of itself, of a missing path, of non-executables), stop/continue.
+ * usage: fork_wait [SCRATCH]
+ * Re-exec mode: fork_wait --exec-child ARG (prints and exits 9). */
+#include "common.h"
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+static void msleep(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+static int cmpint(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+static void try_exec(const char *label, const char *path)
+{
+    char *av[] = {(char *)path, NULL};
+    char *ev[] = {NULL};
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execve(path, av, ev);
+        printf("execve %s: %s\n", label, errname(errno));
+        fflush(stdout);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("  child %s\n", wstatus_str(st));
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    if (argc > 1 && !strcmp(argv[1], "--exec-child")) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        printf("exec child: argc %d, arg [%s]\n", argc, argc > 2 ? argv[2] : "");
+        const char *e = getenv("UMK_FORK_WAIT_ENV");
+        printf("exec child: env UMK_FORK_WAIT_ENV=%s\n", e ? e : "(unset)");
+        YESNO("exec child: inherited fd 5 open", fcntl(5, F_GETFD) >= 0);
+        YESNO("exec child: cloexec fd 6 closed", fcntl(6, F_GETFD) < 0 && errno == EBADF);
+        return 9;
+    }
+    guest_init(argc, argv, "fork_wait");
+    int st;
+    pid_t pid, me = getpid();
+
+    /* --- fork + exit status ---------------------------------------------- */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) _exit(7);
+    YESNO("fork returned child pid > 0", pid > 0);
+    pid_t w = waitpid(pid, &st, 0);
+    YESNO("waitpid returned the child", w == pid);
+    printf("child: %s\n", wstatus_str(st));
+    VAL("waitpid with no children", waitpid(-1, &st, 0));
+    VAL("waitpid WNOHANG with no children", waitpid(-1, &st, WNOHANG));
+
+    int codes[] = {0, 1, 255, 256, -1, 1000};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) exit(codes[i]);
+        waitpid(pid, &st, 0);
+        printf("exit(%d): %s\n", codes[i], wstatus_str(st));
+    }
+
+    /* --- getppid / getpid in the child -------------------------------------- */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int ok = (getppid() == me) | ((getpid() != me) << 1);
+        _exit(ok);
+    }
+    waitpid(pid, &st, 0);
+    YESNO("child getppid() == parent getpid()", WEXITSTATUS(st) & 1);
+    YESNO("child getpid() != parent getpid()", WEXITSTATUS(st) & 2);
+    {
+        /* child's getpid equals what fork returned */
+        int p[2];
+        pipe(p);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            pid_t c = getpid();
+            write(p[1], &c, sizeof c);
+            _exit(0);
+        }
+        pid_t c = 0;
+        read(p[0], &c, sizeof c);
+        waitpid(pid, &st, 0);
+        YESNO("child getpid() == fork() return value", c == pid);
+        close(p[0]);
+        close(p[1]);
+    }
+
+    /* --- WNOHANG --------------------------------------------------------- */
+    {
+        int p[2];
+        pipe(p);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            char c;
+            close(p[1]);
+            read(p[0], &c, 1);   /* blocks until the parent closes */
+            _exit(3);
+        }
+        close(p[0]);
+        VAL("waitpid WNOHANG while child runs", waitpid(pid, &st, WNOHANG));
+        close(p[1]);
+        w = waitpid(pid, &st, 0);
+        printf("after releasing: %s (pid matches: %s)\n", wstatus_str(st), w == pid ? "yes" : "no");
+        VAL("waitpid on reaped pid", waitpid(pid, &st, 0));
+    }
+
+    /* --- wait4 with rusage, wait on any child, several children ------------ */
+    {
+        struct rusage ru;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) _exit(11);
+        w = wait4(-1, &st, 0, &ru);
+        printf("wait4(-1) with rusage: %s, pid matches: %s\n", wstatus_str(st),
+               w == pid ? "yes" : "no");
+        int got[3], n = 0;
+        for (int i = 0; i < 3; i++) {
+            fflush(stdout);
+            if (fork() == 0) {
+                msleep(5 * (3 - i));
+                _exit(20 + i);
+            }
+        }
+        while (n < 3 && wait(&st) > 0) got[n++] = WEXITSTATUS(st);
+        qsort(got, n, sizeof got[0], cmpint);
+        printf("three children (sorted): %d %d %d\n", got[0], got[1], got[2]);
+    }
+
+    /* --- waitid ---------------------------------------------------------- */
+    {
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) _exit(5);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        VAL("waitid P_PID WEXITED", waitid(P_PID, pid, &si, WEXITED));
+        printf("  si_signo %s si_code %s si_status %d pid matches %s\n", signame(si.si_signo),
+               si.si_code == CLD_EXITED ? "CLD_EXITED" : "other", si.si_status,
+               si.si_pid == pid ? "yes" : "no");
+        VAL("waitid bad options", waitid(P_ALL, 0, &si, 0));
+    }
+
+    /* --- killed by signal ------------------------------------------------- */
+    int sigs[] = {SIGKILL, SIGTERM, SIGUSR1, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        int p[2];
+        pipe(p);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            write(p[1], "r", 1);   /* ready */
+            for (;;) pause();
+        }
+        char c;
+        close(p[1]);
+        read(p[0], &c, 1);
+        close(p[0]);
+        kill(pid, sigs[i]);
+        waitpid(pid, &st, 0);
+        printf("kill(child, %s): %s\n", signame(sigs[i]), wstatus_str(st));
+    }
+    {
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            struct rlimit rl = {0, 0};
+            setrlimit(RLIMIT_CORE, &rl);
+            abort();
+        }
+        waitpid(pid, &st, 0);
+        printf("child abort(): %s\n", wstatus_str(st));
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            struct rlimit rl = {0, 0};
+            setrlimit(RLIMIT_CORE, &rl);
+            volatile int *np = NULL;
+            *np = 1;
+            _exit(0);
+        }
+        waitpid(pid, &st, 0);
+        printf("child NULL write: %s\n", wstatus_str(st));
+    }
+
+    /* --- stop / continue ------------------------------------------------- */
+    {
+        int p[2];
+        pipe(p);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            char c;
+            close(p[1]);
+            raise(SIGSTOP);
+            read(p[0], &c, 1);   /* do not exit before the parent saw WCONTINUED */
+            _exit(4);
+        }
+        close(p[0]);
+        waitpid(pid, &st, WUNTRACED);
+        printf("WUNTRACED: %s\n", wstatus_str(st));
+        kill(pid, SIGCONT);
+        waitpid(pid, &st, WCONTINUED);
+        printf("WCONTINUED: %s\n", wstatus_str(st));
+        close(p[1]);
+        waitpid(pid, &st, 0);
+        printf("then: %s\n", wstatus_str(st));
+    }
+
+    /* --- vfork ----------------------------------------------------------- */
+    {
+        static volatile int shared = 0;
+        fflush(stdout);
+        pid = vfork();
+        if (pid == 0) {
+            shared = 1;
+            _exit(5);
+        }
+        waitpid(pid, &st, 0);
+        printf("vfork child: %s\n", wstatus_str(st));
+        YESNO("vfork child's write visible to parent (shared memory)", shared == 1);
+        /* vfork + execve */
+        char *av[] = {g_self, "--exec-child", "from-vfork", NULL};
+        char *ev[] = {NULL};
+        fflush(stdout);
+        pid = vfork();
+        if (pid == 0) {
+            execve(g_self, av, ev);
+            _exit(127);
+        }
+        waitpid(pid, &st, 0);
+        printf("vfork+execve child: %s\n", wstatus_str(st));
+    }
+
+    /* --- execve of itself ------------------------------------------------ */
+    {
+        int f5 = open(g_self, O_RDONLY);       /* becomes fd 3 or higher */
+        dup2(f5, 5);
+        int f6 = dup(f5);
+        dup2(f6, 6);
+        fcntl(6, F_SETFD, FD_CLOEXEC);
+        char *av[] = {g_self, "--exec-child", "hello exec", NULL};
+        char *ev[] = {"UMK_FORK_WAIT_ENV=passed", NULL};
+        (void)envp;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            execve(g_self, av, ev);
+            _exit(127);
+        }
+        waitpid(pid, &st, 0);
+        printf("fork+execve self: %s\n", wstatus_str(st));
+        close(5); close(6); close(f5); close(f6);
+    }
+
+    /* --- execve failures ------------------------------------------------- */
+    write_file("plain.txt", "not a program\n");
+    chmod("plain.txt", 0644);
+    write_file("garbage", "\x01\x02\x03\x04garbage that is not ELF or #!\n");
+    chmod("garbage", 0755);
+    write_file("badinterp.sh", "#!/nonexistent/interpreter\n");
+    chmod("badinterp.sh", 0755);
+    mkdir("adir", 0755);
+    printf("execve missing path:\n");
+    try_exec("missing", "/nonexistent/program");
+    printf("execve non-executable file:\n");
+    try_exec("plain.txt", "plain.txt");
+    printf("execve directory:\n");
+    try_exec("adir", "adir");
+    printf("execve executable garbage:\n");
+    try_exec("garbage", "./garbage");
+    printf("execve #! with missing interpreter:\n");
+    try_exec("badinterp.sh", "./badinterp.sh");
+    printf("execve path through a file:\n");
+    try_exec("plain.txt/x", "plain.txt/x");
+    VAL("execve in parent with NULL path (EFAULT)", syscall(SYS_execve, NULL, NULL, NULL));
+
+    guest_cleanup();
+    printf("done\n");
+    return 0;
+}
