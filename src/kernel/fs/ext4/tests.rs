@@ -1,0 +1,1 @@
+//! Tests against images built with e2fsprogs.
