@@ -2,6 +2,7 @@
 //! through umk's own ext4 reader.
 
 pub mod build;
+pub mod inspect;
 pub mod mkfs;
 pub mod size;
 pub mod stage;

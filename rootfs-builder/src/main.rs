@@ -1,5 +1,8 @@
 //! Command line of umk-rootfs.
 
+use std::ffi::OsString;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -7,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use umk_rootfs::build::{build, BuildOptions, UuidChoice};
+use umk_rootfs::inspect;
 use umk_rootfs::size::human;
 
 #[derive(Parser)]
@@ -42,6 +46,20 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// List a directory of an image like `ls -la` (read with umk's ext4 driver).
+    Ls {
+        image: PathBuf,
+        /// Path inside the image (default: /).
+        #[arg(default_value = "/")]
+        path: OsString,
+        /// List subdirectories recursively.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+    },
+    /// Write a file of an image to stdout (read with umk's ext4 driver).
+    Cat { image: PathBuf, path: OsString },
+    /// Read every directory, inode, file and symlink reachable from the root; report problems.
+    Check { image: PathBuf },
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -64,8 +82,46 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Cmd::Ls { image, path, recursive } => {
+            let fs = inspect::open(&image)?;
+            let mut out = BufWriter::new(io::stdout().lock());
+            inspect::ls(&fs, path.as_bytes(), recursive, &mut out)?;
+            out.flush().or_else(ignore_broken_pipe)?;
+        }
+        Cmd::Cat { image, path } => {
+            let fs = inspect::open(&image)?;
+            // Large writes straight to the stdout fd: no extra buffering layer.
+            let mut out = io::stdout().lock();
+            inspect::cat(&fs, path.as_bytes(), &mut out)?;
+            out.flush().or_else(ignore_broken_pipe)?;
+        }
+        Cmd::Check { image } => {
+            let fs = inspect::open(&image)?;
+            let report = inspect::check(&fs);
+            for problem in &report.problems {
+                println!("{problem}");
+            }
+            eprintln!(
+                "umk-rootfs: checked {} inodes in {} directories, {} of data: {}",
+                report.inodes,
+                report.directories,
+                human(report.bytes),
+                if report.problems.is_empty() { "no problems".to_string() } else { format!("{} problem(s)", report.problems.len()) }
+            );
+            if !report.problems.is_empty() {
+                return Err(inspect::InspectError::Problems(report.problems.len()).into());
+            }
+        }
     }
     Ok(())
+}
+
+fn ignore_broken_pipe(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 fn main() -> ExitCode {
