@@ -1,1 +1,5 @@
-fn main(){}
+fn main() {
+    let code = umk::cli::main();
+    umk::console::restore();
+    std::process::exit(code);
+}

@@ -1,3 +1,228 @@
-//! The emulated Linux kernel: owns all guest state. No `unsafe`, no ptrace.
+//! The emulated Linux kernel. It owns all guest state and never touches
+//! the host directly: guest threads are reached through the
+//! [`Platform`](crate::platform::Platform), the host terminal through the
+//! console channels the VM hands it.
+//!
+//! The kernel is driven by one event loop ([`crate::vm`]): each platform
+//! event (a trapped syscall, a new thread, an exit, a signal about to be
+//! delivered) goes to [`Kernel::handle_event`], which updates the guest's
+//! state and resumes the thread. A syscall that must wait parks its thread
+//! on wait queues ([`wait`]); the loop re-runs it when they are woken.
+
+pub mod boot;
+pub mod errno;
 pub mod fs;
+pub mod mm;
+pub mod signal;
+pub mod syscall;
+pub mod task;
+pub mod time;
 pub mod tty;
+pub mod wait;
+
+use crate::platform::{Event, HostTid, Platform, Regs};
+use errno::Errno;
+use fs::path::{Dentry, Mounts};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+use syscall::{Ctx, SysResult};
+use task::{Pid, ProcessTable};
+use wait::{WaitId, Waker};
+
+/// What the VM tells the kernel at boot.
+pub struct BootConfig {
+    pub hostname: Vec<u8>,
+    /// Log each unimplemented syscall once to stderr.
+    pub log_enosys: bool,
+}
+
+pub struct Kernel {
+    pub platform: Box<dyn Platform>,
+    pub table: Rc<RefCell<ProcessTable>>,
+    pub mounts: Rc<Mounts>,
+    pub root: Rc<Dentry>,
+    pub waker: Waker,
+    /// Threads parked on each wait queue.
+    pub parked: HashMap<WaitId, Vec<Pid>>,
+    pub tty: Rc<tty::Console>,
+    pub hostname: Vec<u8>,
+    pub entropy: fs::devfs::Entropy,
+    /// Exit status of pid 1, once it has ended: the VM stops then.
+    pub init_exit: Option<task::ExitStatus>,
+    pub enosys_seen: HashSet<usize>,
+    pub unsupported_seen: HashSet<&'static str>,
+    /// Reused buffer for read(2) and friends (no allocation per call).
+    pub scratch: Vec<u8>,
+    pub log_enosys: bool,
+    /// Children whose first stop arrived before their parent's clone event.
+    pub early_started: HashSet<HostTid>,
+    /// Executable files read from the image, by (dev, ino): the image never
+    /// changes under a running VM, so busybox is read once, not per exec.
+    pub exec_cache: HashMap<(u64, u64), Arc<Vec<u8>>>,
+    pub boot_time: Instant,
+    /// The pid /proc/self names during the current syscall.
+    pub proc_current: Rc<std::cell::Cell<Pid>>,
+}
+
+impl Kernel {
+    /// Runs the event and everything it made runnable.
+    pub fn handle_event(&mut self, ev: Event) {
+        match ev {
+            Event::Syscall { tid, regs } => self.on_syscall(tid, regs),
+            Event::SyscallExit { tid, regs } => task::clone::on_syscall_exit(self, tid, regs),
+            Event::Cloned { parent, child } => task::clone::on_cloned(self, parent, child),
+            Event::Started { tid } => task::clone::on_started(self, tid),
+            Event::Exec { tid, old_tid, regs } => task::exec::on_exec(self, tid, old_tid, regs),
+            Event::Signal { tid, sig } => signal::on_signal_stop(self, tid, sig),
+            Event::GroupStop { tid, sig } => signal::on_group_stop(self, tid, sig),
+            Event::Exited { tid, code } => task::exit::on_thread_gone(self, tid, task::ExitStatus::Exited(code)),
+            Event::Killed { tid, sig, core } => task::exit::on_thread_gone(self, tid, task::ExitStatus::Killed { sig, core }),
+            Event::Doorbell => {}
+        }
+        let tty = self.tty.clone();
+        tty.pump(self);
+        self.run_woken();
+    }
+
+    fn on_syscall(&mut self, host: HostTid, regs: Regs) {
+        let (tid, pid) = {
+            let mut t = self.table.borrow_mut();
+            match t.task_by_host_mut(host) {
+                Some(task) => {
+                    // A failed host execve leaves its plan behind.
+                    task.pending_exec = None;
+                    (task.tid, task.pid)
+                }
+                None => {
+                    // Not ours (cannot happen): keep it from running.
+                    drop(t);
+                    self.platform.kill_process(host);
+                    return;
+                }
+            }
+        };
+        let ctx = Ctx { tid, pid, host, regs, args: regs.syscall_args(), deadline: None };
+        self.run_syscall(ctx);
+    }
+
+    /// Dispatches a syscall and applies its result.
+    pub fn run_syscall(&mut self, ctx: Ctx) {
+        self.proc_current.set(ctx.pid);
+        let res = syscall::dispatch(self, &ctx);
+        self.apply(ctx, res);
+    }
+
+    fn apply(&mut self, ctx: Ctx, res: SysResult) {
+        match res {
+            SysResult::Done(v) => {
+                let _ = self.platform.finish_syscall(ctx.host, &ctx.regs, v);
+            }
+            SysResult::Native { regs, see_exit } => {
+                let _ = self.platform.resume_syscall_native(ctx.host, &regs, see_exit);
+            }
+            SysResult::Block { waits, deadline, restart } => {
+                // If a signal is already pending for the thread, the wait
+                // is interrupted at once, as Linux checks signal_pending
+                // before sleeping.
+                if signal::has_deliverable_signal(self, ctx.host, None) {
+                    signal::interrupt_syscall(self, &ctx, restart);
+                    return;
+                }
+                for w in &waits {
+                    self.parked.entry(*w).or_default().push(ctx.tid);
+                }
+                let mut t = self.table.borrow_mut();
+                if let Some(task) = t.tasks.get_mut(&ctx.tid) {
+                    task.parked = Some(task::Parked { regs: ctx.regs, waits, deadline, restart });
+                }
+            }
+            SysResult::Handled => {}
+        }
+    }
+
+    /// Unparks one thread (it will run its syscall again or be interrupted).
+    pub fn unpark(&mut self, tid: Pid) -> Option<(task::Parked, HostTid, Pid)> {
+        let (p, host, pid) = {
+            let mut t = self.table.borrow_mut();
+            let task = t.tasks.get_mut(&tid)?;
+            (task.parked.take()?, task.host, task.pid)
+        };
+        for w in &p.waits {
+            if let Some(v) = self.parked.get_mut(w) {
+                v.retain(|x| *x != tid);
+                if v.is_empty() {
+                    self.parked.remove(w);
+                }
+            }
+        }
+        Some((p, host, pid))
+    }
+
+    /// Re-runs the syscalls of threads whose wait queues were woken and of
+    /// those whose deadline passed.
+    pub fn run_woken(&mut self) {
+        time::run_timers(self);
+        for _round in 0..64 {
+            let woken = self.waker.take_woken();
+            let now = Instant::now();
+            let mut ready: Vec<Pid> = Vec::new();
+            for w in woken {
+                if let Some(v) = self.parked.get(&w) {
+                    ready.extend(v.iter().copied());
+                }
+            }
+            {
+                let t = self.table.borrow();
+                for task in t.tasks.values() {
+                    if let Some(p) = &task.parked {
+                        if p.deadline.is_some_and(|d| d <= now) {
+                            ready.push(task.tid);
+                        }
+                    }
+                }
+            }
+            if ready.is_empty() {
+                return;
+            }
+            ready.sort_unstable();
+            ready.dedup();
+            for tid in ready {
+                if let Some((p, host, pid)) = self.unpark(tid) {
+                    let ctx = Ctx { tid, pid, host, regs: p.regs, args: p.regs.syscall_args(), deadline: p.deadline };
+                    self.run_syscall(ctx);
+                }
+            }
+        }
+    }
+
+    /// The earliest deadline of any parked thread (for the VM's timer).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let t = self.table.borrow();
+        let parked = t.tasks.values().filter_map(|t| t.parked.as_ref().and_then(|p| p.deadline)).min();
+        drop(t);
+        [parked, time::next_timer(self)].into_iter().flatten().min()
+    }
+
+    /// Logs an unimplemented syscall once.
+    pub fn note_enosys(&mut self, nr: usize) {
+        if self.enosys_seen.insert(nr) && self.log_enosys {
+            let name = guest_abi::sysno::name(nr).unwrap_or("unknown");
+            eprintln!("umk: syscall {name} ({nr}) is not implemented (ENOSYS)");
+        }
+    }
+
+    /// Logs a feature umk does not support yet, once.
+    pub fn note_unsupported(&mut self, what: &'static str) {
+        if self.unsupported_seen.insert(what) && self.log_enosys {
+            eprintln!("umk: {what} is not supported yet");
+        }
+    }
+
+    /// A new anonymous device number (for tmpfs, devfs, procfs, pipes).
+    pub fn errno_of(e: Errno) -> i64 {
+        -(e.0 as i64)
+    }
+}

@@ -64,3 +64,6 @@ mod tests;
 
 pub use ioctl::{IoctlArg, IoctlArgKind, IoctlReply};
 pub use ldisc::{InputEffect, LineDiscipline, ReadReady};
+
+pub mod console;
+pub use console::{Console, ConsoleInput};

@@ -58,6 +58,7 @@ mod device;
 pub mod dir;
 mod error;
 pub mod extent;
+pub mod vfs;
 pub mod inode;
 pub mod superblock;
 pub mod xattr;

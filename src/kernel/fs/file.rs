@@ -1,0 +1,156 @@
+//! Open files: what a file descriptor points at.
+
+use super::path::Dentry;
+use super::{Attr, InodeRef};
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::wait::WaitId;
+use guest_abi::fcntl::*;
+use guest_abi::misc::{POLLIN, POLLOUT};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// Behaviour of an open file. Calls that would block return EAGAIN and
+/// name their wait queue through `wait_ids`; the syscall layer parks the
+/// caller unless the file is O_NONBLOCK.
+pub trait FileOps {
+    fn read(&self, _f: &OpenFile, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, _f: &OpenFile, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn pread(&self, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::ESPIPE)
+    }
+    fn pwrite(&self, _off: u64, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::ESPIPE)
+    }
+    /// Whether lseek applies (regular files, directories, some devices).
+    fn seekable(&self) -> bool {
+        false
+    }
+    /// Ready events now (POLLIN, POLLOUT, POLLHUP, POLLERR).
+    fn poll(&self) -> i16 {
+        POLLIN | POLLOUT
+    }
+    /// The wait queues to sleep on for `events`.
+    fn wait_ids(&self, _events: i16) -> Vec<WaitId> {
+        Vec::new()
+    }
+    /// Handles an ioctl that needs no guest memory beyond an integer
+    /// argument; ioctls with structs are decoded by the syscall layer.
+    fn is_tty(&self) -> bool {
+        false
+    }
+    /// For fifo/pipe ends: the peer wake-up and counts are handled on drop.
+    fn kind(&self) -> FileKind {
+        FileKind::Other
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Pipe,
+    Tty,
+    Other,
+}
+
+/// An open file description (struct file): shared by dup'd descriptors
+/// and across fork.
+pub struct OpenFile {
+    pub ops: Rc<dyn FileOps>,
+    /// The inode, for fstat; None for anonymous objects like pipes without a name.
+    pub inode: Option<InodeRef>,
+    /// The path it was opened by (for /proc/PID/fd, fchdir, *at calls).
+    pub dentry: Option<Rc<Dentry>>,
+    pub pos: Cell<u64>,
+    /// O_ACCMODE | O_APPEND | O_NONBLOCK | ... (status flags).
+    pub flags: Cell<i32>,
+    /// Attributes of an anonymous object (pipes) for fstat.
+    pub anon_attr: Option<Attr>,
+}
+
+impl OpenFile {
+    pub fn new(ops: Rc<dyn FileOps>, inode: Option<InodeRef>, dentry: Option<Rc<Dentry>>, flags: i32) -> Rc<OpenFile> {
+        Rc::new(OpenFile { ops, inode, dentry, pos: Cell::new(0), flags: Cell::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)), anon_attr: None })
+    }
+
+    pub fn readable(&self) -> bool {
+        let m = self.flags.get() & O_ACCMODE;
+        (m == O_RDONLY || m == O_RDWR) && self.flags.get() & O_PATH == 0
+    }
+    pub fn writable(&self) -> bool {
+        let m = self.flags.get() & O_ACCMODE;
+        (m == O_WRONLY || m == O_RDWR) && self.flags.get() & O_PATH == 0
+    }
+    pub fn nonblocking(&self) -> bool {
+        self.flags.get() & O_NONBLOCK != 0
+    }
+    pub fn is_path_only(&self) -> bool {
+        self.flags.get() & O_PATH != 0
+    }
+
+    pub fn attr(&self) -> KResult<Attr> {
+        match (&self.inode, &self.anon_attr) {
+            (Some(i), _) => i.attr(),
+            (None, Some(a)) => Ok(*a),
+            (None, None) => Err(Errno::EBADF),
+        }
+    }
+}
+
+/// A regular file read and written through its inode.
+pub struct InodeFile {
+    pub inode: InodeRef,
+}
+
+impl FileOps for InodeFile {
+    fn read(&self, f: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+        let n = self.inode.read_at(f.pos.get(), buf)?;
+        f.pos.set(f.pos.get() + n as u64);
+        Ok(n)
+    }
+    fn write(&self, f: &OpenFile, data: &[u8]) -> KResult<usize> {
+        // O_APPEND: each write goes to the current end, atomically (the
+        // kernel is single-threaded, so "atomically" is free).
+        let off = if f.flags.get() & O_APPEND != 0 { self.inode.attr()?.size } else { f.pos.get() };
+        let n = self.inode.write_at(off, data)?;
+        f.pos.set(off + n as u64);
+        Ok(n)
+    }
+    fn pread(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+        self.inode.read_at(off, buf)
+    }
+    fn pwrite(&self, off: u64, data: &[u8]) -> KResult<usize> {
+        self.inode.write_at(off, data)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn kind(&self) -> FileKind {
+        FileKind::Regular
+    }
+}
+
+/// An open directory: read with getdents64, the position is the readdir cursor.
+pub struct DirFile;
+
+impl FileOps for DirFile {
+    fn read(&self, _f: &OpenFile, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn write(&self, _f: &OpenFile, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn pread(&self, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn kind(&self) -> FileKind {
+        FileKind::Directory
+    }
+}

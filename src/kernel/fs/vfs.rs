@@ -1,0 +1,166 @@
+//! The VFS operations behind the path and descriptor syscalls: resolving
+//! `dirfd` + path, opening, creating and removing. Syscall handlers decode
+//! arguments and call these.
+
+use super::file::{DirFile, FileOps, InodeFile, OpenFile};
+use super::path::{Dentry, Follow, Walker};
+use super::{Creds, InodeRef};
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::task::{FsContext, Pid};
+use crate::kernel::Kernel;
+use guest_abi::fcntl::*;
+use guest_abi::stat::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+impl Kernel {
+    pub fn fs_of(&self, pid: Pid) -> KResult<Rc<RefCell<FsContext>>> {
+        self.table.borrow().procs.get(&pid).map(|p| p.fs.clone()).ok_or(Errno::ESRCH)
+    }
+
+    pub fn files_of(&self, pid: Pid) -> KResult<Rc<RefCell<super::fdtable::FdTable>>> {
+        self.table.borrow().procs.get(&pid).map(|p| p.files.clone()).ok_or(Errno::ESRCH)
+    }
+
+    pub fn creds_of(&self, pid: Pid) -> Creds {
+        let t = self.table.borrow();
+        t.procs.get(&pid).map(|p| Creds { uid: p.cred.euid, gid: p.cred.egid }).unwrap_or_default()
+    }
+
+    pub fn file(&self, pid: Pid, fd: i32) -> KResult<Rc<OpenFile>> {
+        self.files_of(pid)?.borrow().file(fd)
+    }
+
+    /// The directory a *at() call starts from: the cwd for AT_FDCWD, else
+    /// the directory open at `dirfd`.
+    fn start_dir(&self, pid: Pid, dirfd: i32, path: &[u8]) -> KResult<(Rc<Dentry>, Rc<Dentry>)> {
+        let fs = self.fs_of(pid)?;
+        let fs = fs.borrow();
+        let root = fs.root.clone();
+        if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
+            return Ok((root, fs.cwd.clone()));
+        }
+        let f = self.file(pid, dirfd)?;
+        let d = f.dentry.clone().ok_or(Errno::ENOTDIR)?;
+        if !d.inode.attr()?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok((root, d))
+    }
+
+    /// Resolves `dirfd` + `path`. An empty path with AT_EMPTY_PATH names
+    /// `dirfd` itself.
+    pub fn lookup_at(&self, pid: Pid, dirfd: i32, path: &[u8], follow: Follow, empty_ok: bool) -> KResult<Rc<Dentry>> {
+        if path.is_empty() {
+            if !empty_ok {
+                return Err(Errno::ENOENT);
+            }
+            if dirfd == AT_FDCWD {
+                return Ok(self.fs_of(pid)?.borrow().cwd.clone());
+            }
+            let f = self.file(pid, dirfd)?;
+            return f.dentry.clone().ok_or(Errno::EBADF);
+        }
+        let (root, start) = self.start_dir(pid, dirfd, path)?;
+        Walker { root: &root, mounts: &self.mounts }.walk(&start, path, follow)
+    }
+
+    /// Resolves the parent directory of `path`'s last component.
+    pub fn lookup_parent_at(&self, pid: Pid, dirfd: i32, path: &[u8]) -> KResult<(Rc<Dentry>, Vec<u8>)> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let (root, start) = self.start_dir(pid, dirfd, path)?;
+        Walker { root: &root, mounts: &self.mounts }.walk_parent(&start, path)
+    }
+
+    /// open(2): resolve, create if asked, check, and make an open file.
+    pub fn open_at(&self, pid: Pid, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Rc<OpenFile>> {
+        if flags & O_TMPFILE == O_TMPFILE {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+        let dentry = if flags & O_CREAT != 0 {
+            let (dir, name) = self.lookup_parent_at(pid, dirfd, path)?;
+            if name.is_empty() {
+                return Err(Errno::EISDIR);
+            }
+            let walker_root = self.fs_of(pid)?.borrow().root.clone();
+            let walker = Walker { root: &walker_root, mounts: &self.mounts };
+            match walker.child(&dir, &name) {
+                Ok(existing) => {
+                    if flags & O_EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    if existing.inode.attr()?.is_symlink() {
+                        if flags & O_NOFOLLOW != 0 {
+                            return Err(Errno::ELOOP);
+                        }
+                        walker.walk(&dir, &existing.inode.readlink()?, Follow::Yes)?
+                    } else {
+                        existing
+                    }
+                }
+                Err(e) if e == Errno::ENOENT => {
+                    if path.ends_with(b"/") {
+                        return Err(Errno::EISDIR);
+                    }
+                    let umask = self.fs_of(pid)?.borrow().umask;
+                    let inode = dir.inode.create(&name, S_IFREG | (mode & 0o7777 & !umask), 0, None, self.creds_of(pid))?;
+                    Rc::new(Dentry { name, parent: Some(dir.clone()), inode })
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.lookup_at(pid, dirfd, path, follow, false)?
+        };
+        self.open_dentry(dentry, flags)
+    }
+
+    /// Opens a resolved dentry (also used by execve for /proc/PID/fd paths).
+    pub fn open_dentry(&self, dentry: Rc<Dentry>, flags: i32) -> KResult<Rc<OpenFile>> {
+        let attr = dentry.inode.attr()?;
+        let inode: InodeRef = dentry.inode.clone();
+        if flags & O_PATH != 0 {
+            return Ok(OpenFile::new(Rc::new(DirFile), Some(inode), Some(dentry), flags));
+        }
+        let acc = flags & O_ACCMODE;
+        let writing = acc == O_WRONLY || acc == O_RDWR;
+        if attr.is_symlink() {
+            // Only reached with O_NOFOLLOW on a symlink.
+            return Err(Errno::ELOOP);
+        }
+        if attr.is_dir() {
+            if writing || flags & O_CREAT != 0 {
+                return Err(Errno::EISDIR);
+            }
+            return Ok(OpenFile::new(Rc::new(DirFile), Some(inode), Some(dentry), flags));
+        }
+        if flags & O_DIRECTORY != 0 {
+            return Err(Errno::ENOTDIR);
+        }
+        let ops: Rc<dyn FileOps> = match inode.open_special(flags) {
+            Some(r) => r?,
+            None => {
+                // Writable open of a read-only filesystem fails at open.
+                if writing && inode.read_only() {
+                    return Err(Errno::EROFS);
+                }
+                if writing && flags & O_TRUNC != 0 {
+                    inode.truncate(0)?;
+                }
+                Rc::new(InodeFile { inode: inode.clone() })
+            }
+        };
+        Ok(OpenFile::new(ops, Some(inode), Some(dentry), flags))
+    }
+
+    /// Changes the calling process's cwd.
+    pub fn set_cwd(&self, pid: Pid, d: Rc<Dentry>) -> KResult<()> {
+        if !d.inode.attr()?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.fs_of(pid)?.borrow_mut().cwd = d;
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! Address-space bookkeeping and guest memory access.
+//!
+//! The host kernel keeps the guest's page tables: umk only remembers what
+//! Linux's `mm_struct` would say that the host cannot (the program break,
+//! which umk emulates because the host's belongs to the stub) and provides
+//! the one typed accessor through which the kernel reads and writes guest
+//! memory. Every access is length-checked and a fault becomes EFAULT.
+
+pub mod memory;
+
+pub use memory::GuestMem;
+
+/// One guest address space (shared by CLONE_VM threads).
+#[derive(Debug, Clone, Default)]
+pub struct Mm {
+    /// Start of the heap: page-rounded end of the executable's data.
+    pub brk_start: u64,
+    /// The current program break.
+    pub brk: u64,
+    /// Highest address the break's pages are mapped up to.
+    pub brk_mapped: u64,
+    /// The guest's argv/envp area, for /proc/PID/cmdline.
+    pub arg_start: u64,
+    pub arg_end: u64,
+    /// Start address of the vDSO, if the host gave one.
+    pub vdso: Option<u64>,
+}
+
+/// Largest heap umk lets brk reach (RLIMIT_DATA-like backstop).
+pub const BRK_MAX: u64 = 1 << 40;

@@ -1,0 +1,493 @@
+//! Path and metadata syscalls: open, stat, getdents, readlink, access,
+//! cwd, and the namespace-changing calls (mkdir, unlink, rename, link...).
+
+use super::{Ctx, SysResult};
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::fs::path::Follow;
+use crate::kernel::fs::{Attr, Creds};
+use crate::kernel::mm::GuestMem;
+use crate::kernel::Kernel;
+use guest_abi::fcntl::*;
+use guest_abi::stat::*;
+
+fn mem<'a>(k: &'a mut Kernel, ctx: &Ctx) -> GuestMem<'a> {
+    GuestMem::new(k.platform.as_mut(), ctx.host)
+}
+
+fn path_arg(k: &mut Kernel, ctx: &Ctx, i: usize) -> KResult<Vec<u8>> {
+    mem(k, ctx).read_path(ctx.args[i], false)
+}
+
+fn path_arg_empty_ok(k: &mut Kernel, ctx: &Ctx, i: usize, flags: i32) -> KResult<Vec<u8>> {
+    mem(k, ctx).read_path(ctx.args[i], flags & AT_EMPTY_PATH != 0)
+}
+
+fn do_openat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32, mode: u32) -> KResult<i64> {
+    let path = path_arg(k, ctx, path_i)?;
+    let file = k.open_at(ctx.pid, dirfd, &path, flags, mode)?;
+    let limit = k.nofile_limit(ctx.pid);
+    let fd = k.files_of(ctx.pid)?.borrow_mut().install(file, flags & O_CLOEXEC != 0, limit)?;
+    Ok(fd as i64)
+}
+
+pub fn sys_open(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_openat(k, ctx, AT_FDCWD, 0, ctx.arg_i32(1), ctx.args[2] as u32).into()
+}
+
+pub fn sys_openat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_openat(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), ctx.args[3] as u32).into()
+}
+
+fn stat_at(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path: &[u8], flags: i32) -> KResult<Attr> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        return k.file(ctx.pid, dirfd)?.attr();
+    }
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    k.lookup_at(ctx.pid, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?.inode.attr()
+}
+
+fn write_stat(k: &mut Kernel, ctx: &Ctx, addr: u64, a: KResult<Attr>) -> SysResult {
+    let r = a.and_then(|a| mem(k, ctx).write_obj(addr, &a.to_stat())).map(|_| 0);
+    r.into()
+}
+
+pub fn sys_stat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let a = path_arg(k, ctx, 0).and_then(|p| stat_at(k, ctx, AT_FDCWD, &p, 0));
+    write_stat(k, ctx, ctx.args[1], a)
+}
+
+pub fn sys_lstat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let a = path_arg(k, ctx, 0).and_then(|p| stat_at(k, ctx, AT_FDCWD, &p, AT_SYMLINK_NOFOLLOW));
+    write_stat(k, ctx, ctx.args[1], a)
+}
+
+pub fn sys_fstat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let a = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.attr());
+    write_stat(k, ctx, ctx.args[1], a)
+}
+
+pub fn sys_newfstatat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let flags = ctx.arg_i32(3);
+    let a = path_arg_empty_ok(k, ctx, 1, flags).and_then(|p| stat_at(k, ctx, ctx.arg_i32(0), &p, flags));
+    write_stat(k, ctx, ctx.args[2], a)
+}
+
+pub fn sys_statx(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let flags = ctx.arg_i32(2);
+    let r = path_arg_empty_ok(k, ctx, 1, flags)
+        .and_then(|p| stat_at(k, ctx, ctx.arg_i32(0), &p, flags))
+        .and_then(|a| mem(k, ctx).write_obj(ctx.args[4], &a.to_statx()))
+        .map(|_| 0);
+    r.into()
+}
+
+/// Fills a getdents64 buffer from the directory's cursor (the file position).
+pub fn sys_getdents64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let f = k.file(ctx.pid, ctx.arg_i32(0))?;
+        let inode = f.inode.clone().ok_or(Errno::ENOTDIR)?;
+        if !inode.attr()?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let cap = (ctx.args[2] as usize).min(1 << 20);
+        let mut out = Vec::with_capacity(cap.min(32768));
+        let mut pos = f.pos.get();
+        let mut too_small = false;
+        inode.readdir(pos, &mut |e| {
+            // struct linux_dirent64: ino, off, reclen, type, name, NUL, padded to 8.
+            let reclen = (19 + e.name.len() + 1).div_ceil(8) * 8;
+            if out.len() + reclen > cap {
+                too_small = out.is_empty();
+                return false;
+            }
+            out.extend_from_slice(&e.ino.to_le_bytes());
+            out.extend_from_slice(&e.next.to_le_bytes());
+            out.extend_from_slice(&(reclen as u16).to_le_bytes());
+            out.push(e.dtype);
+            out.extend_from_slice(e.name);
+            out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+            pos = e.next;
+            true
+        })?;
+        if too_small {
+            return Err(Errno::EINVAL);
+        }
+        mem(k, ctx).write(ctx.args[1], &out)?;
+        f.pos.set(pos);
+        Ok(out.len() as i64)
+    })();
+    r.into()
+}
+
+fn do_readlinkat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, buf: u64, size: u64) -> KResult<i64> {
+    if (size as i64) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = mem(k, ctx).read_path(ctx.args[path_i], true)?;
+    let d = k.lookup_at(ctx.pid, dirfd, &path, Follow::No, true)?;
+    let target = d.inode.readlink()?;
+    let n = target.len().min(size as usize);
+    mem(k, ctx).write(buf, &target[..n])?;
+    Ok(n as i64)
+}
+
+pub fn sys_readlink(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_readlinkat(k, ctx, AT_FDCWD, 0, ctx.args[1], ctx.args[2]).into()
+}
+
+pub fn sys_readlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_readlinkat(k, ctx, ctx.arg_i32(0), 1, ctx.args[2], ctx.args[3]).into()
+}
+
+/// access(2): umk's guest runs as root, so only existence, the read-only
+/// root, and the execute bit (root needs at least one x bit) matter.
+fn do_access(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: i32, flags: i32) -> KResult<i64> {
+    if mode & !(R_OK | W_OK | X_OK) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg_empty_ok(k, ctx, path_i, flags)?;
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let d = k.lookup_at(ctx.pid, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?;
+    let a = d.inode.attr()?;
+    let creds = k.creds_of(ctx.pid);
+    check_permission(&a, creds, mode)?;
+    if mode & W_OK != 0 && d.inode.read_only() {
+        return Err(Errno::EROFS);
+    }
+    Ok(0)
+}
+
+/// The classic Unix permission check (fs/namei.c generic_permission).
+pub fn check_permission(a: &Attr, c: Creds, mode: i32) -> KResult<()> {
+    let want = (mode & 7) as u32;
+    if c.uid == 0 {
+        // Root may read and write anything; executing needs some x bit
+        // unless it is a directory.
+        if want & 1 != 0 && !a.is_dir() && a.mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        return Ok(());
+    }
+    let bits = if a.uid == c.uid {
+        (a.mode >> 6) & 7
+    } else if a.gid == c.gid {
+        (a.mode >> 3) & 7
+    } else {
+        a.mode & 7
+    };
+    if bits & want == want {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+pub fn sys_access(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_access(k, ctx, AT_FDCWD, 0, ctx.arg_i32(1), 0).into()
+}
+pub fn sys_faccessat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_access(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), 0).into()
+}
+pub fn sys_faccessat2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_access(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), ctx.arg_i32(3)).into()
+}
+
+pub fn sys_getcwd(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let cwd = k.fs_of(ctx.pid)?.borrow().cwd.clone();
+        let mut p = cwd.path();
+        p.push(0);
+        if p.len() > ctx.args[1] as usize {
+            return Err(Errno::ERANGE);
+        }
+        mem(k, ctx).write(ctx.args[0], &p)?;
+        Ok(p.len() as i64)
+    })();
+    r.into()
+}
+
+pub fn sys_chdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = path_arg(k, ctx, 0).and_then(|p| k.lookup_at(ctx.pid, AT_FDCWD, &p, Follow::Yes, false)).and_then(|d| k.set_cwd(ctx.pid, d)).map(|_| 0);
+    r.into()
+}
+
+pub fn sys_fchdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.dentry.clone().ok_or(Errno::ENOTDIR)).and_then(|d| k.set_cwd(ctx.pid, d)).map(|_| 0);
+    r.into()
+}
+
+fn do_mknodat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: u32, dev: u64) -> KResult<i64> {
+    let path = path_arg(k, ctx, path_i)?;
+    let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
+    if name.is_empty() {
+        return Err(Errno::EEXIST);
+    }
+    let umask = k.fs_of(ctx.pid)?.borrow().umask;
+    let ty = mode & S_IFMT;
+    let ty = if ty == 0 { S_IFREG } else { ty };
+    if ![S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, S_IFDIR].contains(&ty) {
+        return Err(Errno::EINVAL);
+    }
+    dir.inode.create(&name, ty | (mode & 0o7777 & !umask), dev, None, k.creds_of(ctx.pid))?;
+    Ok(0)
+}
+
+pub fn sys_mknod(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if ctx.args[1] as u32 & S_IFMT == S_IFDIR {
+        return SysResult::err(Errno::EINVAL);
+    }
+    do_mknodat(k, ctx, AT_FDCWD, 0, ctx.args[1] as u32, ctx.args[2]).into()
+}
+pub fn sys_mknodat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if ctx.args[2] as u32 & S_IFMT == S_IFDIR {
+        return SysResult::err(Errno::EINVAL);
+    }
+    do_mknodat(k, ctx, ctx.arg_i32(0), 1, ctx.args[2] as u32, ctx.args[3]).into()
+}
+pub fn sys_mkdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_mknodat(k, ctx, AT_FDCWD, 0, S_IFDIR | (ctx.args[1] as u32 & 0o7777), 0).into()
+}
+pub fn sys_mkdirat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_mknodat(k, ctx, ctx.arg_i32(0), 1, S_IFDIR | (ctx.args[2] as u32 & 0o7777), 0).into()
+}
+
+fn do_unlinkat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32) -> KResult<i64> {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(k, ctx, path_i)?;
+    let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
+    let rmdir = flags & AT_REMOVEDIR != 0;
+    if name.is_empty() {
+        return Err(if rmdir { Errno::EINVAL } else { Errno::EISDIR });
+    }
+    if !rmdir && path.ends_with(b"/") {
+        // "unlink("dir/")" names a directory.
+        let a = dir.inode.lookup(&name)?.attr()?;
+        return Err(if a.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
+    }
+    dir.inode.unlink(&name, rmdir)?;
+    Ok(0)
+}
+
+pub fn sys_unlink(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_unlinkat(k, ctx, AT_FDCWD, 0, 0).into()
+}
+pub fn sys_rmdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_unlinkat(k, ctx, AT_FDCWD, 0, AT_REMOVEDIR).into()
+}
+pub fn sys_unlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_unlinkat(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2)).into()
+}
+
+const RENAME_NOREPLACE: u32 = 1;
+
+fn do_renameat2(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, new_i: usize, flags: u32) -> KResult<i64> {
+    if flags & !RENAME_NOREPLACE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let old = path_arg(k, ctx, old_i)?;
+    let new = path_arg(k, ctx, new_i)?;
+    let (od, on) = k.lookup_parent_at(ctx.pid, olddir, &old)?;
+    let (nd, nn) = k.lookup_parent_at(ctx.pid, newdir, &new)?;
+    if on.is_empty() || nn.is_empty() {
+        return Err(Errno::EBUSY);
+    }
+    if flags & RENAME_NOREPLACE != 0 && nd.inode.lookup(&nn).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    let oa = od.inode.attr()?;
+    let na = nd.inode.attr()?;
+    if oa.dev != na.dev {
+        return Err(Errno::EXDEV);
+    }
+    od.inode.rename(&on, &nd.inode, &nn)?;
+    Ok(0)
+}
+
+pub fn sys_rename(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_renameat2(k, ctx, AT_FDCWD, 0, AT_FDCWD, 1, 0).into()
+}
+pub fn sys_renameat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_renameat2(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), 3, 0).into()
+}
+pub fn sys_renameat2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_renameat2(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), 3, ctx.args[4] as u32).into()
+}
+
+fn do_symlinkat(k: &mut Kernel, ctx: &Ctx, target_i: usize, dirfd: i32, path_i: usize) -> KResult<i64> {
+    let target = path_arg(k, ctx, target_i)?;
+    let path = path_arg(k, ctx, path_i)?;
+    let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
+    if name.is_empty() {
+        return Err(Errno::EEXIST);
+    }
+    dir.inode.create(&name, S_IFLNK | 0o777, 0, Some(&target), k.creds_of(ctx.pid))?;
+    Ok(0)
+}
+
+pub fn sys_symlink(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_symlinkat(k, ctx, 0, AT_FDCWD, 1).into()
+}
+pub fn sys_symlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_symlinkat(k, ctx, 0, ctx.arg_i32(1), 2).into()
+}
+
+fn do_linkat(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, new_i: usize, flags: i32) -> KResult<i64> {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let old = path_arg_empty_ok(k, ctx, old_i, flags)?;
+    let new = path_arg(k, ctx, new_i)?;
+    let follow = if flags & AT_SYMLINK_FOLLOW != 0 { Follow::Yes } else { Follow::No };
+    let src = k.lookup_at(ctx.pid, olddir, &old, follow, flags & AT_EMPTY_PATH != 0)?;
+    if src.inode.attr()?.is_dir() {
+        return Err(Errno::EPERM);
+    }
+    let (dir, name) = k.lookup_parent_at(ctx.pid, newdir, &new)?;
+    if name.is_empty() {
+        return Err(Errno::EEXIST);
+    }
+    if src.inode.attr()?.dev != dir.inode.attr()?.dev {
+        return Err(Errno::EXDEV);
+    }
+    dir.inode.link(&name, &src.inode)?;
+    Ok(0)
+}
+
+pub fn sys_link(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_linkat(k, ctx, AT_FDCWD, 0, AT_FDCWD, 1, 0).into()
+}
+pub fn sys_linkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_linkat(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), 3, ctx.arg_i32(4)).into()
+}
+
+fn resolve(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32) -> KResult<crate::kernel::fs::InodeRef> {
+    let path = path_arg_empty_ok(k, ctx, path_i, flags)?;
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    Ok(k.lookup_at(ctx.pid, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?.inode.clone())
+}
+
+pub fn sys_chmod(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    resolve(k, ctx, AT_FDCWD, 0, 0).and_then(|i| i.set_mode(ctx.args[1] as u32)).map(|_| 0).into()
+}
+pub fn sys_fchmod(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| i.set_mode(ctx.args[1] as u32)).map(|_| 0).into()
+}
+pub fn sys_fchmodat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    resolve(k, ctx, ctx.arg_i32(0), 1, 0).and_then(|i| i.set_mode(ctx.args[2] as u32)).map(|_| 0).into()
+}
+
+fn owner_args(uid: u64, gid: u64) -> (Option<u32>, Option<u32>) {
+    let u = uid as u32;
+    let g = gid as u32;
+    (if u == u32::MAX { None } else { Some(u) }, if g == u32::MAX { None } else { Some(g) })
+}
+
+pub fn sys_chown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (u, g) = owner_args(ctx.args[1], ctx.args[2]);
+    resolve(k, ctx, AT_FDCWD, 0, 0).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+}
+pub fn sys_lchown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (u, g) = owner_args(ctx.args[1], ctx.args[2]);
+    resolve(k, ctx, AT_FDCWD, 0, AT_SYMLINK_NOFOLLOW).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+}
+pub fn sys_fchown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (u, g) = owner_args(ctx.args[1], ctx.args[2]);
+    k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+}
+pub fn sys_fchownat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (u, g) = owner_args(ctx.args[2], ctx.args[3]);
+    resolve(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(4)).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+}
+
+pub fn sys_umask(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    k.fs_of(ctx.pid)
+        .map(|fs| {
+            let mut fs = fs.borrow_mut();
+            let old = fs.umask;
+            fs.umask = ctx.args[0] as u32 & 0o777;
+            old as i64
+        })
+        .into()
+}
+
+pub fn sys_truncate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if (ctx.args[1] as i64) < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    resolve(k, ctx, AT_FDCWD, 0, 0)
+        .and_then(|i| {
+            if i.attr()?.is_dir() {
+                return Err(Errno::EISDIR);
+            }
+            i.truncate(ctx.args[1])
+        })
+        .map(|_| 0)
+        .into()
+}
+
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+pub fn sys_utimensat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let dirfd = ctx.arg_i32(0);
+        let flags = ctx.arg_i32(3);
+        let inode = if ctx.args[1] == 0 {
+            // futimens: the path is NULL and dirfd is the file.
+            k.file(ctx.pid, dirfd)?.inode.clone().ok_or(Errno::EBADF)?
+        } else {
+            resolve(k, ctx, dirfd, 1, flags)?
+        };
+        let now = crate::kernel::fs::now();
+        let (a, m) = if ctx.args[2] == 0 {
+            (Some(now), Some(now))
+        } else {
+            let ts: [guest_abi::misc::Timespec; 2] = mem(k, ctx).read_obj(ctx.args[2])?;
+            let conv = |t: guest_abi::misc::Timespec| -> KResult<Option<(i64, u32)>> {
+                match t.tv_nsec {
+                    UTIME_NOW => Ok(Some(now)),
+                    UTIME_OMIT => Ok(None),
+                    n if (0..1_000_000_000).contains(&n) => Ok(Some((t.tv_sec, n as u32))),
+                    _ => Err(Errno::EINVAL),
+                }
+            };
+            (conv(ts[0])?, conv(ts[1])?)
+        };
+        inode.set_times(a, m)?;
+        Ok(0)
+    })();
+    r.into()
+}
+
+fn write_statfs(k: &mut Kernel, ctx: &Ctx, addr: u64, inode: crate::kernel::fs::InodeRef) -> KResult<i64> {
+    let (magic, bsize, blocks, bfree, files, ffree) = inode.statfs();
+    // struct statfs (x86_64): type, bsize, blocks, bfree, bavail, files,
+    // ffree, fsid[2] (int), namelen, frsize, flags, spare[4].
+    let mut w = [0i64; 15];
+    w[0] = magic;
+    w[1] = bsize as i64;
+    w[2] = blocks as i64;
+    w[3] = bfree as i64;
+    w[4] = bfree as i64;
+    w[5] = files as i64;
+    w[6] = ffree as i64;
+    w[7] = inode.attr()?.dev as i64;
+    w[8] = 255;
+    w[9] = bsize as i64;
+    w[10] = if inode.read_only() { 1 } else { 0 }; // ST_RDONLY
+    mem(k, ctx).write(addr, bytemuck::cast_slice(&w[..]))?;
+    Ok(0)
+}
+
+pub fn sys_statfs(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    resolve(k, ctx, AT_FDCWD, 0, 0).and_then(|i| write_statfs(k, ctx, ctx.args[1], i)).into()
+}
+pub fn sys_fstatfs(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| write_statfs(k, ctx, ctx.args[1], i)).into()
+}
+

@@ -1,0 +1,617 @@
+//! Reading, writing and descriptor syscalls.
+
+use super::{Ctx, SysResult};
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::fs::file::{FileOps, OpenFile};
+use crate::kernel::fs::pipe::{Pipe, PipeEnd};
+use crate::kernel::fs::Attr;
+use crate::kernel::mm::GuestMem;
+use crate::kernel::Kernel;
+use guest_abi::fcntl::*;
+use guest_abi::misc::{IoVec, PollFd, Timespec, Timeval, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, UIO_MAXIOV};
+use guest_abi::restart::ERESTARTNOHAND;
+use guest_abi::signal::SIGPIPE;
+use guest_abi::termios::*;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Largest transfer one read or write call moves (Linux: MAX_RW_COUNT).
+const MAX_RW: usize = 0x7fff_f000;
+/// umk moves at most this much per call through its buffer; the guest sees
+/// a short count and loops, as with any Linux file.
+const CHUNK: usize = 8 << 20;
+
+fn mem<'a>(k: &'a mut Kernel, ctx: &Ctx) -> GuestMem<'a> {
+    GuestMem::new(k.platform.as_mut(), ctx.host)
+}
+
+/// Turns "would block" into a park unless the file is non-blocking.
+fn blocking(r: KResult<i64>, f: &OpenFile, events: i16) -> SysResult {
+    match r {
+        Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
+            let waits = f.ops.wait_ids(events);
+            if waits.is_empty() {
+                SysResult::err(Errno::EAGAIN)
+            } else {
+                SysResult::block(waits)
+            }
+        }
+        r => r.into(),
+    }
+}
+
+fn do_read(k: &mut Kernel, ctx: &Ctx, fd: i32, addr: u64, len: usize, off: Option<u64>) -> SysResult {
+    let f = match k.file(ctx.pid, fd) {
+        Ok(f) => f,
+        Err(e) => return SysResult::err(e),
+    };
+    if !f.readable() {
+        return SysResult::err(Errno::EBADF);
+    }
+    let len = len.min(MAX_RW).min(CHUNK);
+    let mut buf = std::mem::take(&mut k.scratch);
+    buf.resize(len, 0);
+    let r = match off {
+        Some(o) => f.ops.pread(o, &mut buf[..len]),
+        None => f.ops.read(&f, &mut buf[..len]),
+    };
+    let r = r.and_then(|n| {
+        mem(k, ctx).write(addr, &buf[..n])?;
+        Ok(n as i64)
+    });
+    k.scratch = buf;
+    blocking(r, &f, POLLIN)
+}
+
+fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -> SysResult {
+    let f = match k.file(ctx.pid, fd) {
+        Ok(f) => f,
+        Err(e) => return SysResult::err(e),
+    };
+    if !f.writable() {
+        return SysResult::err(Errno::EBADF);
+    }
+    let r = match off {
+        Some(o) => f.ops.pwrite(o, data),
+        None => f.ops.write(&f, data),
+    }
+    .map(|n| n as i64);
+    if r == Err(Errno::EPIPE) {
+        // Writing to a pipe with no reader also raises SIGPIPE (fs/pipe.c).
+        let _ = k.platform.signal_thread(ctx.host, SIGPIPE);
+    }
+    blocking(r, &f, POLLOUT)
+}
+
+pub fn sys_read(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_read(k, ctx, ctx.arg_i32(0), ctx.args[1], ctx.args[2] as usize, None)
+}
+
+pub fn sys_pread64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if (ctx.args[3] as i64) < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    do_read(k, ctx, ctx.arg_i32(0), ctx.args[1], ctx.args[2] as usize, Some(ctx.args[3]))
+}
+
+fn read_user(k: &mut Kernel, ctx: &Ctx, addr: u64, len: usize) -> KResult<Vec<u8>> {
+    let len = len.min(MAX_RW).min(CHUNK);
+    mem(k, ctx).read_vec(addr, len)
+}
+
+pub fn sys_write(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    match read_user(k, ctx, ctx.args[1], ctx.args[2] as usize) {
+        Ok(data) => do_write(k, ctx, ctx.arg_i32(0), &data, None),
+        Err(e) => SysResult::err(e),
+    }
+}
+
+pub fn sys_pwrite64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if (ctx.args[3] as i64) < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    match read_user(k, ctx, ctx.args[1], ctx.args[2] as usize) {
+        Ok(data) => do_write(k, ctx, ctx.arg_i32(0), &data, Some(ctx.args[3])),
+        Err(e) => SysResult::err(e),
+    }
+}
+
+fn read_iovecs(k: &mut Kernel, ctx: &Ctx, addr: u64, count: u64) -> KResult<Vec<IoVec>> {
+    if count as usize > UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = vec![IoVec::default(); count as usize];
+    mem(k, ctx).read(addr, bytemuck::cast_slice_mut(&mut v))?;
+    let mut total: u64 = 0;
+    for iov in &v {
+        total = total.checked_add(iov.len).ok_or(Errno::EINVAL)?;
+        if total > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(v)
+}
+
+fn do_readv(k: &mut Kernel, ctx: &Ctx, off: Option<u64>) -> SysResult {
+    let iovs = match read_iovecs(k, ctx, ctx.args[1], ctx.args[2]) {
+        Ok(v) => v,
+        Err(e) => return SysResult::err(e),
+    };
+    let f = match k.file(ctx.pid, ctx.arg_i32(0)) {
+        Ok(f) => f,
+        Err(e) => return SysResult::err(e),
+    };
+    if !f.readable() {
+        return SysResult::err(Errno::EBADF);
+    }
+    let total: usize = iovs.iter().map(|i| i.len as usize).sum::<usize>().min(CHUNK);
+    let mut buf = vec![0u8; total];
+    let r = match off {
+        Some(o) => f.ops.pread(o, &mut buf),
+        None => f.ops.read(&f, &mut buf),
+    };
+    let r = r.and_then(|n| {
+        let mut done = 0usize;
+        for iov in &iovs {
+            if done >= n {
+                break;
+            }
+            let take = (iov.len as usize).min(n - done);
+            mem(k, ctx).write(iov.base, &buf[done..done + take])?;
+            done += take;
+        }
+        Ok(n as i64)
+    });
+    blocking(r, &f, POLLIN)
+}
+
+fn do_writev(k: &mut Kernel, ctx: &Ctx, off: Option<u64>) -> SysResult {
+    let r = (|| -> KResult<Vec<u8>> {
+        let iovs = read_iovecs(k, ctx, ctx.args[1], ctx.args[2])?;
+        let mut data = Vec::new();
+        for iov in iovs {
+            let room = CHUNK - data.len();
+            if room == 0 {
+                break;
+            }
+            data.extend(mem(k, ctx).read_vec(iov.base, (iov.len as usize).min(room))?);
+        }
+        Ok(data)
+    })();
+    match r {
+        Ok(data) => do_write(k, ctx, ctx.arg_i32(0), &data, off),
+        Err(e) => SysResult::err(e),
+    }
+}
+
+pub fn sys_readv(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_readv(k, ctx, None)
+}
+pub fn sys_writev(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_writev(k, ctx, None)
+}
+pub fn sys_preadv(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if (ctx.args[3] as i64) < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    do_readv(k, ctx, Some(ctx.args[3]))
+}
+pub fn sys_pwritev(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if (ctx.args[3] as i64) < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    do_writev(k, ctx, Some(ctx.args[3]))
+}
+
+pub fn sys_close(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = k.files_of(ctx.pid).and_then(|t| t.borrow_mut().remove(ctx.arg_i32(0)).map(|_| 0));
+    r.into()
+}
+
+pub fn sys_lseek(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let f = k.file(ctx.pid, ctx.arg_i32(0))?;
+        if !f.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let off = ctx.args[1] as i64;
+        let size = f.attr().map(|a| a.size as i64).unwrap_or(0);
+        let new = match ctx.arg_i32(2) {
+            SEEK_SET => off,
+            SEEK_CUR => (f.pos.get() as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            SEEK_END => size.checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            SEEK_DATA if off < size => off,
+            SEEK_HOLE if off < size => size,
+            SEEK_DATA | SEEK_HOLE => return Err(Errno::ENXIO),
+            _ => return Err(Errno::EINVAL),
+        };
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        f.pos.set(new as u64);
+        Ok(new)
+    })();
+    r.into()
+}
+
+pub fn sys_dup(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let limit = k.nofile_limit(ctx.pid);
+    let r = k.files_of(ctx.pid).and_then(|t| {
+        let mut t = t.borrow_mut();
+        let f = t.file(ctx.arg_i32(0))?;
+        t.install(f, false, limit).map(|fd| fd as i64)
+    });
+    r.into()
+}
+
+fn do_dup3(k: &mut Kernel, ctx: &Ctx, old: i32, new: i32, flags: i32) -> KResult<i64> {
+    let limit = k.nofile_limit(ctx.pid);
+    let t = k.files_of(ctx.pid)?;
+    let f = t.borrow().file(old)?;
+    let closed = t.borrow_mut().install_at(new, f, flags & O_CLOEXEC != 0, limit)?;
+    // Closing the replaced file may run its release (a pipe end's Drop):
+    // do it outside the table borrow.
+    drop(closed);
+    Ok(new as i64)
+}
+
+pub fn sys_dup2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (old, new) = (ctx.arg_i32(0), ctx.arg_i32(1));
+    if old == new {
+        // dup2(fd, fd) checks fd and returns it.
+        return k.file(ctx.pid, old).map(|_| new as i64).into();
+    }
+    do_dup3(k, ctx, old, new, 0).into()
+}
+
+pub fn sys_dup3(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (old, new, flags) = (ctx.arg_i32(0), ctx.arg_i32(1), ctx.arg_i32(2));
+    if old == new || flags & !O_CLOEXEC != 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    do_dup3(k, ctx, old, new, flags).into()
+}
+
+pub fn sys_fcntl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let fd = ctx.arg_i32(0);
+        let arg = ctx.args[2];
+        let t = k.files_of(ctx.pid)?;
+        let limit = k.nofile_limit(ctx.pid);
+        match ctx.arg_i32(1) {
+            F_DUPFD | F_DUPFD_CLOEXEC => {
+                let min = arg as i64;
+                if min < 0 || min as usize >= limit {
+                    return Err(Errno::EINVAL);
+                }
+                let f = t.borrow().file(fd)?;
+                let cloexec = ctx.arg_i32(1) == F_DUPFD_CLOEXEC;
+                Ok(t.borrow_mut().install_from(min as usize, f, cloexec, limit)? as i64)
+            }
+            F_GETFD => Ok(if t.borrow().get(fd)?.cloexec { FD_CLOEXEC as i64 } else { 0 }),
+            F_SETFD => {
+                t.borrow_mut().set_cloexec(fd, arg as i32 & FD_CLOEXEC != 0)?;
+                Ok(0)
+            }
+            F_GETFL => {
+                let f = t.borrow().file(fd)?;
+                Ok(f.flags.get() as i64)
+            }
+            F_SETFL => {
+                let f = t.borrow().file(fd)?;
+                // Only these status flags can change (fs/fcntl.c SETFL_MASK).
+                let changeable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+                f.flags.set((f.flags.get() & !changeable) | (arg as i32 & changeable));
+                Ok(0)
+            }
+            F_GETLK => {
+                t.borrow().file(fd)?;
+                // struct flock: l_type first (short). Report "unlocked".
+                mem(k, ctx).write(arg, &2i16.to_le_bytes())?; // F_UNLCK
+                Ok(0)
+            }
+            F_SETLK | F_SETLKW => {
+                t.borrow().file(fd)?;
+                Ok(0)
+            }
+            F_GETPIPE_SZ => {
+                let f = t.borrow().file(fd)?;
+                if f.ops.kind() == crate::kernel::fs::file::FileKind::Pipe {
+                    Ok(crate::kernel::fs::pipe::PIPE_CAPACITY as i64)
+                } else {
+                    Err(Errno::EBADF)
+                }
+            }
+            F_SETOWN | F_GETOWN => Ok(0),
+            _ => Err(Errno::EINVAL),
+        }
+    })();
+    r.into()
+}
+
+pub fn sys_ftruncate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        if (ctx.args[1] as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let f = k.file(ctx.pid, ctx.arg_i32(0))?;
+        if !f.writable() {
+            return Err(Errno::EINVAL);
+        }
+        let i = f.inode.clone().ok_or(Errno::EINVAL)?;
+        if !i.attr()?.is_reg() {
+            return Err(Errno::EINVAL);
+        }
+        i.truncate(ctx.args[1])?;
+        Ok(0)
+    })();
+    r.into()
+}
+
+pub fn sys_fsync(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    k.file(ctx.pid, ctx.arg_i32(0)).map(|_| 0).into()
+}
+
+pub fn sys_sync(_k: &mut Kernel, _ctx: &Ctx) -> SysResult {
+    SysResult::Done(0)
+}
+
+fn make_pipe(k: &mut Kernel, ctx: &Ctx, addr: u64, flags: i32) -> KResult<i64> {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pipe = Pipe::new(&k.waker);
+    let attr = Attr { dev: 0xc, ino: pipe.read_wait, mode: guest_abi::stat::S_IFIFO | 0o600, nlink: 1, blksize: 4096, ..Default::default() };
+    let mk = |write: bool| -> Rc<OpenFile> {
+        let ops: Rc<dyn FileOps> = PipeEnd::new(&pipe, write);
+        let mut f = OpenFile::new(ops, None, None, (if write { O_WRONLY } else { O_RDONLY }) | (flags & O_NONBLOCK));
+        if let Some(of) = Rc::get_mut(&mut f) {
+            of.anon_attr = Some(attr);
+        }
+        f
+    };
+    let (r, w) = (mk(false), mk(true));
+    let limit = k.nofile_limit(ctx.pid);
+    let t = k.files_of(ctx.pid)?;
+    let cloexec = flags & O_CLOEXEC != 0;
+    let rfd = t.borrow_mut().install(r, cloexec, limit)?;
+    let wfd = match t.borrow_mut().install(w, cloexec, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = t.borrow_mut().remove(rfd);
+            return Err(e);
+        }
+    };
+    let fds = [rfd, wfd];
+    if let Err(e) = mem(k, ctx).write(addr, bytemuck::cast_slice(&fds)) {
+        let _ = t.borrow_mut().remove(rfd);
+        let _ = t.borrow_mut().remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn sys_pipe(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    make_pipe(k, ctx, ctx.args[0], 0).into()
+}
+pub fn sys_pipe2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    make_pipe(k, ctx, ctx.args[0], ctx.arg_i32(1)).into()
+}
+
+pub fn sys_ioctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let fd = ctx.arg_i32(0);
+        let req = ctx.args[1] & 0xffff_ffff;
+        let arg = ctx.args[2];
+        let t = k.files_of(ctx.pid)?;
+        let f = t.borrow().file(fd)?;
+        match req {
+            FIOCLEX | FIONCLEX => {
+                t.borrow_mut().set_cloexec(fd, req == FIOCLEX)?;
+                return Ok(0);
+            }
+            FIONBIO => {
+                let on: i32 = mem(k, ctx).read_obj(arg)?;
+                let fl = f.flags.get();
+                f.flags.set(if on != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
+                return Ok(0);
+            }
+            _ => {}
+        }
+        if f.ops.is_tty() {
+            let tty = k.tty.clone();
+            return tty.ioctl(k, ctx, req, arg);
+        }
+        if req == FIONREAD {
+            let n: i32 = match &f.ops.kind() {
+                crate::kernel::fs::file::FileKind::Regular => {
+                    let size = f.attr()?.size;
+                    size.saturating_sub(f.pos.get()).min(i32::MAX as u64) as i32
+                }
+                _ => 0,
+            };
+            mem(k, ctx).write_obj(arg, &n)?;
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    })();
+    r.into()
+}
+
+/// The readiness of each pollfd; returns how many are ready.
+fn poll_once(k: &Kernel, pid: crate::kernel::task::Pid, fds: &mut [PollFd]) -> (usize, Vec<crate::kernel::wait::WaitId>) {
+    let mut ready = 0;
+    let mut waits = Vec::new();
+    let table = k.files_of(pid).ok();
+    for p in fds.iter_mut() {
+        p.revents = 0;
+        if p.fd < 0 {
+            continue;
+        }
+        let f = table.as_ref().and_then(|t| t.borrow().file(p.fd).ok());
+        match f {
+            None => p.revents = POLLNVAL,
+            Some(f) => {
+                let ev = f.ops.poll();
+                p.revents = ev & (p.events | POLLERR | POLLHUP);
+                if p.revents == 0 {
+                    waits.extend(f.ops.wait_ids(p.events));
+                }
+            }
+        }
+        if p.revents != 0 {
+            ready += 1;
+        }
+    }
+    (ready, waits)
+}
+
+fn deadline_from(ctx: &Ctx, timeout: Option<Duration>) -> Option<Instant> {
+    ctx.deadline.or_else(|| timeout.map(|d| Instant::now() + d))
+}
+
+fn do_poll(k: &mut Kernel, ctx: &Ctx, timeout: Option<Duration>) -> SysResult {
+    let nfds = ctx.args[1] as usize;
+    if nfds > k.nofile_limit(ctx.pid).max(1024) {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let mut fds = vec![PollFd::default(); nfds];
+    if let Err(e) = mem(k, ctx).read(ctx.args[0], bytemuck::cast_slice_mut(&mut fds)) {
+        return SysResult::err(e);
+    }
+    let (ready, waits) = poll_once(k, ctx.pid, &mut fds);
+    let deadline = deadline_from(ctx, timeout);
+    let expired = deadline.is_some_and(|d| d <= Instant::now());
+    if ready > 0 || expired || waits.is_empty() && deadline.is_none() && ready == 0 && nfds == 0 {
+        if let Err(e) = mem(k, ctx).write(ctx.args[0], bytemuck::cast_slice(&fds)) {
+            return SysResult::err(e);
+        }
+        return SysResult::Done(ready as i64);
+    }
+    SysResult::Block { waits, deadline, restart: ERESTARTNOHAND }
+}
+
+pub fn sys_poll(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let ms = ctx.args[2] as i32;
+    let timeout = if ms < 0 { None } else { Some(Duration::from_millis(ms as u64)) };
+    do_poll(k, ctx, timeout)
+}
+
+fn read_timespec(k: &mut Kernel, ctx: &Ctx, addr: u64) -> KResult<Option<Duration>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let ts: Timespec = mem(k, ctx).read_obj(addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
+}
+
+pub fn sys_ppoll(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    match read_timespec(k, ctx, ctx.args[2]) {
+        Ok(t) => do_poll(k, ctx, t),
+        Err(e) => SysResult::err(e),
+    }
+}
+
+/// select(2) and pselect6(2) over the same readiness as poll.
+fn do_select(k: &mut Kernel, ctx: &Ctx, timeout: Option<Duration>) -> SysResult {
+    let nfds = ctx.arg_i32(0);
+    if nfds < 0 || nfds as usize > 1024 * 64 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let n = nfds as usize;
+    let words = n.div_ceil(64);
+    let mut sets = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (i, set) in sets.iter_mut().enumerate() {
+        let addr = ctx.args[1 + i];
+        if addr != 0 && words > 0 {
+            let bytes = n.div_ceil(8);
+            let mut raw = vec![0u8; words * 8];
+            if let Err(e) = mem(k, ctx).read(addr, &mut raw[..bytes]) {
+                return SysResult::err(e);
+            }
+            for (w, chunk) in set.iter_mut().zip(raw.chunks(8)) {
+                *w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            }
+        }
+    }
+    let mut pfds = Vec::new();
+    for fd in 0..n {
+        let bit = |s: &Vec<u64>| s[fd / 64] >> (fd % 64) & 1 == 1;
+        let mut events = 0;
+        if bit(&sets[0]) {
+            events |= POLLIN;
+        }
+        if bit(&sets[1]) {
+            events |= POLLOUT;
+        }
+        if bit(&sets[2]) {
+            events |= guest_abi::misc::POLLPRI;
+        }
+        if events != 0 {
+            pfds.push(PollFd { fd: fd as i32, events, revents: 0 });
+        }
+    }
+    let (_, waits) = poll_once(k, ctx.pid, &mut pfds);
+    if pfds.iter().any(|p| p.revents & POLLNVAL != 0) {
+        return SysResult::err(Errno::EBADF);
+    }
+    let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut count = 0;
+    for p in &pfds {
+        let fd = p.fd as usize;
+        let set = |o: &mut Vec<u64>| o[fd / 64] |= 1 << (fd % 64);
+        if p.events & POLLIN != 0 && p.revents & (POLLIN | POLLHUP | POLLERR) != 0 {
+            set(&mut out[0]);
+            count += 1;
+        }
+        if p.events & POLLOUT != 0 && p.revents & (POLLOUT | POLLERR) != 0 {
+            set(&mut out[1]);
+            count += 1;
+        }
+        if p.events & guest_abi::misc::POLLPRI != 0 && p.revents & guest_abi::misc::POLLPRI != 0 {
+            set(&mut out[2]);
+            count += 1;
+        }
+    }
+    let deadline = deadline_from(ctx, timeout);
+    let expired = deadline.is_some_and(|d| d <= Instant::now());
+    if count > 0 || expired || (waits.is_empty() && deadline.is_none()) {
+        for (i, set) in out.iter().enumerate() {
+            let addr = ctx.args[1 + i];
+            if addr != 0 && words > 0 {
+                let raw: Vec<u8> = set.iter().flat_map(|w| w.to_le_bytes()).collect();
+                if let Err(e) = mem(k, ctx).write(addr, &raw[..n.div_ceil(8)]) {
+                    return SysResult::err(e);
+                }
+            }
+        }
+        return SysResult::Done(count as i64);
+    }
+    SysResult::Block { waits, deadline, restart: ERESTARTNOHAND }
+}
+
+pub fn sys_select(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let timeout = if ctx.args[4] == 0 {
+        None
+    } else {
+        match mem(k, ctx).read_obj::<Timeval>(ctx.args[4]) {
+            Ok(tv) if tv.tv_sec >= 0 && (0..1_000_000).contains(&tv.tv_usec) => Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000)),
+            Ok(_) => return SysResult::err(Errno::EINVAL),
+            Err(e) => return SysResult::err(e),
+        }
+    };
+    do_select(k, ctx, timeout)
+}
+
+pub fn sys_pselect6(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    match read_timespec(k, ctx, ctx.args[4]) {
+        Ok(t) => do_select(k, ctx, t),
+        Err(e) => SysResult::err(e),
+    }
+}
+
+#[allow(unused_imports)]
+use TCGETS as _;

@@ -1,0 +1,321 @@
+//! The x86_64 system call table and its dispatcher.
+//!
+//! [`TABLE`] is the documentation of umk's coverage: every syscall umk
+//! handles, with its support status. Numbers not in the table return
+//! ENOSYS (logged once by name). Calls the seccomp filter lets run natively
+//! never reach here; they are listed with `Native` support so the table
+//! tells the whole story (`umk syscalls` prints it).
+//!
+//! Handlers are thin, grouped by topic: [`fs`] (paths and metadata),
+//! [`io`] (reading, writing, descriptors), [`task`] (processes and ids),
+//! [`mm`] (memory), [`signal`], [`misc`] (system information).
+
+pub mod fs;
+pub mod io;
+pub mod misc;
+pub mod mm;
+pub mod signal;
+pub mod task;
+
+use super::errno::{Errno, KResult};
+use super::wait::WaitId;
+use super::Kernel;
+use crate::platform::{HostTid, Regs};
+use guest_abi::sysno::*;
+use std::time::Instant;
+
+/// One trapped syscall.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    /// Virtual thread id and process id of the caller.
+    pub tid: super::task::Pid,
+    pub pid: super::task::Pid,
+    pub host: HostTid,
+    pub regs: Regs,
+    pub args: [u64; 6],
+    /// The deadline a blocked call set when it first ran (a re-run after a
+    /// wake-up keeps it rather than starting its timeout again).
+    pub deadline: Option<Instant>,
+}
+
+impl Ctx {
+    pub fn nr(&self) -> usize {
+        self.regs.orig_rax as usize
+    }
+    pub fn arg_i32(&self, i: usize) -> i32 {
+        self.args[i] as i32
+    }
+}
+
+/// What a handler decided.
+pub enum SysResult {
+    /// Return this value (or -errno) to the guest.
+    Done(i64),
+    /// Park the thread until a wait queue is woken or the deadline passes,
+    /// then run the call again. `restart` is the code a signal interrupt
+    /// returns (ERESTARTSYS for most calls).
+    Block { waits: Vec<WaitId>, deadline: Option<Instant>, restart: i32 },
+    /// Let the host run the call, with these registers.
+    Native { regs: Regs, see_exit: bool },
+    /// The handler already resumed, parked or killed the thread.
+    Handled,
+}
+
+impl From<KResult<i64>> for SysResult {
+    fn from(r: KResult<i64>) -> SysResult {
+        match r {
+            Ok(v) => SysResult::Done(v),
+            Err(e) => SysResult::Done(-(e.0 as i64)),
+        }
+    }
+}
+
+impl SysResult {
+    pub fn err(e: Errno) -> SysResult {
+        SysResult::Done(-(e.0 as i64))
+    }
+    pub fn block(waits: Vec<WaitId>) -> SysResult {
+        SysResult::Block { waits, deadline: None, restart: guest_abi::restart::ERESTARTSYS }
+    }
+}
+
+pub type Handler = fn(&mut Kernel, &Ctx) -> SysResult;
+
+/// How much of a syscall umk implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Full,
+    /// Implemented, with the limits the note names.
+    Partial(&'static str),
+    /// Runs natively on the host (seccomp allow list); the note says why that is safe.
+    Native(&'static str),
+}
+
+pub struct Entry {
+    pub nr: usize,
+    pub name: &'static str,
+    pub handler: Option<Handler>,
+    pub support: Support,
+}
+
+macro_rules! table {
+    ($( $nr:ident => $handler:expr, $support:expr; )*) => {
+        /// Every syscall umk handles or lets run natively.
+        pub static TABLE: &[Entry] = &[
+            $( Entry { nr: $nr, name: stringify!($nr), handler: $handler, support: $support }, )*
+        ];
+    };
+}
+
+use Support::*;
+
+table! {
+    SYS_READ => Some(io::sys_read), Full;
+    SYS_WRITE => Some(io::sys_write), Partial("a blocking write larger than the pipe's free space returns short");
+    SYS_OPEN => Some(fs::sys_open), Full;
+    SYS_CLOSE => Some(io::sys_close), Full;
+    SYS_STAT => Some(fs::sys_stat), Full;
+    SYS_FSTAT => Some(fs::sys_fstat), Full;
+    SYS_LSTAT => Some(fs::sys_lstat), Full;
+    SYS_POLL => Some(io::sys_poll), Full;
+    SYS_LSEEK => Some(io::sys_lseek), Partial("SEEK_DATA/SEEK_HOLE treat the file as one data extent");
+    SYS_MMAP => Some(mm::sys_mmap), Partial("file mappings are private copies; shared writable file mappings fail with ENODEV");
+    SYS_MPROTECT => None, Native("own memory");
+    SYS_MUNMAP => None, Native("own memory");
+    SYS_BRK => Some(mm::sys_brk), Full;
+    SYS_RT_SIGACTION => None, Native("dispositions are kept by the host kernel; umk sends guest signals as host signals");
+    SYS_RT_SIGPROCMASK => None, Native("own signal mask");
+    SYS_RT_SIGRETURN => None, Native("native signal frames");
+    SYS_IOCTL => Some(io::sys_ioctl), Partial("terminal ioctls on the console, FIONREAD, FIONBIO, FIOCLEX");
+    SYS_PREAD64 => Some(io::sys_pread64), Full;
+    SYS_PWRITE64 => Some(io::sys_pwrite64), Full;
+    SYS_READV => Some(io::sys_readv), Full;
+    SYS_WRITEV => Some(io::sys_writev), Full;
+    SYS_ACCESS => Some(fs::sys_access), Full;
+    SYS_PIPE => Some(io::sys_pipe), Full;
+    SYS_SELECT => Some(io::sys_select), Full;
+    SYS_SCHED_YIELD => None, Native("no state");
+    SYS_MREMAP => None, Native("own memory");
+    SYS_MSYNC => None, Native("file mappings are private copies");
+    SYS_MINCORE => None, Native("own memory");
+    SYS_MADVISE => None, Native("own memory");
+    SYS_MLOCK => None, Native("own memory");
+    SYS_MUNLOCK => None, Native("own memory");
+    SYS_DUP => Some(io::sys_dup), Full;
+    SYS_DUP2 => Some(io::sys_dup2), Full;
+    SYS_PAUSE => None, Native("waits for a host signal");
+    SYS_NANOSLEEP => None, Native("host sleep, interrupted by host signals");
+    SYS_GETITIMER => Some(crate::kernel::time::sys_getitimer), Partial("ITIMER_REAL kept by umk; virtual and profiling timers run natively");
+    SYS_ALARM => Some(crate::kernel::time::sys_alarm), Full;
+    SYS_SETITIMER => Some(crate::kernel::time::sys_setitimer), Partial("ITIMER_REAL kept by umk; virtual and profiling timers run natively");
+    SYS_GETPID => Some(task::sys_getpid), Full;
+    SYS_CLONE => Some(task::sys_clone), Partial("namespace flags fail with EINVAL");
+    SYS_FORK => Some(task::sys_fork), Full;
+    SYS_VFORK => Some(task::sys_vfork), Full;
+    SYS_EXECVE => Some(task::sys_execve), Full;
+    SYS_EXIT => None, Native("ends the thread; umk sees the exit");
+    SYS_WAIT4 => Some(task::sys_wait4), Partial("rusage is zero");
+    SYS_KILL => Some(signal::sys_kill), Partial("si_pid seen by the handler is not translated yet");
+    SYS_UNAME => Some(misc::sys_uname), Full;
+    SYS_FCNTL => Some(io::sys_fcntl), Partial("no record locks: F_GETLK reports unlocked, F_SETLK succeeds without locking");
+    SYS_FSYNC => Some(io::sys_fsync), Partial("the image is read-only and tmpfs lives in memory: nothing to flush");
+    SYS_FDATASYNC => Some(io::sys_fsync), Partial("as fsync");
+    SYS_TRUNCATE => Some(fs::sys_truncate), Full;
+    SYS_FTRUNCATE => Some(io::sys_ftruncate), Full;
+    SYS_GETCWD => Some(fs::sys_getcwd), Full;
+    SYS_CHDIR => Some(fs::sys_chdir), Full;
+    SYS_FCHDIR => Some(fs::sys_fchdir), Full;
+    SYS_RENAME => Some(fs::sys_rename), Full;
+    SYS_MKDIR => Some(fs::sys_mkdir), Full;
+    SYS_RMDIR => Some(fs::sys_rmdir), Full;
+    SYS_LINK => Some(fs::sys_link), Full;
+    SYS_UNLINK => Some(fs::sys_unlink), Full;
+    SYS_SYMLINK => Some(fs::sys_symlink), Full;
+    SYS_READLINK => Some(fs::sys_readlink), Full;
+    SYS_CHMOD => Some(fs::sys_chmod), Full;
+    SYS_FCHMOD => Some(fs::sys_fchmod), Full;
+    SYS_CHOWN => Some(fs::sys_chown), Full;
+    SYS_FCHOWN => Some(fs::sys_fchown), Full;
+    SYS_LCHOWN => Some(fs::sys_lchown), Full;
+    SYS_UMASK => Some(fs::sys_umask), Full;
+    SYS_GETTIMEOFDAY => None, Native("guest time is host time");
+    SYS_GETRLIMIT => Some(misc::sys_getrlimit), Partial("limits are reported, only RLIMIT_NOFILE is enforced");
+    SYS_GETRUSAGE => Some(misc::sys_getrusage), Partial("reports zero usage");
+    SYS_SYSINFO => Some(misc::sys_sysinfo), Full;
+    SYS_TIMES => Some(misc::sys_times), Partial("reports zero CPU time");
+    SYS_GETUID => Some(task::sys_getuid), Full;
+    SYS_GETGID => Some(task::sys_getgid), Full;
+    SYS_SETUID => Some(task::sys_setuid), Partial("root may set any id; others EPERM unless unchanged");
+    SYS_SETGID => Some(task::sys_setgid), Partial("as setuid");
+    SYS_GETEUID => Some(task::sys_geteuid), Full;
+    SYS_GETEGID => Some(task::sys_getegid), Full;
+    SYS_SETPGID => Some(task::sys_setpgid), Full;
+    SYS_GETPPID => Some(task::sys_getppid), Full;
+    SYS_GETPGRP => Some(task::sys_getpgrp), Full;
+    SYS_SETSID => Some(task::sys_setsid), Full;
+    SYS_GETGROUPS => Some(task::sys_getgroups), Full;
+    SYS_SETGROUPS => Some(task::sys_setgroups), Full;
+    SYS_GETRESUID => Some(task::sys_getresuid), Full;
+    SYS_GETRESGID => Some(task::sys_getresgid), Full;
+    SYS_GETPGID => Some(task::sys_getpgid), Full;
+    SYS_GETSID => Some(task::sys_getsid), Full;
+    SYS_RT_SIGPENDING => None, Native("own pending set");
+    SYS_RT_SIGTIMEDWAIT => None, Native("waits for host signals");
+    SYS_RT_SIGSUSPEND => None, Native("waits for host signals");
+    SYS_SIGALTSTACK => None, Native("own signal stack");
+    SYS_MKNOD => Some(fs::sys_mknod), Full;
+    SYS_STATFS => Some(fs::sys_statfs), Full;
+    SYS_FSTATFS => Some(fs::sys_fstatfs), Full;
+    SYS_PRCTL => Some(misc::sys_prctl), Partial("PR_SET_NAME, PR_GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, PR_SET/GET_NO_NEW_PRIVS");
+    SYS_ARCH_PRCTL => None, Native("own FS/GS base");
+    SYS_SYNC => Some(io::sys_sync), Partial("nothing to flush yet");
+    SYS_GETTID => Some(task::sys_gettid), Full;
+    SYS_TIME => None, Native("guest time is host time");
+    SYS_FUTEX => None, Native("futex words in own memory; PI futexes see virtual tids");
+    SYS_SCHED_GETAFFINITY => Some(misc::sys_sched_getaffinity), Full;
+    SYS_GETDENTS64 => Some(fs::sys_getdents64), Full;
+    SYS_SET_TID_ADDRESS => Some(task::sys_set_tid_address), Full;
+    SYS_CLOCK_GETTIME => None, Native("guest time is host time (vDSO)");
+    SYS_CLOCK_GETRES => None, Native("guest time is host time");
+    SYS_CLOCK_NANOSLEEP => None, Native("host sleep, interrupted by host signals");
+    SYS_EXIT_GROUP => None, Native("ends the process; umk sees the exits");
+    SYS_TGKILL => Some(signal::sys_tgkill), Full;
+    SYS_TKILL => Some(signal::sys_tkill), Full;
+    SYS_WAITID => Some(task::sys_waitid), Partial("P_PIDFD unsupported");
+    SYS_OPENAT => Some(fs::sys_openat), Partial("O_TMPFILE unsupported");
+    SYS_MKDIRAT => Some(fs::sys_mkdirat), Full;
+    SYS_MKNODAT => Some(fs::sys_mknodat), Full;
+    SYS_FCHOWNAT => Some(fs::sys_fchownat), Full;
+    SYS_NEWFSTATAT => Some(fs::sys_newfstatat), Full;
+    SYS_UNLINKAT => Some(fs::sys_unlinkat), Full;
+    SYS_RENAMEAT => Some(fs::sys_renameat), Full;
+    SYS_LINKAT => Some(fs::sys_linkat), Full;
+    SYS_SYMLINKAT => Some(fs::sys_symlinkat), Full;
+    SYS_READLINKAT => Some(fs::sys_readlinkat), Full;
+    SYS_FCHMODAT => Some(fs::sys_fchmodat), Full;
+    SYS_FACCESSAT => Some(fs::sys_faccessat), Full;
+    SYS_PSELECT6 => Some(io::sys_pselect6), Partial("the temporary signal mask is not applied while waiting");
+    SYS_PPOLL => Some(io::sys_ppoll), Partial("the temporary signal mask is not applied while waiting");
+    SYS_SET_ROBUST_LIST => None, Native("own memory");
+    SYS_UTIMENSAT => Some(fs::sys_utimensat), Full;
+    SYS_DUP3 => Some(io::sys_dup3), Full;
+    SYS_PIPE2 => Some(io::sys_pipe2), Partial("O_DIRECT (packet mode) unsupported");
+    SYS_PREADV => Some(io::sys_preadv), Full;
+    SYS_PWRITEV => Some(io::sys_pwritev), Full;
+    SYS_PRLIMIT64 => Some(misc::sys_prlimit64), Partial("only RLIMIT_NOFILE is enforced");
+    SYS_RENAMEAT2 => Some(fs::sys_renameat2), Partial("RENAME_NOREPLACE only; RENAME_EXCHANGE and RENAME_WHITEOUT fail with EINVAL");
+    SYS_GETRANDOM => None, Native("writes own memory");
+    SYS_EXECVEAT => Some(task::sys_execveat), Full;
+    SYS_STATX => Some(fs::sys_statx), Full;
+    SYS_RSEQ => None, Native("own memory");
+    SYS_CLONE3 => Some(task::sys_clone3), Partial("returns ENOSYS so that libcs fall back to clone, whose flags the seccomp filter can see");
+    SYS_FACCESSAT2 => Some(fs::sys_faccessat2), Full;
+    SYS_RESTART_SYSCALL => None, Native("restarts a native sleep");
+}
+
+/// Handlers indexed by number, built once from [`TABLE`].
+fn handlers() -> &'static [Option<Handler>] {
+    use std::sync::OnceLock;
+    static H: OnceLock<Vec<Option<Handler>>> = OnceLock::new();
+    H.get_or_init(|| {
+        let mut v: Vec<Option<Handler>> = vec![None; NR_SYSCALLS];
+        for e in TABLE {
+            if e.nr < v.len() {
+                v[e.nr] = e.handler;
+            }
+        }
+        v
+    })
+}
+
+/// Runs the handler for the trapped call.
+pub fn dispatch(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let nr = ctx.nr();
+    match handlers().get(nr).copied().flatten() {
+        Some(h) => h(k, ctx),
+        None => {
+            k.note_enosys(nr);
+            SysResult::err(Errno::ENOSYS)
+        }
+    }
+}
+
+/// The syscall table as text, for `umk syscalls`.
+pub fn describe_table() -> String {
+    let mut out = String::new();
+    let mut seen = vec![false; NR_SYSCALLS];
+    for e in TABLE {
+        if e.nr < seen.len() {
+            seen[e.nr] = true;
+        }
+    }
+    for nr in 0..NR_SYSCALLS {
+        let Some(name) = guest_abi::sysno::name(nr) else { continue };
+        let line = match TABLE.iter().find(|e| e.nr == nr) {
+            Some(e) => match e.support {
+                Full => format!("{nr:4} {name:24} full\n"),
+                Partial(n) => format!("{nr:4} {name:24} partial: {n}\n"),
+                Native(n) => format!("{nr:4} {name:24} native: {n}\n"),
+            },
+            None => format!("{nr:4} {name:24} missing (ENOSYS)\n"),
+        };
+        out.push_str(&line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_no_duplicates_and_native_matches_the_filter() {
+        let mut seen = std::collections::HashSet::new();
+        for e in TABLE {
+            assert!(seen.insert(e.nr), "{} listed twice", e.name);
+            let native = crate::platform::ptrace::seccomp::is_native(e.nr);
+            assert_eq!(native, matches!(e.support, Support::Native(_)), "{}: table and seccomp filter disagree", e.name);
+            assert_eq!(e.handler.is_none(), native, "{}: a native call has no handler, every other one has", e.name);
+        }
+    }
+}

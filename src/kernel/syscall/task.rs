@@ -1,0 +1,331 @@
+//! Process and thread syscalls: ids, fork/clone/exec, wait, groups, credentials.
+
+use super::{Ctx, SysResult};
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::mm::GuestMem;
+use crate::kernel::task::clone::{do_clone, Fixup};
+use crate::kernel::task::exec::do_execve;
+use crate::kernel::task::exit::{find_waitable, WaitEvent, WaitWho};
+use crate::kernel::task::ExitStatus;
+use crate::kernel::Kernel;
+use guest_abi::fcntl::AT_FDCWD;
+use guest_abi::sched::*;
+use guest_abi::signal::*;
+
+pub fn sys_getpid(_k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(ctx.pid as i64)
+}
+
+pub fn sys_gettid(_k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(ctx.tid as i64)
+}
+
+pub fn sys_getppid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(k.table.borrow().procs.get(&ctx.pid).map(|p| p.ppid).unwrap_or(0) as i64)
+}
+
+pub fn sys_fork(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_clone(k, ctx, SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+pub fn sys_vfork(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_clone(k, ctx, CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+pub fn sys_clone(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    // x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
+    do_clone(k, ctx, ctx.args[0], ctx.args[1], ctx.args[2], ctx.args[3], ctx.args[4])
+}
+
+/// clone3 passes its flags in memory, out of the seccomp filter's sight;
+/// libcs fall back to clone on ENOSYS.
+pub fn sys_clone3(_k: &mut Kernel, _ctx: &Ctx) -> SysResult {
+    SysResult::err(Errno::ENOSYS)
+}
+
+pub fn sys_execve(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_execve(k, ctx, AT_FDCWD, ctx.args[0], ctx.args[1], ctx.args[2], 0)
+}
+
+pub fn sys_execveat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_execve(k, ctx, ctx.arg_i32(0), ctx.args[1], ctx.args[2], ctx.args[3], ctx.arg_i32(4))
+}
+
+fn wait_options_valid(options: i32, allowed: i32) -> bool {
+    options & !allowed == 0
+}
+
+pub fn sys_wait4(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let pid = ctx.arg_i32(0);
+    let options = ctx.arg_i32(2);
+    if !wait_options_valid(options, WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL) || pid == i32::MIN {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let who = match pid {
+        -1 => WaitWho::Any,
+        0 => WaitWho::Pgid(0),
+        p if p < 0 => WaitWho::Pgid(-p),
+        p => WaitWho::Pid(p),
+    };
+    match find_waitable(k, ctx.pid, who, options | WEXITED, false) {
+        Err(e) => SysResult::err(e),
+        Ok(Some((child, ev))) => {
+            let status = match ev {
+                WaitEvent::Exited(st) => st.wait_status(),
+                WaitEvent::Stopped(sig) => (sig << 8) | 0x7f,
+                WaitEvent::Continued => 0xffff,
+            };
+            let mut m = GuestMem::new(k.platform.as_mut(), ctx.host);
+            if ctx.args[1] != 0 {
+                if let Err(e) = m.write_obj(ctx.args[1], &status) {
+                    return SysResult::err(e);
+                }
+            }
+            if ctx.args[3] != 0 {
+                // struct rusage: 18 longs; umk does not account CPU time yet.
+                if let Err(e) = m.write(ctx.args[3], &[0u8; 144]) {
+                    return SysResult::err(e);
+                }
+            }
+            SysResult::Done(child as i64)
+        }
+        Ok(None) if options & WNOHANG != 0 => SysResult::Done(0),
+        Ok(None) => {
+            let w = k.table.borrow().procs.get(&ctx.pid).map(|p| p.child_wait);
+            match w {
+                Some(w) => SysResult::block(vec![w]),
+                None => SysResult::err(Errno::ECHILD),
+            }
+        }
+    }
+}
+
+pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let idtype = ctx.arg_i32(0);
+    let id = ctx.arg_i32(1);
+    let infop = ctx.args[2];
+    let options = ctx.arg_i32(3);
+    if !wait_options_valid(options, WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL) || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let who = match idtype {
+        P_ALL => WaitWho::Any,
+        P_PID if id > 0 => WaitWho::Pid(id),
+        P_PGID if id >= 0 => WaitWho::Pgid(id),
+        _ => return SysResult::err(Errno::EINVAL),
+    };
+    let r = find_waitable(k, ctx.pid, who, options, options & WNOWAIT != 0);
+    let write_info = |k: &mut Kernel, info: [u8; 128]| -> KResult<()> {
+        if infop != 0 {
+            GuestMem::new(k.platform.as_mut(), ctx.host).write(infop, &info)?;
+        }
+        Ok(())
+    };
+    match r {
+        Err(e) => SysResult::err(e),
+        Ok(Some((child, ev))) => {
+            let (code, status) = match ev {
+                WaitEvent::Exited(ExitStatus::Exited(c)) => (CLD_EXITED, c),
+                WaitEvent::Exited(ExitStatus::Killed { sig, core }) => (if core { CLD_DUMPED } else { CLD_KILLED }, sig),
+                WaitEvent::Stopped(sig) => (CLD_STOPPED, sig),
+                WaitEvent::Continued => (CLD_CONTINUED, SIGCONT),
+            };
+            let mut info = [0u8; 128];
+            info[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
+            info[8..12].copy_from_slice(&code.to_le_bytes());
+            info[16..20].copy_from_slice(&child.to_le_bytes());
+            info[24..28].copy_from_slice(&status.to_le_bytes());
+            write_info(k, info).map(|_| 0).into()
+        }
+        Ok(None) if options & WNOHANG != 0 => write_info(k, [0u8; 128]).map(|_| 0).into(),
+        Ok(None) => {
+            let w = k.table.borrow().procs.get(&ctx.pid).map(|p| p.child_wait);
+            match w {
+                Some(w) => SysResult::block(vec![w]),
+                None => SysResult::err(Errno::ECHILD),
+            }
+        }
+    }
+}
+
+/// set_tid_address runs natively (the host must know where to clear the
+/// tid at exit); its return value, the caller's tid, is made virtual.
+pub fn sys_set_tid_address(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some(t) = k.table.borrow_mut().tasks.get_mut(&ctx.tid) {
+        t.exit_fixup = Some(Fixup::ReturnTid);
+    }
+    SysResult::Native { regs: ctx.regs, see_exit: true }
+}
+
+fn cred<T>(k: &Kernel, ctx: &Ctx, f: impl Fn(&crate::kernel::task::Cred) -> T) -> T
+where
+    T: Default,
+{
+    k.table.borrow().procs.get(&ctx.pid).map(|p| f(&p.cred)).unwrap_or_default()
+}
+
+pub fn sys_getuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(cred(k, ctx, |c| c.uid) as i64)
+}
+pub fn sys_geteuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(cred(k, ctx, |c| c.euid) as i64)
+}
+pub fn sys_getgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(cred(k, ctx, |c| c.gid) as i64)
+}
+pub fn sys_getegid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(cred(k, ctx, |c| c.egid) as i64)
+}
+
+fn write_triple(k: &mut Kernel, ctx: &Ctx, v: [u32; 3]) -> SysResult {
+    let mut m = GuestMem::new(k.platform.as_mut(), ctx.host);
+    for (i, x) in v.iter().enumerate() {
+        if let Err(e) = m.write_obj(ctx.args[i], x) {
+            return SysResult::err(e);
+        }
+    }
+    SysResult::Done(0)
+}
+
+pub fn sys_getresuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let v = cred(k, ctx, |c| [c.uid, c.euid, c.suid]);
+    write_triple(k, ctx, v)
+}
+pub fn sys_getresgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let v = cred(k, ctx, |c| [c.gid, c.egid, c.sgid]);
+    write_triple(k, ctx, v)
+}
+
+/// setuid(2): root sets all three ids; others may only set the effective
+/// id to the real or saved one.
+pub fn sys_setuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let uid = ctx.args[0] as u32;
+    let mut t = k.table.borrow_mut();
+    let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let c = &mut p.cred;
+    if c.euid == 0 {
+        c.uid = uid;
+        c.euid = uid;
+        c.suid = uid;
+    } else if uid == c.uid || uid == c.suid {
+        c.euid = uid;
+    } else {
+        return SysResult::err(Errno::EPERM);
+    }
+    SysResult::Done(0)
+}
+
+pub fn sys_setgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let gid = ctx.args[0] as u32;
+    let mut t = k.table.borrow_mut();
+    let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let c = &mut p.cred;
+    if c.euid == 0 {
+        c.gid = gid;
+        c.egid = gid;
+        c.sgid = gid;
+    } else if gid == c.gid || gid == c.sgid {
+        c.egid = gid;
+    } else {
+        return SysResult::err(Errno::EPERM);
+    }
+    SysResult::Done(0)
+}
+
+pub fn sys_getgroups(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let groups = cred(k, ctx, |c| c.groups.clone());
+    let size = ctx.arg_i32(0);
+    if size < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return SysResult::Done(groups.len() as i64);
+    }
+    if (size as usize) < groups.len() {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let r = GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[1], bytemuck::cast_slice(&groups));
+    r.map(|_| groups.len() as i64).into()
+}
+
+pub fn sys_setgroups(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let n = ctx.args[0] as usize;
+    if n > 65536 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let mut groups = vec![0u32; n];
+    if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).read(ctx.args[1], bytemuck::cast_slice_mut(&mut groups)) {
+        return SysResult::err(e);
+    }
+    let mut t = k.table.borrow_mut();
+    let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    if p.cred.euid != 0 {
+        return SysResult::err(Errno::EPERM);
+    }
+    p.cred.groups = groups;
+    SysResult::Done(0)
+}
+
+/// setpgid(2) with its rules: the target is the caller or a child in the
+/// same session that has not exec'd... (exec tracking is not kept: a child
+/// is always accepted); a session leader cannot move; the group must exist
+/// in the same session unless it is new (pgid == pid).
+pub fn sys_setpgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let pid = if ctx.arg_i32(0) == 0 { ctx.pid } else { ctx.arg_i32(0) };
+    let pgid_arg = ctx.arg_i32(1);
+    if pgid_arg < 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let pgid = if pgid_arg == 0 { pid } else { pgid_arg };
+    let mut t = k.table.borrow_mut();
+    let Some(me) = t.procs.get(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let my_sid = me.sid;
+    let Some(target) = t.procs.get(&pid).filter(|p| p.exit.is_none()) else { return SysResult::err(Errno::ESRCH) };
+    if pid != ctx.pid && target.ppid != ctx.pid {
+        return SysResult::err(Errno::ESRCH);
+    }
+    if target.sid != my_sid {
+        return SysResult::err(Errno::EPERM);
+    }
+    if target.sid == target.pid {
+        return SysResult::err(Errno::EPERM);
+    }
+    if pgid != pid && !t.live().any(|p| p.pgid == pgid && p.sid == my_sid) {
+        return SysResult::err(Errno::EPERM);
+    }
+    if let Some(p) = t.procs.get_mut(&pid) {
+        p.pgid = pgid;
+    }
+    SysResult::Done(0)
+}
+
+pub fn sys_getpgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let pid = if ctx.arg_i32(0) == 0 { ctx.pid } else { ctx.arg_i32(0) };
+    k.table.borrow().procs.get(&pid).filter(|p| p.exit.is_none()).map(|p| p.pgid as i64).ok_or(Errno::ESRCH).into()
+}
+
+pub fn sys_getpgrp(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    SysResult::Done(k.table.borrow().procs.get(&ctx.pid).map(|p| p.pgid).unwrap_or(0) as i64)
+}
+
+pub fn sys_getsid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let pid = if ctx.arg_i32(0) == 0 { ctx.pid } else { ctx.arg_i32(0) };
+    k.table.borrow().procs.get(&pid).filter(|p| p.exit.is_none()).map(|p| p.sid as i64).ok_or(Errno::ESRCH).into()
+}
+
+/// setsid(2): fails for a process group leader.
+pub fn sys_setsid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let mut t = k.table.borrow_mut();
+    let pid = ctx.pid;
+    if t.live().any(|p| p.pgid == pid) {
+        return SysResult::err(Errno::EPERM);
+    }
+    match t.procs.get_mut(&pid) {
+        Some(p) => {
+            p.sid = pid;
+            p.pgid = pid;
+            SysResult::Done(pid as i64)
+        }
+        None => SysResult::err(Errno::ESRCH),
+    }
+}

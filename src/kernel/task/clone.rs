@@ -1,0 +1,218 @@
+//! clone, fork and vfork.
+//!
+//! The host does the copying: a guest clone is rewritten into a host clone
+//! with CLONE_PARENT (so umk is every guest process's host parent) and run
+//! natively. The ptrace clone event names the new host thread; umk gives
+//! it a virtual tid, builds its task and process, and when the parent's
+//! clone returns replaces the host tid in its return value (and in
+//! CLONE_PARENT_SETTID memory) with the virtual one. The child's first
+//! stop fills CLONE_CHILD_SETTID the same way before it runs.
+
+use super::{PendingClone, Pid, Process, Task};
+use crate::kernel::errno::Errno;
+use crate::kernel::mm::GuestMem;
+use crate::kernel::syscall::{Ctx, SysResult};
+use crate::kernel::Kernel;
+use crate::platform::{HostTid, Regs};
+use guest_abi::sched::*;
+use guest_abi::sysno::SYS_CLONE;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Starts a clone: checks flags and lets the host run it.
+pub fn do_clone(k: &mut Kernel, ctx: &Ctx, flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult {
+    if flags & CLONE_NEW_ANY != 0 {
+        // No namespaces yet: say so clearly rather than pretend.
+        k.note_unsupported("clone with namespace flags");
+        return SysResult::err(Errno::EINVAL);
+    }
+    if flags & CLONE_PIDFD != 0 {
+        k.note_unsupported("clone with CLONE_PIDFD");
+        return SysResult::err(Errno::EINVAL);
+    }
+    // Linux's own consistency rules (kernel/fork.c copy_process).
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    // CLONE_UNTRACED would let the child escape umk; CLONE_PTRACE means
+    // nothing here. Every new process is the host child of umk.
+    let mut host_flags = flags & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED);
+    if flags & CLONE_THREAD == 0 {
+        host_flags |= CLONE_PARENT | guest_abi::signal::SIGCHLD as u64;
+    }
+    {
+        let mut t = k.table.borrow_mut();
+        if let Some(task) = t.tasks.get_mut(&ctx.tid) {
+            task.pending_clone = Some(PendingClone { flags, parent_tid_ptr: ptid, child_tid_ptr: ctid, child: None });
+        }
+    }
+    let mut regs = ctx.regs;
+    regs.orig_rax = SYS_CLONE as u64;
+    regs.set_syscall_args([host_flags, stack, ptid, ctid, tls, 0]);
+    SysResult::Native { regs, see_exit: true }
+}
+
+/// The parent stopped at its clone event: register the child.
+pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
+    let created = {
+        let mut t = k.table.borrow_mut();
+        let Some(ptask) = t.task_by_host(parent_host) else {
+            drop(t);
+            k.platform.kill_process(child_host);
+            let _ = k.platform.resume(parent_host, 0);
+            return;
+        };
+        let (ptid, ppid) = (ptask.tid, ptask.pid);
+        let pc = ptask.pending_clone;
+        let flags = pc.map(|p| p.flags).unwrap_or(guest_abi::signal::SIGCHLD as u64);
+        let tid = t.alloc_pid();
+        let pid = if flags & CLONE_THREAD != 0 { ppid } else { tid };
+        if flags & CLONE_THREAD != 0 {
+            if let Some(p) = t.procs.get_mut(&ppid) {
+                p.threads.push(tid);
+            }
+        } else if let Some(parent) = t.procs.get(&ppid) {
+            let files = if flags & CLONE_FILES != 0 { parent.files.clone() } else { Rc::new(RefCell::new(parent.files.borrow().clone())) };
+            let fs = if flags & CLONE_FS != 0 { parent.fs.clone() } else { Rc::new(RefCell::new(parent.fs.borrow().clone())) };
+            let mm = if flags & CLONE_VM != 0 { parent.mm.clone() } else { Rc::new(RefCell::new(parent.mm.borrow().clone())) };
+            let real_parent = if flags & CLONE_PARENT != 0 { parent.ppid } else { ppid };
+            let child = Process {
+                pid,
+                ppid: real_parent,
+                pgid: parent.pgid,
+                sid: parent.sid,
+                threads: vec![tid],
+                children: Vec::new(),
+                files,
+                fs,
+                mm,
+                cred: parent.cred.clone(),
+                exit_signal: (flags & CSIGNAL) as i32,
+                exit: None,
+                child_wait: k.waker.new_id(),
+                comm: parent.comm.clone(),
+                exe: parent.exe.clone(),
+                cmdline: parent.cmdline.clone(),
+                nofile_limit: parent.nofile_limit,
+                stop_report: None,
+                continued_report: false,
+                start_time: Instant::now(),
+                itimer_real: None,
+            };
+            t.procs.insert(pid, child);
+            if let Some(rp) = t.procs.get_mut(&real_parent) {
+                rp.children.push(pid);
+            }
+        }
+        let set_child_tid = if flags & CLONE_CHILD_SETTID != 0 { pc.map(|p| p.child_tid_ptr).unwrap_or(0) } else { 0 };
+        t.insert_task(Task::new(tid, child_host, pid, set_child_tid));
+        if let Some(pt) = t.tasks.get_mut(&ptid) {
+            if let Some(pc) = pt.pending_clone.as_mut() {
+                pc.child = Some(tid);
+            }
+        }
+        tid
+    };
+    let _ = k.platform.resume_to_syscall_exit(parent_host);
+    if k.early_started.remove(&child_host) {
+        start_child(k, created);
+    }
+}
+
+/// A new thread reached its first stop.
+pub fn on_started(k: &mut Kernel, host: HostTid) {
+    let tid = {
+        let t = k.table.borrow();
+        t.task_by_host(host).filter(|t| t.starting).map(|t| t.tid)
+    };
+    match tid {
+        Some(tid) => start_child(k, tid),
+        None => {
+            let known = k.table.borrow().by_host.contains_key(&host);
+            if known {
+                // A stop we did not ask for (PTRACE_INTERRUPT): just go on.
+                let _ = k.platform.resume(host, 0);
+            } else {
+                k.early_started.insert(host);
+            }
+        }
+    }
+}
+
+fn start_child(k: &mut Kernel, tid: Pid) {
+    let (host, addr) = {
+        let mut t = k.table.borrow_mut();
+        let Some(task) = t.tasks.get_mut(&tid) else { return };
+        task.starting = false;
+        (task.host, task.set_child_tid)
+    };
+    if addr != 0 {
+        // The host wrote its own tid there; the guest must see ours.
+        let _ = GuestMem::new(k.platform.as_mut(), host).write_obj(addr, &tid);
+    }
+    let _ = k.platform.resume(host, 0);
+}
+
+/// A syscall that asked to see its return has returned.
+pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
+    let (fix, vtid) = {
+        let mut t = k.table.borrow_mut();
+        match t.task_by_host_mut(host) {
+            Some(task) => (task.pending_clone.take().map(Fixup::Clone).or(task.exit_fixup.take()), task.tid),
+            None => (None, 0),
+        }
+    };
+    let mut regs = regs;
+    match fix {
+        Some(Fixup::Clone(pc)) => {
+            let ret = regs.rax as i64;
+            if ret > 0 {
+                let child = pc.child.or_else(|| k.table.borrow().by_host.get(&(ret as HostTid)).copied());
+                if let Some(child) = child {
+                    regs.rax = child as u64;
+                    if pc.flags & CLONE_PARENT_SETTID != 0 {
+                        let _ = GuestMem::new(k.platform.as_mut(), host).write_obj(pc.parent_tid_ptr, &child);
+                    }
+                }
+            }
+            let _ = k.platform.set_regs(host, &regs);
+        }
+        Some(Fixup::ReturnTid) => {
+            regs.rax = vtid as u64;
+            let _ = k.platform.set_regs(host, &regs);
+        }
+        None => {}
+    }
+    let _ = k.platform.resume(host, 0);
+}
+
+/// What to correct when a natively run syscall returns.
+#[derive(Debug, Clone, Copy)]
+pub enum Fixup {
+    Clone(PendingClone),
+    /// The call returns the caller's tid: give the virtual one.
+    ReturnTid,
+}
+
+impl Task {
+    pub fn new(tid: Pid, host: HostTid, pid: Pid, set_child_tid: u64) -> Task {
+        Task {
+            tid,
+            host,
+            pid,
+            parked: None,
+            pending_exec: None,
+            pending_clone: None,
+            exit_fixup: None,
+            restart: None,
+            starting: true,
+            set_child_tid,
+            stopped: false,
+            sig_hint: false,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Exit, zombies, reaping and wait4/waitid.
+
+use super::{ExitStatus, Pid};
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::Kernel;
+use crate::platform::HostTid;
+use guest_abi::sched::*;
+use guest_abi::signal::*;
+
+/// A guest thread is gone (the host reaped it).
+pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
+    let (tid, pid) = {
+        let t = k.table.borrow();
+        match t.task_by_host(host) {
+            Some(task) => (task.tid, task.pid),
+            None => {
+                drop(t);
+                k.early_started.remove(&host);
+                return;
+            }
+        }
+    };
+    k.unpark(tid);
+    let last = {
+        let mut t = k.table.borrow_mut();
+        t.tasks.remove(&tid);
+        t.by_host.remove(&host);
+        match t.procs.get_mut(&pid) {
+            Some(p) => {
+                p.threads.retain(|x| *x != tid);
+                p.threads.is_empty()
+            }
+            None => false,
+        }
+    };
+    if last {
+        process_exit(k, pid, status);
+    }
+}
+
+/// The last thread of `pid` ended: it becomes a zombie for its parent.
+fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
+    let (ppid, exit_signal, children, released) = {
+        let mut t = k.table.borrow_mut();
+        let Some(p) = t.procs.get_mut(&pid) else { return };
+        p.exit = Some(status);
+        p.itimer_real = None;
+        // Release what a zombie does not need; closing pipe ends here
+        // wakes their peers.
+        let files = std::mem::take(&mut p.files);
+        let children = std::mem::take(&mut p.children);
+        (p.ppid, p.exit_signal, children, files)
+    };
+    drop(released);
+    if pid == 1 {
+        k.init_exit = Some(status);
+    }
+    // Orphans go to init (pid 1), which reaps them.
+    let reaper: Pid = 1;
+    let mut zombie_orphans = false;
+    {
+        let mut t = k.table.borrow_mut();
+        for c in &children {
+            if let Some(cp) = t.procs.get_mut(c) {
+                cp.ppid = reaper;
+                zombie_orphans |= cp.exit.is_some();
+            }
+        }
+        if pid != reaper {
+            if let Some(r) = t.procs.get_mut(&reaper) {
+                r.children.extend(children.iter().copied());
+            }
+        }
+    }
+    if zombie_orphans && pid != reaper {
+        notify_parent(k, reaper, SIGCHLD);
+    }
+    if pid == 1 {
+        return;
+    }
+    // A parent that ignores SIGCHLD does not keep zombies (SA_NOCLDWAIT
+    // semantics of SIG_IGN, kernel/signal.c do_notify_parent).
+    let parent_host = k.table.borrow().procs.get(&ppid).and_then(|p| p.threads.first().copied()).and_then(|t| k.table.borrow().tasks.get(&t).map(|x| x.host));
+    let ignores = match parent_host {
+        Some(h) => k.platform.signal_state(h).map(|(_, ign, _)| ign & sigmask(SIGCHLD) != 0).unwrap_or(false),
+        None => true,
+    };
+    if ignores && exit_signal == SIGCHLD {
+        reap(k, pid);
+        let w = k.table.borrow().procs.get(&ppid).map(|p| p.child_wait);
+        if let Some(w) = w {
+            k.waker.wake(w);
+        }
+        return;
+    }
+    notify_parent(k, ppid, exit_signal);
+}
+
+fn notify_parent(k: &mut Kernel, ppid: Pid, sig: i32) {
+    let w = k.table.borrow().procs.get(&ppid).filter(|p| p.exit.is_none()).map(|p| p.child_wait);
+    if let Some(w) = w {
+        k.waker.wake(w);
+        if sig > 0 {
+            crate::kernel::signal::send_to_process(k, ppid, sig);
+        }
+    }
+}
+
+/// Removes a zombie from the table.
+pub fn reap(k: &mut Kernel, pid: Pid) {
+    let mut t = k.table.borrow_mut();
+    if let Some(p) = t.procs.remove(&pid) {
+        if let Some(parent) = t.procs.get_mut(&p.ppid) {
+            parent.children.retain(|c| *c != pid);
+        }
+    }
+}
+
+/// Which children a wait call selects (wait4's pid argument).
+#[derive(Debug, Clone, Copy)]
+pub enum WaitWho {
+    Any,
+    Pid(Pid),
+    Pgid(Pid),
+}
+
+/// A state change wait may report.
+#[derive(Debug, Clone, Copy)]
+pub enum WaitEvent {
+    Exited(ExitStatus),
+    Stopped(i32),
+    Continued,
+}
+
+/// Finds a child state change for wait4/waitid; reaps unless `nowait`.
+/// Ok(None) means "children exist but none changed" (block or WNOHANG).
+pub fn find_waitable(k: &mut Kernel, pid: Pid, who: WaitWho, options: i32, nowait: bool) -> KResult<Option<(Pid, WaitEvent)>> {
+    let found = {
+        let mut t = k.table.borrow_mut();
+        let me = t.procs.get(&pid).ok_or(Errno::ECHILD)?;
+        let my_pgid = me.pgid;
+        let children = me.children.clone();
+        let mut any = false;
+        let mut found = None;
+        for c in children {
+            let Some(cp) = t.procs.get(&c) else { continue };
+            let matches = match who {
+                WaitWho::Any => true,
+                WaitWho::Pid(p) => c == p,
+                WaitWho::Pgid(0) => cp.pgid == my_pgid,
+                WaitWho::Pgid(g) => cp.pgid == g,
+            };
+            // __WCLONE selects children whose exit signal is not SIGCHLD;
+            // __WALL selects both.
+            let clone_child = cp.exit_signal != SIGCHLD;
+            if options & __WALL == 0 && clone_child != (options & __WCLONE != 0) {
+                continue;
+            }
+            if !matches {
+                continue;
+            }
+            any = true;
+            if let Some(st) = cp.exit {
+                if options & WEXITED != 0 {
+                    found = Some((c, WaitEvent::Exited(st)));
+                    break;
+                }
+            } else if options & WUNTRACED != 0 && cp.stop_report.is_some() {
+                let sig = cp.stop_report.unwrap_or(SIGSTOP);
+                if !nowait {
+                    if let Some(cp) = t.procs.get_mut(&c) {
+                        cp.stop_report = None;
+                    }
+                }
+                found = Some((c, WaitEvent::Stopped(sig)));
+                break;
+            } else if options & WCONTINUED != 0 && cp.continued_report {
+                if !nowait {
+                    if let Some(cp) = t.procs.get_mut(&c) {
+                        cp.continued_report = false;
+                    }
+                }
+                found = Some((c, WaitEvent::Continued));
+                break;
+            }
+        }
+        if !any {
+            return Err(Errno::ECHILD);
+        }
+        found
+    };
+    if let Some((c, WaitEvent::Exited(_))) = found {
+        if !nowait {
+            reap(k, c);
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,189 @@
+//! Tasks and processes: the guest's process table.
+//!
+//! A [`Task`] is one guest thread (Linux's task_struct); a [`Process`] is a
+//! thread group with its pid, parent, process group and session, and the
+//! resources its threads share or not according to clone flags: the fd
+//! table, the filesystem context (root, cwd, umask) and the address space
+//! bookkeeping. Pids are virtual: the first guest process is pid 1 and the
+//! guest never sees a host pid.
+//!
+//! Every guest process is a host process whose host parent is umk itself
+//! (guest forks are host clones with CLONE_PARENT), so umk reaps every
+//! host zombie and the guest's family tree lives only here.
+
+pub mod clone;
+pub mod exec;
+pub mod exit;
+
+use crate::kernel::fs::fdtable::FdTable;
+use crate::kernel::fs::path::Dentry;
+use crate::kernel::mm::Mm;
+use crate::kernel::wait::WaitId;
+use crate::platform::{HostTid, Regs};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::Instant;
+
+pub type Pid = i32;
+
+/// Root, cwd and umask (struct fs_struct).
+#[derive(Clone)]
+pub struct FsContext {
+    pub root: Rc<Dentry>,
+    pub cwd: Rc<Dentry>,
+    pub umask: u32,
+}
+
+/// Credentials (struct cred): real, effective, saved and filesystem ids.
+#[derive(Debug, Clone, Default)]
+pub struct Cred {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// How a process ended, as wait4 encodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Killed { sig: i32, core: bool },
+}
+
+impl ExitStatus {
+    /// The wait status word (include/uapi/linux/wait.h encoding).
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => (code & 0xff) << 8,
+            ExitStatus::Killed { sig, core } => (sig & 0x7f) | if core { 0x80 } else { 0 },
+        }
+    }
+}
+
+/// A syscall parked until one of its wait queues is woken or its deadline
+/// passes; then it runs again from the start.
+#[derive(Clone)]
+pub struct Parked {
+    pub regs: Regs,
+    pub waits: Vec<WaitId>,
+    pub deadline: Option<Instant>,
+    /// The restart code to use if a signal interrupts the wait.
+    pub restart: i32,
+}
+
+/// What the kernel waits to fix up when a clone call returns.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingClone {
+    pub flags: u64,
+    pub parent_tid_ptr: u64,
+    pub child_tid_ptr: u64,
+    /// The new task's virtual tid, once the clone event named it.
+    pub child: Option<Pid>,
+}
+
+pub struct Task {
+    pub tid: Pid,
+    pub host: HostTid,
+    pub pid: Pid,
+    pub parked: Option<Parked>,
+    /// A program to load once the host execve of the stub completes.
+    pub pending_exec: Option<Box<exec::PreparedExec>>,
+    pub pending_clone: Option<PendingClone>,
+    /// A correction to make when a natively run call returns.
+    pub exit_fixup: Option<clone::Fixup>,
+    /// A syscall interrupted by a signal: (number, restart code), applied at
+    /// the signal-delivery-stop so the host kernel's restart logic sees it.
+    pub restart: Option<(u64, i32)>,
+    /// Set while the thread waits for its first stop after clone.
+    pub starting: bool,
+    /// CLONE_CHILD_SETTID address to fill with the virtual tid at start.
+    pub set_child_tid: u64,
+    /// Whether the thread is stopped by a job-control signal.
+    pub stopped: bool,
+    /// umk sent it a signal that may not have been delivered yet: check
+    /// the host's pending set before parking it.
+    pub sig_hint: bool,
+}
+
+pub struct Process {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub sid: Pid,
+    pub threads: Vec<Pid>,
+    pub children: Vec<Pid>,
+    pub files: Rc<RefCell<FdTable>>,
+    pub fs: Rc<RefCell<FsContext>>,
+    pub mm: Rc<RefCell<Mm>>,
+    pub cred: Cred,
+    /// Signal sent to the parent when this process ends (normally SIGCHLD).
+    pub exit_signal: i32,
+    pub exit: Option<ExitStatus>,
+    /// Woken when a child of this process changes state (wait4).
+    pub child_wait: WaitId,
+    pub comm: Vec<u8>,
+    pub exe: Vec<u8>,
+    pub cmdline: Vec<u8>,
+    pub nofile_limit: usize,
+    /// Stopped/continued report pending for the parent's wait (WUNTRACED/WCONTINUED).
+    pub stop_report: Option<i32>,
+    pub continued_report: bool,
+    pub start_time: Instant,
+    /// ITIMER_REAL: next expiry and reload interval (alarm, setitimer).
+    pub itimer_real: Option<(Instant, std::time::Duration)>,
+}
+
+#[derive(Default)]
+pub struct ProcessTable {
+    pub procs: BTreeMap<Pid, Process>,
+    pub tasks: HashMap<Pid, Task>,
+    pub by_host: HashMap<HostTid, Pid>,
+    next_pid: Pid,
+}
+
+/// Highest virtual pid before wrapping (/proc/sys/kernel/pid_max default).
+pub const PID_MAX: Pid = 4_194_304;
+
+impl ProcessTable {
+    pub fn new() -> ProcessTable {
+        ProcessTable { next_pid: 1, ..Default::default() }
+    }
+
+    /// The next free virtual pid/tid.
+    pub fn alloc_pid(&mut self) -> Pid {
+        loop {
+            let p = self.next_pid;
+            self.next_pid = if p >= PID_MAX { 2 } else { p + 1 };
+            if !self.tasks.contains_key(&p) && !self.procs.contains_key(&p) {
+                return p;
+            }
+        }
+    }
+
+    pub fn task_by_host(&self, host: HostTid) -> Option<&Task> {
+        self.by_host.get(&host).and_then(|t| self.tasks.get(t))
+    }
+
+    pub fn task_by_host_mut(&mut self, host: HostTid) -> Option<&mut Task> {
+        let t = *self.by_host.get(&host)?;
+        self.tasks.get_mut(&t)
+    }
+
+    pub fn process_of(&self, tid: Pid) -> Option<&Process> {
+        self.tasks.get(&tid).and_then(|t| self.procs.get(&t.pid))
+    }
+
+    pub fn insert_task(&mut self, task: Task) {
+        self.by_host.insert(task.host, task.tid);
+        self.tasks.insert(task.tid, task);
+    }
+
+    /// Live (non-zombie) processes.
+    pub fn live(&self) -> impl Iterator<Item = &Process> {
+        self.procs.values().filter(|p| p.exit.is_none())
+    }
+}

@@ -1,0 +1,98 @@
+//! Clocks and timers. Guest time is host time: clock_gettime and
+//! friends run natively through the vDSO. umk keeps ITIMER_REAL (alarm,
+//! setitimer) itself, so that SIGALRM can interrupt a syscall umk has parked.
+
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::mm::GuestMem;
+use crate::kernel::syscall::{Ctx, SysResult};
+use crate::kernel::task::Pid;
+use crate::kernel::Kernel;
+use guest_abi::misc::Timeval;
+use std::time::{Duration, Instant};
+
+pub const ITIMER_REAL: i32 = 0;
+
+fn to_timeval(d: Duration) -> Timeval {
+    Timeval { tv_sec: d.as_secs() as i64, tv_usec: d.subsec_micros() as i64 }
+}
+
+fn from_timeval(t: Timeval) -> KResult<Duration> {
+    if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000))
+}
+
+/// The current ITIMER_REAL of a process as (value left, interval).
+fn current(k: &Kernel, pid: Pid) -> (Duration, Duration) {
+    let t = k.table.borrow();
+    match t.procs.get(&pid).and_then(|p| p.itimer_real) {
+        Some((at, iv)) => (at.saturating_duration_since(Instant::now()).max(Duration::from_micros(1)), iv),
+        None => (Duration::ZERO, Duration::ZERO),
+    }
+}
+
+fn arm(k: &Kernel, pid: Pid, value: Duration, interval: Duration) {
+    if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
+        p.itimer_real = if value.is_zero() { None } else { Some((Instant::now() + value, interval)) };
+    }
+}
+
+pub fn sys_alarm(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (left, _) = current(k, ctx.pid);
+    arm(k, ctx.pid, Duration::from_secs(ctx.args[0] & 0xffff_ffff), Duration::ZERO);
+    // alarm(2) returns whole seconds left, rounded to nearest (kernel/time/itimer.c).
+    let secs = left.as_secs() + u64::from(left.subsec_micros() >= 500_000);
+    SysResult::Done(if left.is_zero() { 0 } else { secs.max(1) } as i64)
+}
+
+pub fn sys_setitimer(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if ctx.arg_i32(0) != ITIMER_REAL {
+        // Virtual and profiling timers count CPU time, which only passes
+        // while the thread runs natively: the host keeps them.
+        return SysResult::Native { regs: ctx.regs, see_exit: false };
+    }
+    let r = (|| -> KResult<i64> {
+        let (left, iv) = current(k, ctx.pid);
+        if ctx.args[1] != 0 {
+            let v: [Timeval; 2] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(ctx.args[1])?;
+            let (interval, value) = (from_timeval(v[0])?, from_timeval(v[1])?);
+            arm(k, ctx.pid, value, interval);
+        } else {
+            arm(k, ctx.pid, Duration::ZERO, Duration::ZERO);
+        }
+        if ctx.args[2] != 0 {
+            GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[2], &[to_timeval(iv), to_timeval(left)])?;
+        }
+        Ok(0)
+    })();
+    r.into()
+}
+
+pub fn sys_getitimer(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if ctx.arg_i32(0) != ITIMER_REAL {
+        return SysResult::Native { regs: ctx.regs, see_exit: false };
+    }
+    let (left, iv) = current(k, ctx.pid);
+    GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &[to_timeval(iv), to_timeval(left)]).map(|_| 0).into()
+}
+
+/// Fires expired ITIMER_REAL timers: SIGALRM to the process, then reload.
+pub fn run_timers(k: &mut Kernel) {
+    let now = Instant::now();
+    let due: Vec<Pid> = k.table.borrow().procs.values().filter(|p| p.itimer_real.is_some_and(|(at, _)| at <= now)).map(|p| p.pid).collect();
+    for pid in due {
+        if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
+            p.itimer_real = match p.itimer_real {
+                Some((at, iv)) if !iv.is_zero() => Some((at + iv, iv)),
+                _ => None,
+            };
+        }
+        crate::kernel::signal::send_to_process(k, pid, guest_abi::signal::SIGALRM);
+    }
+}
+
+/// The next ITIMER_REAL expiry of any process.
+pub fn next_timer(k: &Kernel) -> Option<Instant> {
+    k.table.borrow().procs.values().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min()
+}

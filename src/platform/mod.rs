@@ -1,0 +1,225 @@
+//! How guest threads run and trap.
+//!
+//! The kernel sees guest threads only through the [`Platform`] trait: it is
+//! told about *events* (a thread trapped into a system call, a thread
+//! exited, a signal is about to be delivered) and it answers with
+//! *actions* (resume with this result, inject this signal). The platform
+//! knows nothing of Linux semantics above the raw x86_64 ABI.
+//!
+//! Today there is one real platform, [`ptrace`]: every guest thread is a
+//! host thread traced by umk's event-loop thread, running under a seccomp
+//! filter that traps every system call except a short reviewed list.
+//! The contract, which a second platform (seccomp user notification, an
+//! in-process SIGSYS stub) must keep as well:
+//!
+//! * `next_event` blocks until something happens to a guest thread, or the
+//!   doorbell rings (another thread of umk has news for the kernel).
+//! * A thread that produced an event stays stopped until the kernel resumes
+//!   it; while it is stopped its registers and memory may be read and
+//!   written, and system calls may be injected into it.
+//! * Memory access faults are reported as [`Fault`], never as a panic.
+#![allow(unsafe_code)]
+
+pub mod ptrace;
+
+use std::fmt;
+
+/// A host thread id. The kernel uses it only as an opaque handle: it never
+/// shows it to the guest.
+pub type HostTid = i32;
+
+/// The x86_64 general registers of a stopped thread (the host's
+/// `struct user_regs_struct`, field for field).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Regs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub eflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
+
+impl Regs {
+    /// The system call number and arguments, in the x86_64 syscall ABI
+    /// order (rdi, rsi, rdx, r10, r8, r9).
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+    pub fn set_syscall_args(&mut self, a: [u64; 6]) {
+        self.rdi = a[0];
+        self.rsi = a[1];
+        self.rdx = a[2];
+        self.r10 = a[3];
+        self.r8 = a[4];
+        self.r9 = a[5];
+    }
+}
+
+/// What happened to a guest thread.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// The thread trapped into a system call; `regs.orig_rax` is its number.
+    Syscall { tid: HostTid, regs: Regs },
+    /// A system call the kernel let run natively has returned
+    /// (only after [`Platform::resume_syscall_native`] asked to see it).
+    SyscallExit { tid: HostTid, regs: Regs },
+    /// A new thread or process was created by clone/fork/vfork in `parent`.
+    /// The child is stopped and will report `Started` (or already has).
+    Cloned { parent: HostTid, child: HostTid },
+    /// A new thread reached its first stop and waits to be resumed.
+    Started { tid: HostTid },
+    /// The thread completed a host execve of the stub (its former tid is
+    /// `old_tid` if a non-leader thread exec'd). Its address space is empty
+    /// but for the stub: the kernel must load the guest program now.
+    Exec { tid: HostTid, old_tid: HostTid, regs: Regs },
+    /// A signal is about to be delivered to the thread (signal-delivery-stop).
+    Signal { tid: HostTid, sig: i32 },
+    /// The thread entered a group-stop (SIGSTOP, SIGTSTP...).
+    GroupStop { tid: HostTid, sig: i32 },
+    /// The thread is gone: exited with `code`, or killed by `sig`.
+    Exited { tid: HostTid, code: i32 },
+    Killed { tid: HostTid, sig: i32, core: bool },
+    /// Another umk thread rang the doorbell: check the channels.
+    Doorbell,
+}
+
+/// A guest memory access touched an unmapped or forbidden page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault;
+
+/// Why the platform could not start or control a guest.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// ptrace is not permitted here.
+    #[error("ptrace is not permitted ({0}); in a container, add the SYS_PTRACE capability or allow ptrace in the seccomp profile; with Yama, set kernel.yama.ptrace_scope to 1 or lower")]
+    PtraceDenied(std::io::Error),
+    /// seccomp filters cannot be installed.
+    #[error("seccomp filters are not permitted ({0}); umk needs a Linux kernel with CONFIG_SECCOMP_FILTER")]
+    SeccompDenied(String),
+    #[error("{what}: {err}")]
+    Host { what: &'static str, err: std::io::Error },
+    #[error("guest thread {0} vanished while umk was controlling it")]
+    Vanished(HostTid),
+    #[error("the stub of guest thread {0} is unusable")]
+    StubBroken(HostTid),
+}
+
+impl PlatformError {
+    pub fn host(what: &'static str) -> PlatformError {
+        PlatformError::Host { what, err: std::io::Error::last_os_error() }
+    }
+}
+
+/// Where the stub lives in every guest address space, and what it offers.
+#[derive(Debug, Clone, Copy)]
+pub struct StubLayout {
+    /// Address of a NUL byte (an empty path for execveat), also a NULL envp.
+    pub empty_string: u64,
+    /// Address of argv = { "", NULL }.
+    pub empty_argv: u64,
+    /// The host fd (in every guest process) of the stub executable.
+    pub exec_fd: i32,
+}
+
+/// What the initial stub left on its stack: where the guest stack goes.
+#[derive(Debug, Clone, Copy)]
+pub struct StartState {
+    /// Highest usable stack address (exclusive): the guest's initial stack
+    /// image is written just below it.
+    pub stack_top: u64,
+    /// The host vDSO (AT_SYSINFO_EHDR), left mapped so clock_gettime runs
+    /// natively.
+    pub vdso: Option<u64>,
+}
+
+/// The operations the kernel needs from a platform.
+pub trait Platform {
+    /// Blocks until the next event.
+    fn next_event(&mut self) -> Event;
+    /// A handle other threads use to wake `next_event` with `Event::Doorbell`.
+    fn doorbell(&self) -> Doorbell;
+
+    fn get_regs(&mut self, tid: HostTid) -> Result<Regs, PlatformError>;
+    fn set_regs(&mut self, tid: HostTid, regs: &Regs) -> Result<(), PlatformError>;
+
+    /// Finishes a trapped system call with `result` (a value or -errno)
+    /// without running it, and resumes the thread.
+    fn finish_syscall(&mut self, tid: HostTid, regs: &Regs, result: i64) -> Result<(), PlatformError>;
+    /// Lets the trapped call run natively on the host, possibly with
+    /// rewritten registers (number and arguments). With `see_exit` the
+    /// platform reports `SyscallExit` when it returns.
+    fn resume_syscall_native(&mut self, tid: HostTid, regs: &Regs, see_exit: bool) -> Result<(), PlatformError>;
+    /// Resumes a thread stopped at a clone event so that its clone call's
+    /// return is reported as `SyscallExit`.
+    fn resume_to_syscall_exit(&mut self, tid: HostTid) -> Result<(), PlatformError>;
+    /// Resumes a stopped thread, delivering `sig` if it is in a
+    /// signal-delivery-stop (0 for none).
+    fn resume(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError>;
+    /// Resumes a thread in group-stop so that it stays stopped but reports
+    /// the next event (PTRACE_LISTEN).
+    fn listen(&mut self, tid: HostTid) -> Result<(), PlatformError>;
+
+    /// Runs one system call inside a stopped thread and returns its raw
+    /// result. The thread's registers are restored afterwards.
+    fn inject_syscall(&mut self, tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError>;
+
+    fn read_memory(&mut self, tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
+    fn write_memory(&mut self, tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault>;
+
+    /// Sends a real host signal to one thread.
+    fn signal_thread(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError>;
+    /// The thread's blocked-signal mask.
+    fn blocked_signals(&mut self, tid: HostTid) -> Result<u64, PlatformError>;
+    /// Host-side pending and ignored signals of a thread: (pending, ignored, caught).
+    fn signal_state(&mut self, tid: HostTid) -> Result<(u64, u64, u64), PlatformError>;
+    /// Kills a whole host thread group with SIGKILL.
+    fn kill_process(&mut self, tid: HostTid);
+
+    fn stub(&self) -> StubLayout;
+    /// After an `Exec` event: where the guest's stack goes.
+    fn start_state(&mut self, tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError>;
+}
+
+/// Wakes the event loop from another thread.
+#[derive(Clone)]
+pub struct Doorbell {
+    pub(crate) pid: i32,
+}
+
+impl Doorbell {
+    pub fn ring(&self) {
+        // SAFETY: kill(2) on a pid we created; it has no memory effects.
+        unsafe {
+            libc::kill(self.pid, libc::SIGUSR1);
+        }
+    }
+}
+
+impl fmt::Debug for Doorbell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Doorbell({})", self.pid)
+    }
+}

@@ -1,0 +1,594 @@
+//! The ptrace platform: guest threads are host threads traced by umk.
+//!
+//! One thread of umk (the event loop) is the tracer of every guest thread.
+//! Guest processes are started from the stub (see [`stub`]) under a seccomp
+//! filter (see [`seccomp`]) whose `SECCOMP_RET_TRACE` verdicts arrive here
+//! as `PTRACE_EVENT_SECCOMP` stops: one stop per trapped call. From ptrace(2):
+//! threads are attached with PTRACE_SEIZE, so group-stops arrive as
+//! PTRACE_EVENT_STOP and children of traced threads are traced from birth
+//! (PTRACE_O_TRACEFORK/VFORK/CLONE); PTRACE_O_EXITKILL kills every guest
+//! thread if umk dies.
+
+pub mod seccomp;
+pub mod stub;
+
+use super::{Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout};
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::io;
+
+const PTRACE_EVENT_STOP: i32 = 128;
+
+/// Why a traced thread is stopped, which decides how it may be resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopKind {
+    Seccomp,
+    SyscallExit,
+    Signal,
+    Event,
+}
+
+pub struct PtracePlatform {
+    stub_fd: i32,
+    secret: u64,
+    filter: Vec<seccomp::SockFilter>,
+    doorbell_pid: i32,
+    /// Threads we have seen stop at least once (to tell a new child's first
+    /// stop from a group-stop).
+    known: HashSet<HostTid>,
+    stop_kind: std::collections::HashMap<HostTid, StopKind>,
+}
+
+fn check(r: libc::c_long, what: &'static str) -> Result<libc::c_long, PlatformError> {
+    if r < 0 {
+        Err(PlatformError::host(what))
+    } else {
+        Ok(r)
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into `b`.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
+    if n != 8 {
+        // Fall back to time and address entropy; the secret only needs to
+        // be unguessable by the guest, which cannot read umk's memory.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        return t ^ (&b as *const _ as u64).rotate_left(17);
+    }
+    u64::from_ne_bytes(b)
+}
+
+impl PtracePlatform {
+    /// Sets up the stub and the doorbell. Must be called on the thread that
+    /// will run the event loop: ptrace ties tracees to one tracer thread.
+    pub fn new() -> Result<PtracePlatform, PlatformError> {
+        let image = stub::image();
+        let name = CString::new("umk-stub").unwrap_or_default();
+        // SAFETY: memfd_create with a valid C string.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+        if fd < 0 {
+            return Err(PlatformError::host("memfd_create for the stub"));
+        }
+        // SAFETY: writing our own buffer to our own fd.
+        let w = unsafe { libc::write(fd, image.as_ptr().cast(), image.len()) };
+        if w != image.len() as isize {
+            return Err(PlatformError::host("writing the stub"));
+        }
+        // SAFETY: fcntl on our fd; seals keep the stub immutable.
+        unsafe {
+            libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL);
+        }
+        // The secret's low 12 bits are zero: it rides in mmap's page-aligned
+        // offset argument.
+        let secret = random_u64() & !0xfff | 0x1000;
+        let filter = seccomp::build_filter(stub::INJECT_IP, secret);
+        let mut p = PtracePlatform {
+            stub_fd: fd,
+            secret,
+            filter,
+            doorbell_pid: 0,
+            known: HashSet::new(),
+            stop_kind: Default::default(),
+        };
+        p.doorbell_pid = p.start_doorbell()?;
+        Ok(p)
+    }
+
+    /// The doorbell is a traced child that does nothing but wait for
+    /// signals. Another umk thread signals it; the signal-delivery-stop
+    /// wakes `waitpid` in the event loop. Unlike a self-pipe, this needs no
+    /// second wait primitive next to waitpid, and no signal is ever lost.
+    fn start_doorbell(&mut self) -> Result<i32, PlatformError> {
+        // SAFETY: the child only calls async-signal-safe functions.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(PlatformError::host("fork of the doorbell"));
+        }
+        if pid == 0 {
+            // SAFETY: plain syscalls in the forked child.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        let opts = libc::PTRACE_O_EXITKILL;
+        // SAFETY: seizing our own child.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, opts as libc::c_long) };
+        if r < 0 {
+            let err = io::Error::last_os_error();
+            // SAFETY: killing our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return Err(PlatformError::PtraceDenied(err));
+        }
+        self.known.insert(pid);
+        Ok(pid)
+    }
+
+    /// Starts a new guest process: fork, seize, install the seccomp filter,
+    /// exec the stub. Returns once the stub has stopped at its entry point,
+    /// with its registers (an `Exec` event is NOT reported for it).
+    pub fn spawn(&mut self) -> Result<(HostTid, Regs), PlatformError> {
+        let mut sync = [0i32; 2];
+        // SAFETY: pipe2 into a 2-int array.
+        if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(PlatformError::host("pipe2"));
+        }
+        let prog = libc::sock_fprog { len: self.filter.len() as u16, filter: self.filter.as_ptr() as *mut libc::sock_filter };
+        let argv0 = c"umk-guest";
+        let argv: [*const libc::c_char; 2] = [argv0.as_ptr(), std::ptr::null()];
+        let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+        let empty = c"";
+        let stub_fd = self.stub_fd;
+        // SAFETY: after fork the child calls only async-signal-safe syscalls
+        // on memory prepared before the fork, then execs or exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(PlatformError::host("fork"));
+        }
+        if pid == 0 {
+            unsafe {
+                // Own host session and group: the host terminal's signals
+                // never reach a guest directly; umk's line discipline decides.
+                libc::setsid();
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                let mut b = 0u8;
+                libc::read(sync[0], (&mut b as *mut u8).cast(), 1);
+                if libc::dup2(stub_fd, stub::STUB_FD) < 0 {
+                    libc::_exit(126);
+                }
+                // No host descriptor but the stub survives into the guest.
+                libc::syscall(libc::SYS_close_range, 0u32, (stub::STUB_FD - 1) as u32, 0u32);
+                libc::syscall(libc::SYS_close_range, (stub::STUB_FD + 1) as u32, u32::MAX, 0u32);
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    libc::_exit(125);
+                }
+                if libc::syscall(libc::SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog as *const _) != 0 {
+                    libc::_exit(124);
+                }
+                libc::syscall(libc::SYS_execveat, stub::STUB_FD, empty.as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH);
+                libc::_exit(123);
+            }
+        }
+        // SAFETY: closing our read end; the child has its copy.
+        unsafe { libc::close(sync[0]) };
+        let opts = libc::PTRACE_O_TRACESECCOMP
+            | libc::PTRACE_O_TRACEEXEC
+            | libc::PTRACE_O_TRACECLONE
+            | libc::PTRACE_O_TRACEFORK
+            | libc::PTRACE_O_TRACEVFORK
+            | libc::PTRACE_O_TRACESYSGOOD
+            | libc::PTRACE_O_EXITKILL;
+        // SAFETY: seizing our own child.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, opts as libc::c_long) };
+        if r < 0 {
+            let err = io::Error::last_os_error();
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+                libc::close(sync[1]);
+            }
+            return Err(PlatformError::PtraceDenied(err));
+        }
+        // SAFETY: one byte from a local to our pipe.
+        unsafe {
+            libc::write(sync[1], b"g".as_ptr().cast(), 1);
+            libc::close(sync[1]);
+        }
+        self.known.insert(pid);
+        // Drive the child to the stub's entry: its execveat traps (the
+        // filter is already in force) and we let it run; then the exec
+        // event; then the int3 at the entry point.
+        loop {
+            let status = self.wait_for(pid)?;
+            if libc::WIFEXITED(status) {
+                return Err(match libc::WEXITSTATUS(status) {
+                    124 => PlatformError::SeccompDenied("seccomp(SECCOMP_SET_MODE_FILTER) failed".into()),
+                    c => PlatformError::Host { what: "starting the stub", err: io::Error::other(format!("child exited with {c}")) },
+                });
+            }
+            if libc::WIFSIGNALED(status) {
+                return Err(PlatformError::SeccompDenied(format!("the guest stub was killed by signal {}", libc::WTERMSIG(status))));
+            }
+            let sig = libc::WSTOPSIG(status);
+            let event = status >> 16;
+            if event == libc::PTRACE_EVENT_SECCOMP || event == libc::PTRACE_EVENT_EXEC {
+                self.ptrace_cont(pid, 0)?;
+            } else if event == 0 && sig == libc::SIGTRAP {
+                let regs = self.get_regs(pid)?;
+                self.stop_kind.insert(pid, StopKind::Signal);
+                return Ok((pid, regs));
+            } else {
+                // A stray stop (e.g. a signal): let it go.
+                self.ptrace_cont(pid, if event == 0 { sig } else { 0 })?;
+            }
+        }
+    }
+
+    fn wait_for(&self, pid: i32) -> Result<i32, PlatformError> {
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid into a local.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+            if r == pid {
+                return Ok(status);
+            }
+            if r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return Err(PlatformError::Vanished(pid));
+            }
+        }
+    }
+
+    fn ptrace_cont(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError> {
+        // SAFETY: ptrace request on a stopped tracee of ours.
+        let r = unsafe { libc::ptrace(libc::PTRACE_CONT, tid, 0, sig as libc::c_long) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        self.stop_kind.remove(&tid);
+        Ok(())
+    }
+
+    fn event_msg(&self, tid: HostTid) -> u64 {
+        let mut msg: libc::c_ulong = 0;
+        // SAFETY: GETEVENTMSG writes one c_ulong.
+        unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut libc::c_ulong) };
+        msg as u64
+    }
+
+    /// Turns one waitpid status into an event, or None for stops the
+    /// platform absorbs itself.
+    fn decode(&mut self, tid: HostTid, status: i32) -> Option<Event> {
+        if libc::WIFEXITED(status) {
+            self.forget(tid);
+            return Some(Event::Exited { tid, code: libc::WEXITSTATUS(status) });
+        }
+        if libc::WIFSIGNALED(status) {
+            self.forget(tid);
+            return Some(Event::Killed { tid, sig: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) });
+        }
+        if !libc::WIFSTOPPED(status) {
+            return None;
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if tid == self.doorbell_pid {
+            let _ = self.ptrace_cont(tid, 0);
+            return Some(Event::Doorbell);
+        }
+        let first = self.known.insert(tid);
+        match event {
+            libc::PTRACE_EVENT_SECCOMP => {
+                self.stop_kind.insert(tid, StopKind::Seccomp);
+                match self.get_regs(tid) {
+                    Ok(regs) => Some(Event::Syscall { tid, regs }),
+                    Err(_) => None,
+                }
+            }
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                self.stop_kind.insert(tid, StopKind::Event);
+                let child = self.event_msg(tid) as HostTid;
+                Some(Event::Cloned { parent: tid, child })
+            }
+            libc::PTRACE_EVENT_EXEC => {
+                let old_tid = self.event_msg(tid) as HostTid;
+                if old_tid != tid {
+                    self.forget(old_tid);
+                }
+                // Step out of execve to the stub's entry (an int3), so the
+                // loader starts from a clean user-mode state.
+                if self.ptrace_cont(tid, 0).is_err() {
+                    return None;
+                }
+                loop {
+                    let st = self.wait_for(tid).ok()?;
+                    if !libc::WIFSTOPPED(st) {
+                        return self.decode(tid, st);
+                    }
+                    if libc::WSTOPSIG(st) == libc::SIGTRAP && (st >> 16) == 0 {
+                        break;
+                    }
+                    // A signal arrived meanwhile: it stays pending for later.
+                    let _ = self.ptrace_cont(tid, 0);
+                }
+                self.stop_kind.insert(tid, StopKind::Signal);
+                let regs = self.get_regs(tid).ok()?;
+                Some(Event::Exec { tid, old_tid, regs })
+            }
+            PTRACE_EVENT_STOP => {
+                self.stop_kind.insert(tid, StopKind::Event);
+                if first || sig == libc::SIGTRAP {
+                    Some(Event::Started { tid })
+                } else {
+                    Some(Event::GroupStop { tid, sig })
+                }
+            }
+            0 if sig == (libc::SIGTRAP | 0x80) => {
+                self.stop_kind.insert(tid, StopKind::SyscallExit);
+                match self.get_regs(tid) {
+                    Ok(regs) => Some(Event::SyscallExit { tid, regs }),
+                    Err(_) => None,
+                }
+            }
+            0 => {
+                self.stop_kind.insert(tid, StopKind::Signal);
+                Some(Event::Signal { tid, sig })
+            }
+            _ => {
+                // PTRACE_EVENT_EXIT and others we did not ask for.
+                let _ = self.ptrace_cont(tid, 0);
+                None
+            }
+        }
+    }
+
+    fn forget(&mut self, tid: HostTid) {
+        self.known.remove(&tid);
+        self.stop_kind.remove(&tid);
+    }
+}
+
+impl Drop for PtracePlatform {
+    fn drop(&mut self) {
+        // SAFETY: killing and reaping our own doorbell child.
+        unsafe {
+            libc::kill(self.doorbell_pid, libc::SIGKILL);
+            libc::close(self.stub_fd);
+        }
+    }
+}
+
+impl Platform for PtracePlatform {
+    fn next_event(&mut self) -> Event {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid into a local.
+            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            if tid < 0 {
+                if io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+                    // Nothing left to trace: report as a doorbell so the
+                    // kernel re-checks its state instead of spinning here.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    return Event::Doorbell;
+                }
+                continue;
+            }
+            if let Some(ev) = self.decode(tid, status) {
+                return ev;
+            }
+        }
+    }
+
+    fn doorbell(&self) -> Doorbell {
+        Doorbell { pid: self.doorbell_pid }
+    }
+
+    fn get_regs(&mut self, tid: HostTid) -> Result<Regs, PlatformError> {
+        let mut regs = Regs::default();
+        // SAFETY: Regs has the layout of user_regs_struct.
+        let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid, 0, &mut regs as *mut Regs) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        Ok(regs)
+    }
+
+    fn set_regs(&mut self, tid: HostTid, regs: &Regs) -> Result<(), PlatformError> {
+        // SAFETY: Regs has the layout of user_regs_struct.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SETREGS, tid, 0, regs as *const Regs) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        Ok(())
+    }
+
+    fn finish_syscall(&mut self, tid: HostTid, regs: &Regs, result: i64) -> Result<(), PlatformError> {
+        let mut r = *regs;
+        r.rax = result as u64;
+        // orig_rax = -1 skips the call (kernel/seccomp.c: a tracer may skip
+        // a syscall by changing its number to -1) and keeps our rax.
+        r.orig_rax = u64::MAX;
+        self.set_regs(tid, &r)?;
+        self.ptrace_cont(tid, 0)
+    }
+
+    fn resume_syscall_native(&mut self, tid: HostTid, regs: &Regs, see_exit: bool) -> Result<(), PlatformError> {
+        self.set_regs(tid, regs)?;
+        if see_exit {
+            // SAFETY: ptrace request on a stopped tracee.
+            let r = unsafe { libc::ptrace(libc::PTRACE_SYSCALL, tid, 0, 0) };
+            if r < 0 {
+                return Err(PlatformError::Vanished(tid));
+            }
+            self.stop_kind.remove(&tid);
+            Ok(())
+        } else {
+            self.ptrace_cont(tid, 0)
+        }
+    }
+
+    fn resume_to_syscall_exit(&mut self, tid: HostTid) -> Result<(), PlatformError> {
+        // SAFETY: ptrace request on a stopped tracee.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SYSCALL, tid, 0, 0) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        self.stop_kind.remove(&tid);
+        Ok(())
+    }
+
+    fn resume(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError> {
+        self.ptrace_cont(tid, sig)
+    }
+
+    fn listen(&mut self, tid: HostTid) -> Result<(), PlatformError> {
+        // SAFETY: ptrace request on a tracee in group-stop.
+        let r = unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid, 0, 0) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        self.stop_kind.remove(&tid);
+        Ok(())
+    }
+
+    fn inject_syscall(&mut self, tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError> {
+        let saved = self.get_regs(tid)?;
+        let mut r = saved;
+        r.rip = stub::INJECT_SITE;
+        r.rax = nr as u64;
+        r.orig_rax = u64::MAX;
+        r.set_syscall_args([args[0], args[1], args[2], args[3], args[4], self.secret]);
+        self.set_regs(tid, &r)?;
+        self.ptrace_cont(tid, 0)?;
+        let mut deferred = Vec::new();
+        let result = loop {
+            let st = self.wait_for(tid)?;
+            if !libc::WIFSTOPPED(st) {
+                return Err(PlatformError::Vanished(tid));
+            }
+            let sig = libc::WSTOPSIG(st);
+            if sig == libc::SIGTRAP && (st >> 16) == 0 {
+                let after = self.get_regs(tid)?;
+                if after.rip != stub::INJECT_SITE + 3 {
+                    return Err(PlatformError::StubBroken(tid));
+                }
+                break after.rax as i64;
+            }
+            if (st >> 16) == 0 {
+                // A signal came in while umk was working inside the thread:
+                // hold it back and raise it again afterwards.
+                deferred.push(sig);
+            } else if sig == libc::SIGSEGV || sig == libc::SIGBUS {
+                return Err(PlatformError::StubBroken(tid));
+            }
+            self.ptrace_cont(tid, 0)?;
+        };
+        self.stop_kind.insert(tid, StopKind::Signal);
+        // Back to where the thread was; the caller resumes it.
+        let mut back = saved;
+        back.orig_rax = u64::MAX;
+        self.set_regs(tid, &back)?;
+        for sig in deferred {
+            let _ = self.signal_thread(tid, sig);
+        }
+        Ok(result)
+    }
+
+    fn read_memory(&mut self, tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+        // SAFETY: `local` covers exactly `buf`; the remote side is checked
+        // by the host kernel.
+        let n = unsafe { libc::process_vm_readv(tid, &local, 1, &remote, 1, 0) };
+        if n == buf.len() as isize {
+            Ok(())
+        } else {
+            Err(Fault)
+        }
+    }
+
+    fn write_memory(&mut self, tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: data.len() };
+        // SAFETY: `local` covers exactly `data`; the remote side is checked
+        // by the host kernel.
+        let n = unsafe { libc::process_vm_writev(tid, &local, 1, &remote, 1, 0) };
+        if n == data.len() as isize {
+            return Ok(());
+        }
+        // process_vm_writev cannot write read-only pages (text, RELRO);
+        // /proc/PID/mem can, for a ptrace peer — but only where the page is
+        // mapped at all. A guest pointer into a read-only page from a guest
+        // syscall is EFAULT on Linux, so only the loader relies on this.
+        Err(Fault)
+    }
+
+    fn signal_thread(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError> {
+        // SAFETY: tgkill-like signal to a traced thread.
+        let r = unsafe { libc::syscall(libc::SYS_tkill, tid, sig) };
+        check(r, "tkill")?;
+        Ok(())
+    }
+
+    fn blocked_signals(&mut self, tid: HostTid) -> Result<u64, PlatformError> {
+        let mut mask: u64 = 0;
+        // SAFETY: PTRACE_GETSIGMASK writes `addr` (8) bytes to `data`.
+        let r = unsafe { libc::ptrace(0x420a /* PTRACE_GETSIGMASK */, tid, 8usize, &mut mask as *mut u64) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        Ok(mask)
+    }
+
+    fn signal_state(&mut self, tid: HostTid) -> Result<(u64, u64, u64), PlatformError> {
+        let s = std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| PlatformError::Vanished(tid))?;
+        let field = |name: &str| -> u64 {
+            s.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        Ok((field("SigPnd:") | field("ShdPnd:"), field("SigIgn:"), field("SigCgt:")))
+    }
+
+    fn kill_process(&mut self, tid: HostTid) {
+        // SAFETY: SIGKILL to a guest thread group.
+        unsafe {
+            libc::kill(tid, libc::SIGKILL);
+        }
+    }
+
+    fn stub(&self) -> StubLayout {
+        StubLayout { empty_string: stub::EMPTY_STRING, empty_argv: stub::EMPTY_ARGV, exec_fd: stub::STUB_FD }
+    }
+
+    fn start_state(&mut self, tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError> {
+        // The stub's own initial stack: argc, argv..., 0, envp..., 0, auxv.
+        let mut words = [0u8; 8 * 64];
+        self.read_memory(tid, regs.rsp, &mut words).map_err(|_| PlatformError::StubBroken(tid))?;
+        let w = |i: usize| u64::from_le_bytes(words[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        let argc = w(0) as usize;
+        let mut i = 1 + argc + 1;
+        while i < 64 && w(i) != 0 {
+            i += 1;
+        }
+        i += 1;
+        let mut vdso = None;
+        while i + 1 < 64 && w(i) != 0 {
+            if w(i) == 33 {
+                vdso = Some(w(i + 1));
+            }
+            i += 2;
+        }
+        Ok(StartState { stack_top: regs.rsp & !0xf, vdso })
+    }
+}

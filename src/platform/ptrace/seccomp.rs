@@ -1,0 +1,170 @@
+//! The seccomp filter every guest process runs under.
+//!
+//! A classic BPF program over `struct seccomp_data` (include/uapi/linux/
+//! seccomp.h): nr at 0, arch at 4, instruction_pointer at 8, args at 16.
+//! Verdicts:
+//!
+//! * a foreign architecture (i386 `int 0x80`, x32) is killed outright:
+//!   umk only speaks the x86_64 ABI, and a second ABI is a second way in;
+//! * a call made from the stub's injection site *and* carrying the VM's
+//!   secret in its sixth argument register is allowed: that is umk itself
+//!   running mmap/mprotect inside the guest while it loads a program. The
+//!   guest can jump to the stub too, but cannot know the secret;
+//! * the reviewed list below runs natively: each call only touches the
+//!   calling process's own memory, signal state or time;
+//! * everything else traps to umk (`SECCOMP_RET_TRACE`). With no tracer
+//!   attached a traced call fails with ENOSYS: the filter fails closed.
+
+use guest_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE};
+use guest_abi::sysno::*;
+
+const BPF_LD: u16 = 0x00;
+const BPF_W: u16 = 0x00;
+const BPF_ABS: u16 = 0x20;
+const BPF_JMP: u16 = 0x05;
+const BPF_JEQ: u16 = 0x10;
+const BPF_JGE: u16 = 0x30;
+const BPF_JSET: u16 = 0x40;
+const BPF_K: u16 = 0x00;
+const BPF_RET: u16 = 0x06;
+
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+const OFF_IP: u32 = 8;
+const fn off_arg(i: u32) -> u32 {
+    16 + 8 * i
+}
+
+/// System calls that run natively, without a stop. Each is safe because
+/// it acts only on the caller's own memory, signal state or clocks, and
+/// takes no pid, fd or path. Anything added here must keep that true.
+pub const NATIVE: &[(usize, &str)] = &[
+    (SYS_MUNMAP, "own memory"),
+    (SYS_MPROTECT, "own memory"),
+    (SYS_MADVISE, "own memory"),
+    (SYS_MREMAP, "own memory"),
+    (SYS_MINCORE, "own memory"),
+    (SYS_MLOCK, "own memory"),
+    (SYS_MUNLOCK, "own memory"),
+    (SYS_MSYNC, "own memory (file mappings are private copies)"),
+    (SYS_RT_SIGACTION, "own signal dispositions, kept by the host kernel"),
+    (SYS_RT_SIGPROCMASK, "own signal mask"),
+    (SYS_RT_SIGRETURN, "returns from a native signal frame"),
+    (SYS_RT_SIGPENDING, "own pending set"),
+    (SYS_RT_SIGSUSPEND, "waits for a signal; umk delivers guest signals as host signals"),
+    (SYS_RT_SIGTIMEDWAIT, "waits for a signal"),
+    (SYS_SIGALTSTACK, "own signal stack"),
+    (SYS_PAUSE, "waits for a signal"),
+    (SYS_FUTEX, "futex words in own memory; host tids never appear in them"),
+    (SYS_SET_ROBUST_LIST, "own memory"),
+    (SYS_RSEQ, "own memory"),
+    (SYS_ARCH_PRCTL, "own thread's FS/GS base"),
+    (SYS_SCHED_YIELD, "no state"),
+    (SYS_NANOSLEEP, "sleeps; interrupted by host signals like Linux"),
+    (SYS_CLOCK_NANOSLEEP, "sleeps"),
+    (SYS_CLOCK_GETTIME, "guest time is host time"),
+    (SYS_CLOCK_GETRES, "guest time is host time"),
+    (SYS_GETTIMEOFDAY, "guest time is host time"),
+    (SYS_TIME, "guest time is host time"),
+    (SYS_RESTART_SYSCALL, "restarts a native sleep"),
+    (SYS_GETRANDOM, "writes own memory"),
+    (SYS_EXIT, "ends the calling thread; umk sees the exit"),
+    (SYS_EXIT_GROUP, "ends the calling process; umk sees the exit"),
+];
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+fn stmt(code: u16, k: u32) -> SockFilter {
+    SockFilter { code, jt: 0, jf: 0, k }
+}
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
+    SockFilter { code, jt, jf, k }
+}
+
+/// Builds the filter. `inject_ip` is the address right after the stub's
+/// `syscall` instruction; `secret` the per-VM value in r9 that marks
+/// umk's own injected calls.
+pub fn build_filter(inject_ip: u64, secret: u64) -> Vec<SockFilter> {
+    let mut p = Vec::new();
+    let ld = |off| stmt(BPF_LD | BPF_W | BPF_ABS, off);
+    let ret = |v| stmt(BPF_RET | BPF_K, v);
+
+    // Foreign ABIs die.
+    p.push(ld(OFF_ARCH));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+    p.push(ret(SECCOMP_RET_KILL_PROCESS));
+    p.push(ld(OFF_NR));
+    p.push(jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1));
+    p.push(ret(SECCOMP_RET_KILL_PROCESS));
+
+    // umk's own injected calls: ip == inject_ip && r9 == secret. Each
+    // mismatch jumps past the ALLOW (the count of remaining checks).
+    let parts = [
+        (OFF_IP, inject_ip as u32),
+        (OFF_IP + 4, (inject_ip >> 32) as u32),
+        (off_arg(5), secret as u32),
+        (off_arg(5) + 4, (secret >> 32) as u32),
+    ];
+    for (i, (off, val)) in parts.iter().enumerate() {
+        let remaining = (parts.len() - i - 1) as u8;
+        p.push(ld(*off));
+        // on mismatch skip the remaining (ld, jeq) pairs and the ALLOW
+        p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, *val, 0, remaining * 2 + 1));
+    }
+    p.push(ret(SECCOMP_RET_ALLOW));
+
+    // Anonymous, non-fixed mmap runs natively: the host picks a free
+    // address, so it cannot replace anything. File-backed and fixed
+    // mappings trap (guest fds are umk's objects; fixed mappings are
+    // checked by umk).
+    p.push(ld(OFF_NR));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_MMAP as u32, 0, 5));
+    p.push(ld(off_arg(3)));
+    p.push(jump(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS as u32, 0, 2));
+    p.push(jump(BPF_JMP | BPF_JSET | BPF_K, (MAP_FIXED | MAP_FIXED_NOREPLACE) as u32, 1, 0));
+    p.push(ret(SECCOMP_RET_ALLOW));
+    p.push(ret(SECCOMP_RET_TRACE));
+
+    // The reviewed list.
+    p.push(ld(OFF_NR));
+    let n = NATIVE.len();
+    for (i, (nr, _)) in NATIVE.iter().enumerate() {
+        // on match jump to the ALLOW after the list
+        let to_allow = (n - i - 1 + 1) as u8;
+        p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, *nr as u32, to_allow, 0));
+    }
+    p.push(ret(SECCOMP_RET_TRACE));
+    p.push(ret(SECCOMP_RET_ALLOW));
+    p
+}
+
+/// Whether a syscall number runs natively (for the syscall table's notes).
+pub fn is_native(nr: usize) -> bool {
+    NATIVE.iter().any(|(n, _)| *n == nr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_fits_in_a_jump_offset() {
+        // Conditional jumps are 8-bit: the list must stay short.
+        let f = build_filter(0x1234, 0x5678_0000);
+        assert!(NATIVE.len() < 250);
+        assert!(f.len() < 4096);
+    }
+}

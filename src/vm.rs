@@ -1,0 +1,228 @@
+//! A VM: a kernel, a platform and the host console, and the event loop
+//! that drives them.
+
+use crate::console;
+use crate::kernel::boot::{BootError, InitSpec};
+use crate::kernel::fs::ext4::{Ext4, Ext4Error};
+use crate::kernel::task::ExitStatus;
+use crate::kernel::tty::{Console, ConsoleInput};
+use crate::kernel::{BootConfig, Kernel};
+use crate::platform::ptrace::PtracePlatform;
+use crate::platform::{Platform, PlatformError};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::io::Read;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+pub struct VmConfig {
+    pub image: PathBuf,
+    pub argv: Option<Vec<Vec<u8>>>,
+    pub env: Vec<Vec<u8>>,
+    pub workdir: Vec<u8>,
+    pub hostname: Vec<u8>,
+    pub ephemeral: bool,
+    pub verbose: bool,
+}
+
+/// Why a VM could not boot. Each message is the one line the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    #[error("cannot open image {path}: {err}")]
+    ImageOpen { path: String, err: std::io::Error },
+    #[error("{path} is not a usable ext2/3/4 image: {err}")]
+    ImageFormat { path: String, err: Ext4Error },
+    #[error("{0}")]
+    Platform(#[from] PlatformError),
+    #[error("{0}")]
+    Boot(#[from] BootError),
+}
+
+impl VmError {
+    /// umk's own exit codes, documented in the README: 125 for a VM that
+    /// could not start, 126 for a command that cannot run, 127 for one that
+    /// is not in the image (as env(1) and container runtimes do).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            VmError::Boot(BootError::NotFound(_)) => 127,
+            VmError::Boot(BootError::NotExecutable { .. }) => 126,
+            _ => 125,
+        }
+    }
+}
+
+/// What the host tells the event loop besides guest events.
+enum HostEvent {
+    Terminate(i32),
+}
+
+const DEFAULT_PATH: &[u8] = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Boots the image and runs until pid 1 exits. Returns the exit status to
+/// leave umk with.
+pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
+    let path = cfg.image.display().to_string();
+    let file = std::fs::File::open(&cfg.image).map_err(|err| VmError::ImageOpen { path: path.clone(), err })?;
+    let image = Ext4::open(Box::new(file)).map_err(|err| VmError::ImageFormat { path: path.clone(), err })?;
+
+    let terminal = console::is_tty(0) && console::is_tty(1);
+    let mut platform = PtracePlatform::new()?;
+    let doorbell = platform.doorbell();
+    let (host, regs) = platform.spawn()?;
+
+    // Host input and signals reach the loop through channels + doorbell.
+    let (in_tx, in_rx) = unbounded::<ConsoleInput>();
+    let (host_tx, host_rx) = unbounded::<HostEvent>();
+    start_host_signals(host_tx, in_tx.clone(), doorbell.clone(), terminal);
+    {
+        let tx = in_tx.clone();
+        let bell = doorbell.clone();
+        std::thread::Builder::new()
+            .name("umk-stdin".into())
+            .spawn(move || {
+                console::read_stdin(|chunk| {
+                    let _ = tx.send(match chunk {
+                        Some(b) => ConsoleInput::Bytes(b),
+                        None => ConsoleInput::Eof,
+                    });
+                    bell.ring();
+                })
+            })
+            .ok();
+    }
+    let winsize = console::winsize(1).or_else(|| console::winsize(0)).unwrap_or_default();
+    let entropy: crate::kernel::fs::devfs::Entropy = Rc::new(|buf: &mut [u8]| {
+        if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+            let _ = f.read_exact(buf);
+        }
+    });
+    let boot = BootConfig { hostname: cfg.hostname.clone(), log_enosys: cfg.verbose };
+    let mut kernel = Kernel::new(
+        Box::new(platform),
+        image,
+        |waker| {
+            let out: crate::kernel::tty::console::OutputSink = Box::new(|b: &[u8]| console::write_all(1, b));
+            let err: crate::kernel::tty::console::OutputSink = Box::new(|b: &[u8]| console::write_all(2, b));
+            Console::new(terminal, winsize, waker, in_rx, out, err)
+        },
+        entropy,
+        boot,
+    );
+
+    let mut envp: Vec<Vec<u8>> = vec![DEFAULT_PATH.to_vec(), b"HOME=/root".to_vec()];
+    if let Ok(term) = std::env::var("TERM") {
+        envp.push(format!("TERM={term}").into_bytes());
+    }
+    for e in &cfg.env {
+        let key = e.split(|b| *b == b'=').next().unwrap_or(e);
+        envp.retain(|x| x.split(|b| *b == b'=').next() != Some(key));
+        envp.push(e.clone());
+    }
+    let argv = match cfg.argv {
+        Some(a) => a,
+        None => {
+            let has_init = kernel.lookup_at(1, guest_abi::fcntl::AT_FDCWD, b"/sbin/init", crate::kernel::fs::path::Follow::Yes, false).is_ok();
+            vec![if has_init { b"/sbin/init".to_vec() } else { b"/bin/sh".to_vec() }]
+        }
+    };
+    let _raw = if terminal { console::RawMode::enter(0).ok() } else { None };
+    if let Err(e) = kernel.start_init(host, regs, InitSpec { argv, envp, workdir: cfg.workdir.clone() }) {
+        kernel.platform.kill_process(host);
+        return Err(e.into());
+    }
+
+    let timer = Timer::start(doorbell);
+    let mut armed: Option<Instant> = None;
+    let status = loop {
+        let ev = kernel.platform.next_event();
+        kernel.handle_event(ev);
+        if let Ok(HostEvent::Terminate(sig)) = host_rx.try_recv() {
+            break ExitStatus::Killed { sig, core: false };
+        }
+        if let Some(st) = kernel.init_exit {
+            break st;
+        }
+        // Tell the timer thread only when the deadline changes: waking it
+        // on every syscall would cost a context switch each time.
+        let next = kernel.next_deadline();
+        if next != armed {
+            armed = next;
+            timer.set(next);
+        }
+    };
+    // Nothing of the guest outlives pid 1.
+    let hosts: Vec<i32> = kernel.table.borrow().tasks.values().map(|t| t.host).collect();
+    for h in hosts {
+        kernel.platform.kill_process(h);
+    }
+    Ok(match status {
+        ExitStatus::Exited(c) => c,
+        ExitStatus::Killed { sig, .. } => 128 + sig,
+    })
+}
+
+/// SIGWINCH becomes a console resize; SIGTERM, SIGHUP (and SIGINT/SIGQUIT
+/// when the console is not a terminal) end the VM cleanly.
+fn start_host_signals(host_tx: Sender<HostEvent>, in_tx: Sender<ConsoleInput>, bell: crate::platform::Doorbell, terminal: bool) {
+    use signal_hook::consts::*;
+    let mut sigs = vec![SIGWINCH, SIGTERM, SIGHUP];
+    if !terminal {
+        sigs.extend([SIGINT, SIGQUIT]);
+    }
+    let Ok(mut signals) = signal_hook::iterator::Signals::new(&sigs) else { return };
+    std::thread::Builder::new()
+        .name("umk-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGWINCH {
+                    if let Some(ws) = console::winsize(1).or_else(|| console::winsize(0)) {
+                        let _ = in_tx.send(ConsoleInput::Resize(ws));
+                    }
+                } else {
+                    let _ = host_tx.send(HostEvent::Terminate(sig));
+                }
+                bell.ring();
+            }
+        })
+        .ok();
+}
+
+/// Rings the doorbell at the kernel's next deadline (sleeps, poll
+/// timeouts, alarm).
+struct Timer {
+    tx: Sender<Option<Instant>>,
+}
+
+impl Timer {
+    fn start(bell: crate::platform::Doorbell) -> Timer {
+        let (tx, rx): (Sender<Option<Instant>>, Receiver<Option<Instant>>) = unbounded();
+        std::thread::Builder::new()
+            .name("umk-timer".into())
+            .spawn(move || {
+                let mut next: Option<Instant> = None;
+                loop {
+                    let msg = match next {
+                        Some(at) => rx.recv_deadline(at),
+                        None => rx.recv().map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected),
+                    };
+                    match msg {
+                        Ok(n) => {
+                            // Keep only the latest deadline the loop sent.
+                            next = rx.try_iter().last().unwrap_or(n);
+                        }
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                            next = None;
+                            bell.ring();
+                        }
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })
+            .ok();
+        Timer { tx }
+    }
+
+    fn set(&self, at: Option<Instant>) {
+        let _ = self.tx.send(at);
+    }
+}
