@@ -56,7 +56,7 @@ impl Kernel {
         let waker = Waker::new();
         let console = console_fn(&waker);
         let table = Rc::new(RefCell::new(ProcessTable::new()));
-        let imagefs = Rc::new(ImageFs { ext4: image, dev: makedev(254, 0) });
+        let imagefs = Rc::new(ImageFs { ext4: image, dev: makedev(254, 0), fifos: Default::default(), waker: waker.clone() });
         let root = Dentry::root(ImageFs::root(&imagefs));
         let mounts = Rc::new(Mounts::default());
         mounts.list.borrow_mut().push((b"/".to_vec(), "ext4", root.inode.clone()));
@@ -80,6 +80,7 @@ impl Kernel {
             exec_cache: HashMap::new(),
             boot_time: Instant::now(),
             proc_current: current.clone(),
+            debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts };
         let mount = |path: &[u8], fs: InodeRef, ty: &'static str| {
@@ -162,7 +163,7 @@ impl Kernel {
                     comm: b"init".to_vec(),
                     exe: Vec::new(),
                     cmdline: Vec::new(),
-                    nofile_limit: limit,
+                    rlimits: crate::kernel::syscall::misc::default_rlimits(),
                     stop_report: None,
                     continued_report: false,
                     start_time: Instant::now(),

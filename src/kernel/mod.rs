@@ -65,6 +65,8 @@ pub struct Kernel {
     pub boot_time: Instant,
     /// The pid /proc/self names during the current syscall.
     pub proc_current: Rc<std::cell::Cell<Pid>>,
+    /// UMK_DEBUG=1: print each trapped syscall (a developer aid until --trace).
+    pub debug_trace: bool,
 }
 
 impl Kernel {
@@ -116,6 +118,16 @@ impl Kernel {
     }
 
     fn apply(&mut self, ctx: Ctx, res: SysResult) {
+        if self.debug_trace {
+            let name = guest_abi::sysno::name(ctx.nr()).unwrap_or("?");
+            let r = match &res {
+                SysResult::Done(v) => format!("= {v}"),
+                SysResult::Native { .. } => "native".into(),
+                SysResult::Block { .. } => "blocks".into(),
+                SysResult::Handled => "handled".into(),
+            };
+            eprintln!("[{}] {}({:#x}, {:#x}, {:#x}) {}", ctx.tid, name, ctx.args[0], ctx.args[1], ctx.args[2], r);
+        }
         match res {
             SysResult::Done(v) => {
                 let _ = self.platform.finish_syscall(ctx.host, &ctx.regs, v);

@@ -191,6 +191,10 @@ pub trait Platform {
 
     /// Sends a real host signal to one thread.
     fn signal_thread(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError>;
+    /// The siginfo of the signal a thread in signal-delivery-stop is about
+    /// to take (128 raw bytes), and its replacement.
+    fn get_siginfo(&mut self, tid: HostTid) -> Result<[u8; 128], PlatformError>;
+    fn set_siginfo(&mut self, tid: HostTid, info: &[u8; 128]) -> Result<(), PlatformError>;
     /// The thread's blocked-signal mask.
     fn blocked_signals(&mut self, tid: HostTid) -> Result<u64, PlatformError>;
     /// Host-side pending and ignored signals of a thread: (pending, ignored, caught).

@@ -165,6 +165,11 @@ pub trait Inode: Any {
     fn rename(&self, _name: &[u8], _new_dir: &InodeRef, _new_name: &[u8]) -> KResult<()> {
         Err(Errno::EROFS)
     }
+    /// Swaps `name` of this directory with `new_name` in `new_dir`
+    /// (renameat2 RENAME_EXCHANGE).
+    fn exchange(&self, _name: &[u8], _new_dir: &InodeRef, _new_name: &[u8]) -> KResult<()> {
+        Err(Errno::EROFS)
+    }
     fn set_mode(&self, _mode: u32) -> KResult<()> {
         Err(Errno::EROFS)
     }

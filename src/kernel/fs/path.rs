@@ -121,8 +121,9 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks to the parent directory of the last component and returns it
-    /// with that last name (for create, unlink, rename). A path ending in
-    /// `.` or `..` or `/` has no usable last name: `name` is empty then.
+    /// with that last name (for create, unlink, rename). The name may be
+    /// `.` or `..` (each caller answers those as Linux does, see
+    /// [`is_dot`]), or empty for "/".
     pub fn walk_parent(&self, start: &Rc<Dentry>, path: &[u8]) -> KResult<(Rc<Dentry>, Vec<u8>)> {
         let trimmed = trim_trailing_slashes(path);
         let (dir_part, name) = match trimmed.iter().rposition(|&b| b == b'/') {
@@ -132,9 +133,6 @@ impl<'a> Walker<'a> {
         let dir = if dir_part.is_empty() { start.clone() } else { self.walk(start, dir_part, Follow::Yes)? };
         if !dir.inode.attr()?.is_dir() {
             return Err(Errno::ENOTDIR);
-        }
-        if name == b"." || name == b".." {
-            return Ok((dir, Vec::new()));
         }
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
@@ -183,6 +181,11 @@ impl<'a> Walker<'a> {
         }
         Ok(cur)
     }
+}
+
+/// Whether a last component is `.` or `..` (or empty, for "/").
+pub fn is_dot(name: &[u8]) -> bool {
+    name.is_empty() || name == b"." || name == b".."
 }
 
 fn trim_trailing_slashes(p: &[u8]) -> &[u8] {

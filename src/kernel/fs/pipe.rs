@@ -57,6 +57,48 @@ impl Pipe {
     }
 }
 
+/// Opens a fifo's pipe (fs/pipe.c fifo_open), without the blocking open:
+/// O_RDWR gives both ends; a non-blocking writer with no reader is ENXIO.
+pub fn fifo_open(pipe: &Rc<Pipe>, flags: i32) -> KResult<Rc<dyn FileOps>> {
+    use guest_abi::fcntl::{O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY};
+    match flags & O_ACCMODE {
+        O_RDONLY => Ok(PipeEnd::new(pipe, false)),
+        O_WRONLY => {
+            if flags & O_NONBLOCK != 0 && pipe.readers() == 0 {
+                return Err(Errno::ENXIO);
+            }
+            Ok(PipeEnd::new(pipe, true))
+        }
+        _ => Ok(Rc::new(FifoRdwr { r: PipeEnd::new(pipe, false), w: PipeEnd::new(pipe, true) })),
+    }
+}
+
+/// A fifo opened O_RDWR (a Linux extension): reads and writes one pipe.
+struct FifoRdwr {
+    r: Rc<PipeEnd>,
+    w: Rc<PipeEnd>,
+}
+
+impl FileOps for FifoRdwr {
+    fn read(&self, f: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+        self.r.read(f, buf)
+    }
+    fn write(&self, f: &OpenFile, data: &[u8]) -> KResult<usize> {
+        self.w.write(f, data)
+    }
+    fn poll(&self) -> i16 {
+        self.r.poll() | self.w.poll()
+    }
+    fn wait_ids(&self, events: i16) -> Vec<WaitId> {
+        let mut v = self.r.wait_ids(events);
+        v.extend(self.w.wait_ids(events));
+        v
+    }
+    fn kind(&self) -> FileKind {
+        FileKind::Pipe
+    }
+}
+
 /// One end of a pipe. Dropping the last open file of an end closes it.
 pub struct PipeEnd {
     pub pipe: Rc<Pipe>,

@@ -81,35 +81,49 @@ impl Kernel {
         }
         let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
         let dentry = if flags & O_CREAT != 0 {
-            let (dir, name) = self.lookup_parent_at(pid, dirfd, path)?;
-            if name.is_empty() {
+            let (mut dir, mut name) = self.lookup_parent_at(pid, dirfd, path)?;
+            if super::path::is_dot(&name) {
                 return Err(Errno::EISDIR);
             }
             let walker_root = self.fs_of(pid)?.borrow().root.clone();
             let walker = Walker { root: &walker_root, mounts: &self.mounts };
-            match walker.child(&dir, &name) {
-                Ok(existing) => {
-                    if flags & O_EXCL != 0 {
-                        return Err(Errno::EEXIST);
-                    }
-                    if existing.inode.attr()?.is_symlink() {
+            let mut links = 0;
+            loop {
+                match walker.child(&dir, &name) {
+                    Ok(existing) => {
+                        if flags & O_EXCL != 0 {
+                            return Err(Errno::EEXIST);
+                        }
+                        if !existing.inode.attr()?.is_symlink() {
+                            break existing;
+                        }
                         if flags & O_NOFOLLOW != 0 {
                             return Err(Errno::ELOOP);
                         }
-                        walker.walk(&dir, &existing.inode.readlink()?, Follow::Yes)?
-                    } else {
-                        existing
+                        // O_CREAT through a symlink creates its target
+                        // (a dangling link gets one).
+                        links += 1;
+                        if links > super::path::MAX_SYMLINKS {
+                            return Err(Errno::ELOOP);
+                        }
+                        let target = existing.inode.readlink()?;
+                        let (d2, n2) = walker.walk_parent(&dir, &target)?;
+                        if super::path::is_dot(&n2) {
+                            break walker.walk(&dir, &target, Follow::Yes)?;
+                        }
+                        dir = d2;
+                        name = n2;
                     }
-                }
-                Err(e) if e == Errno::ENOENT => {
-                    if path.ends_with(b"/") {
-                        return Err(Errno::EISDIR);
+                    Err(e) if e == Errno::ENOENT => {
+                        if path.ends_with(b"/") {
+                            return Err(Errno::EISDIR);
+                        }
+                        let umask = self.fs_of(pid)?.borrow().umask;
+                        let inode = dir.inode.create(&name, S_IFREG | (mode & 0o7777 & !umask), 0, None, self.creds_of(pid))?;
+                        break Rc::new(Dentry { name, parent: Some(dir.clone()), inode });
                     }
-                    let umask = self.fs_of(pid)?.borrow().umask;
-                    let inode = dir.inode.create(&name, S_IFREG | (mode & 0o7777 & !umask), 0, None, self.creds_of(pid))?;
-                    Rc::new(Dentry { name, parent: Some(dir.clone()), inode })
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         } else {
             self.lookup_at(pid, dirfd, path, follow, false)?

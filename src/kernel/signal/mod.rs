@@ -22,6 +22,36 @@ use crate::platform::HostTid;
 use guest_abi::errno::EINTR;
 use guest_abi::signal::*;
 
+/// Where a signal came from, as the receiver's siginfo must say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigOrigin {
+    pub sig: i32,
+    pub code: i32,
+    pub pid: Pid,
+    pub uid: u32,
+    /// si_value (sigqueue) or si_status (SIGCHLD).
+    pub value: u64,
+}
+
+impl SigOrigin {
+    /// kill(2) from a guest process.
+    pub fn user(sig: i32, pid: Pid, uid: u32) -> SigOrigin {
+        SigOrigin { sig, code: SI_USER, pid, uid, value: 0 }
+    }
+    /// tkill/tgkill from a guest thread.
+    pub fn tkill(sig: i32, pid: Pid, uid: u32) -> SigOrigin {
+        SigOrigin { sig, code: SI_TKILL, pid, uid, value: 0 }
+    }
+    /// The kernel itself (terminal signals, SIGPIPE, SIGALRM).
+    pub fn kernel(sig: i32) -> SigOrigin {
+        SigOrigin { sig, code: SI_KERNEL, pid: 0, uid: 0, value: 0 }
+    }
+    /// SIGCHLD about a child.
+    pub fn child(sig: i32, code: i32, pid: Pid, uid: u32, status: i32) -> SigOrigin {
+        SigOrigin { sig, code, pid, uid, value: status as u32 as u64 }
+    }
+}
+
 /// Whether `host` has a signal pending that it does not block (or, with
 /// `mask`, that `mask` does not block).
 pub fn has_deliverable_signal(k: &mut Kernel, host: HostTid, mask: Option<u64>) -> bool {
@@ -43,25 +73,40 @@ pub fn has_deliverable_signal(k: &mut Kernel, host: HostTid, mask: Option<u64>) 
 /// Ends the parked (or about to park) syscall of `ctx` with EINTR now and
 /// arranges the restart code for the signal-delivery-stop.
 pub fn interrupt_syscall(k: &mut Kernel, ctx: &Ctx, restart: i32) {
-    {
+    let progress = {
         let mut t = k.table.borrow_mut();
-        if let Some(task) = t.tasks.get_mut(&ctx.tid) {
-            task.restart = Some((ctx.regs.orig_rax, restart));
+        match t.tasks.get_mut(&ctx.tid) {
+            Some(task) => {
+                let p = std::mem::take(&mut task.io_progress);
+                if p == 0 {
+                    task.restart = Some((ctx.regs.orig_rax, restart));
+                }
+                p
+            }
+            None => 0,
         }
-    }
-    let _ = k.platform.finish_syscall(ctx.host, &ctx.regs, -(EINTR as i64));
+    };
+    // A write that already moved bytes returns their count, not EINTR.
+    let result = if progress > 0 { progress as i64 } else { -(EINTR as i64) };
+    let _ = k.platform.finish_syscall(ctx.host, &ctx.regs, result);
 }
 
 /// Sends `sig` to one thread and wakes it if it is parked and would take it.
-pub fn send_to_thread(k: &mut Kernel, tid: Pid, sig: i32) {
+pub fn send_to_thread(k: &mut Kernel, tid: Pid, sig: i32, origin: SigOrigin) {
+    if sig == 0 {
+        return;
+    }
     let host = {
         let mut t = k.table.borrow_mut();
         let Some(task) = t.tasks.get_mut(&tid) else { return };
         task.sig_hint = true;
+        if task.sig_origins.len() < 256 {
+            task.sig_origins.push(origin);
+        }
         task.host
     };
-    if sig == 0 {
-        return;
+    if sig == SIGCONT {
+        continue_process(k, tid);
     }
     let _ = k.platform.signal_thread(host, sig);
     wake_if_interruptible(k, tid, sig);
@@ -69,7 +114,7 @@ pub fn send_to_thread(k: &mut Kernel, tid: Pid, sig: i32) {
 
 /// Sends `sig` to a process: to its first thread that does not block it
 /// (as Linux's complete_signal picks a thread), else the leader.
-pub fn send_to_process(k: &mut Kernel, pid: Pid, sig: i32) {
+pub fn send_to_process(k: &mut Kernel, pid: Pid, sig: i32, origin: SigOrigin) {
     let threads: Vec<(Pid, HostTid)> = {
         let t = k.table.borrow();
         let Some(p) = t.procs.get(&pid) else { return };
@@ -86,7 +131,49 @@ pub fn send_to_process(k: &mut Kernel, pid: Pid, sig: i32) {
             break;
         }
     }
-    send_to_thread(k, target, sig);
+    send_to_thread(k, target, sig, origin);
+}
+
+/// SIGCONT resumes a stopped process (the host does that) and is reported
+/// to its parent (wait's WCONTINUED, SIGCHLD with CLD_CONTINUED).
+fn continue_process(k: &mut Kernel, tid: Pid) {
+    let parent = {
+        let mut t = k.table.borrow_mut();
+        let Some(pid) = t.tasks.get(&tid).map(|x| x.pid) else { return };
+        let threads = t.procs.get(&pid).map(|p| p.threads.clone()).unwrap_or_default();
+        let mut was_stopped = false;
+        for th in threads {
+            if let Some(task) = t.tasks.get_mut(&th) {
+                was_stopped |= task.stopped;
+                task.stopped = false;
+            }
+        }
+        if !was_stopped {
+            return;
+        }
+        match t.procs.get_mut(&pid) {
+            Some(p) => {
+                p.stop_report = None;
+                p.continued_report = true;
+                Some((p.ppid, pid, p.cred.uid))
+            }
+            None => None,
+        }
+    };
+    if let Some((ppid, pid, uid)) = parent {
+        notify_parent_of(k, ppid, SigOrigin::child(SIGCHLD, CLD_CONTINUED, pid, uid, SIGCONT));
+    }
+}
+
+/// Wakes a parent's wait and sends it SIGCHLD (or the child's exit signal).
+pub fn notify_parent_of(k: &mut Kernel, ppid: Pid, origin: SigOrigin) {
+    let w = k.table.borrow().procs.get(&ppid).filter(|p| p.exit.is_none()).map(|p| p.child_wait);
+    if let Some(w) = w {
+        k.waker.wake(w);
+        if origin.sig > 0 {
+            send_to_process(k, ppid, origin.sig, origin);
+        }
+    }
 }
 
 fn wake_if_interruptible(k: &mut Kernel, tid: Pid, sig: i32) {
@@ -114,26 +201,34 @@ fn wake_if_interruptible(k: &mut Kernel, tid: Pid, sig: i32) {
 }
 
 /// Sends `sig` to every process in a process group. Returns how many got it.
-pub fn kill_pgrp(k: &mut Kernel, pgrp: Pid, sig: i32) -> usize {
+pub fn kill_pgrp(k: &mut Kernel, pgrp: Pid, sig: i32, origin: SigOrigin) -> usize {
     let pids: Vec<Pid> = k.table.borrow().live().filter(|p| p.pgid == pgrp).map(|p| p.pid).collect();
     for p in &pids {
-        send_to_process(k, *p, sig);
+        send_to_process(k, *p, sig, origin);
     }
     pids.len()
 }
 
 /// A signal is about to be delivered to a guest thread.
 pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
-    let restart = {
+    let (restart, origin) = {
         let mut t = k.table.borrow_mut();
         match t.task_by_host_mut(host) {
             Some(task) => {
                 task.sig_hint = false;
-                task.restart.take()
+                let origin = task.sig_origins.iter().position(|o| o.sig == sig).map(|i| task.sig_origins.remove(i));
+                if sig < SIGRTMIN {
+                    // Standard signals do not queue: one delivery answers all.
+                    task.sig_origins.retain(|o| o.sig != sig);
+                }
+                (task.restart.take(), origin)
             }
-            None => None,
+            None => (None, None),
         }
     };
+    if let Some(o) = origin {
+        rewrite_siginfo(k, host, o);
+    }
     if let Some((nr, code)) = restart {
         if let Ok(mut regs) = k.platform.get_regs(host) {
             regs.orig_rax = nr;
@@ -142,6 +237,27 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
         }
     }
     let _ = k.platform.resume(host, sig);
+}
+
+/// Puts the guest's view into the siginfo of a signal umk sent.
+fn rewrite_siginfo(k: &mut Kernel, host: HostTid, o: SigOrigin) {
+    let Ok(mut info) = k.platform.get_siginfo(host) else { return };
+    // Only signals umk raised (kill/tkill from umk: SI_USER or SI_TKILL
+    // with umk's host pid) are rewritten; a fault stays as the host says.
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    if code != SI_USER && code != SI_TKILL {
+        return;
+    }
+    info[8..12].copy_from_slice(&o.code.to_le_bytes());
+    info[16..20].copy_from_slice(&o.pid.to_le_bytes());
+    info[20..24].copy_from_slice(&o.uid.to_le_bytes());
+    if o.sig == SIGCHLD && o.code > 0 {
+        info[24..28].copy_from_slice(&(o.value as i32).to_le_bytes());
+        info[28..48].fill(0);
+    } else if o.code == SI_QUEUE || o.code == SI_TKILL && o.value != 0 {
+        info[24..32].copy_from_slice(&o.value.to_le_bytes());
+    }
+    let _ = k.platform.set_siginfo(host, &info);
 }
 
 /// A guest thread entered a job-control stop. Keep it stopped until a
@@ -165,12 +281,9 @@ pub fn on_group_stop(k: &mut Kernel, host: HostTid, sig: i32) {
         };
         (pid, parent)
     };
-    let _ = pid;
     let _ = k.platform.listen(host);
     if let Some(ppid) = parent {
-        let w = k.table.borrow().procs.get(&ppid).map(|p| p.child_wait);
-        if let Some(w) = w {
-            k.waker.wake(w);
-        }
+        let uid = k.table.borrow().procs.get(&pid).map(|p| p.cred.uid).unwrap_or(0);
+        notify_parent_of(k, ppid, SigOrigin::child(SIGCHLD, CLD_STOPPED, pid, uid, sig));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
-use crate::kernel::fs::path::Follow;
+use crate::kernel::fs::path::{is_dot, Follow};
 use crate::kernel::fs::{Attr, Creds};
 use crate::kernel::mm::GuestMem;
 use crate::kernel::Kernel;
@@ -222,7 +222,7 @@ pub fn sys_fchdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 fn do_mknodat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: u32, dev: u64) -> KResult<i64> {
     let path = path_arg(k, ctx, path_i)?;
     let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
-    if name.is_empty() {
+    if is_dot(&name) {
         return Err(Errno::EEXIST);
     }
     let umask = k.fs_of(ctx.pid)?.borrow().umask;
@@ -261,8 +261,13 @@ fn do_unlinkat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32)
     let path = path_arg(k, ctx, path_i)?;
     let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
     let rmdir = flags & AT_REMOVEDIR != 0;
-    if name.is_empty() {
-        return Err(if rmdir { Errno::EINVAL } else { Errno::EISDIR });
+    if is_dot(&name) {
+        // rmdir(2): "." is EINVAL, ".." is ENOTEMPTY; unlink of either is EISDIR.
+        return Err(match (rmdir, name.as_slice()) {
+            (true, b"..") => Errno::ENOTEMPTY,
+            (true, _) => Errno::EINVAL,
+            _ => Errno::EISDIR,
+        });
     }
     if !rmdir && path.ends_with(b"/") {
         // "unlink("dir/")" names a directory.
@@ -284,17 +289,24 @@ pub fn sys_unlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 const RENAME_NOREPLACE: u32 = 1;
+const RENAME_EXCHANGE: u32 = 2;
 
 fn do_renameat2(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, new_i: usize, flags: u32) -> KResult<i64> {
-    if flags & !RENAME_NOREPLACE != 0 {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 || flags == RENAME_NOREPLACE | RENAME_EXCHANGE {
         return Err(Errno::EINVAL);
     }
     let old = path_arg(k, ctx, old_i)?;
     let new = path_arg(k, ctx, new_i)?;
     let (od, on) = k.lookup_parent_at(ctx.pid, olddir, &old)?;
     let (nd, nn) = k.lookup_parent_at(ctx.pid, newdir, &new)?;
-    if on.is_empty() || nn.is_empty() {
+    if is_dot(&on) || is_dot(&nn) {
         return Err(Errno::EBUSY);
+    }
+    // A trailing slash says "directory": on a file that is ENOTDIR.
+    if old.ends_with(b"/") || new.ends_with(b"/") {
+        if !od.inode.lookup(&on)?.attr()?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
     }
     if flags & RENAME_NOREPLACE != 0 && nd.inode.lookup(&nn).is_ok() {
         return Err(Errno::EEXIST);
@@ -304,7 +316,11 @@ fn do_renameat2(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i3
     if oa.dev != na.dev {
         return Err(Errno::EXDEV);
     }
-    od.inode.rename(&on, &nd.inode, &nn)?;
+    if flags & RENAME_EXCHANGE != 0 {
+        od.inode.exchange(&on, &nd.inode, &nn)?;
+    } else {
+        od.inode.rename(&on, &nd.inode, &nn)?;
+    }
     Ok(0)
 }
 
@@ -322,7 +338,7 @@ fn do_symlinkat(k: &mut Kernel, ctx: &Ctx, target_i: usize, dirfd: i32, path_i: 
     let target = path_arg(k, ctx, target_i)?;
     let path = path_arg(k, ctx, path_i)?;
     let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
-    if name.is_empty() {
+    if is_dot(&name) {
         return Err(Errno::EEXIST);
     }
     dir.inode.create(&name, S_IFLNK | 0o777, 0, Some(&target), k.creds_of(ctx.pid))?;
@@ -348,7 +364,7 @@ fn do_linkat(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, 
         return Err(Errno::EPERM);
     }
     let (dir, name) = k.lookup_parent_at(ctx.pid, newdir, &new)?;
-    if name.is_empty() {
+    if is_dot(&name) {
         return Err(Errno::EEXIST);
     }
     if src.inode.attr()?.dev != dir.inode.attr()?.dev {

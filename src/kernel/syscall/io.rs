@@ -51,12 +51,19 @@ fn do_read(k: &mut Kernel, ctx: &Ctx, fd: i32, addr: u64, len: usize, off: Optio
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = std::mem::take(&mut k.scratch);
     buf.resize(len, 0);
+    let pos = f.pos.get();
     let r = match off {
         Some(o) => f.ops.pread(o, &mut buf[..len]),
         None => f.ops.read(&f, &mut buf[..len]),
     };
     let r = r.and_then(|n| {
-        mem(k, ctx).write(addr, &buf[..n])?;
+        if let Err(e) = mem(k, ctx).write(addr, &buf[..n]) {
+            // A bad buffer leaves a file's position where it was.
+            if f.ops.seekable() {
+                f.pos.set(pos);
+            }
+            return Err(e);
+        }
         Ok(n as i64)
     });
     k.scratch = buf;
@@ -71,14 +78,47 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
     if !f.writable() {
         return SysResult::err(Errno::EBADF);
     }
+    // pwrite on an O_APPEND file appends anyway (pwrite(2), BUGS).
+    let off = match off {
+        Some(_) if f.flags.get() & O_APPEND != 0 => Some(f.attr().map(|a| a.size).unwrap_or(0)),
+        o => o,
+    };
+    // A blocking write to a pipe moves everything before it returns,
+    // waiting for the reader in between: `io_progress` remembers how far
+    // it got across the waits (the call re-runs from the start).
+    let progress = k.table.borrow().tasks.get(&ctx.tid).map(|t| t.io_progress).unwrap_or(0).min(data.len());
+    let rest = &data[progress..];
     let r = match off {
-        Some(o) => f.ops.pwrite(o, data),
-        None => f.ops.write(&f, data),
+        Some(o) => f.ops.pwrite(o, rest),
+        None => f.ops.write(&f, rest),
+    };
+    let set_progress = |k: &mut Kernel, v: usize| {
+        if let Some(t) = k.table.borrow_mut().tasks.get_mut(&ctx.tid) {
+            t.io_progress = v;
+        }
+    };
+    let blocking_pipe = !f.nonblocking() && f.ops.kind() == crate::kernel::fs::file::FileKind::Pipe;
+    match r {
+        Ok(n) if n < rest.len() && blocking_pipe => {
+            set_progress(k, progress + n);
+            return SysResult::block(f.ops.wait_ids(POLLOUT));
+        }
+        Ok(n) => {
+            set_progress(k, 0);
+            return SysResult::Done((progress + n) as i64);
+        }
+        Err(e) if e == Errno::EAGAIN && blocking_pipe => return SysResult::block(f.ops.wait_ids(POLLOUT)),
+        Err(_) if progress > 0 => {
+            set_progress(k, 0);
+            return SysResult::Done(progress as i64);
+        }
+        Err(_) => {}
     }
-    .map(|n| n as i64);
+    let r = r.map(|n| n as i64);
     if r == Err(Errno::EPIPE) {
         // Writing to a pipe with no reader also raises SIGPIPE (fs/pipe.c).
-        let _ = k.platform.signal_thread(ctx.host, SIGPIPE);
+        let uid = k.table.borrow().procs.get(&ctx.pid).map(|p| p.cred.uid).unwrap_or(0);
+        crate::kernel::signal::send_to_thread(k, ctx.tid, SIGPIPE, crate::kernel::signal::SigOrigin::user(SIGPIPE, ctx.pid, uid));
     }
     blocking(r, &f, POLLOUT)
 }

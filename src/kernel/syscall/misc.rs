@@ -39,22 +39,35 @@ pub fn sys_sysinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[0], &si).map(|_| 0).into()
 }
 
+/// The limits pid 1 starts with, as a Debian system has them.
+pub fn default_rlimits() -> [Rlimit; 16] {
+    let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
+    let mut l = [inf; 16];
+    l[RLIMIT_NOFILE as usize] = Rlimit { rlim_cur: crate::kernel::fs::fdtable::DEFAULT_NOFILE as u64, rlim_max: 1 << 20 };
+    l[RLIMIT_STACK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: RLIM_INFINITY };
+    l[RLIMIT_CORE as usize] = Rlimit { rlim_cur: 0, rlim_max: RLIM_INFINITY };
+    l[RLIMIT_NPROC as usize] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 };
+    l[RLIMIT_MEMLOCK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 };
+    l[13] = Rlimit { rlim_cur: 0, rlim_max: 0 }; // RLIMIT_NICE
+    l[14] = Rlimit { rlim_cur: 0, rlim_max: 0 }; // RLIMIT_RTPRIO
+    l[11] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 }; // RLIMIT_SIGPENDING
+    l[12] = Rlimit { rlim_cur: 819_200, rlim_max: 819_200 }; // RLIMIT_MSGQUEUE
+    l
+}
+
 fn limit(k: &Kernel, pid: crate::kernel::task::Pid, res: u32) -> KResult<Rlimit> {
-    let nofile = k.nofile_limit(pid) as u64;
-    Ok(match res {
-        RLIMIT_NOFILE => Rlimit { rlim_cur: nofile, rlim_max: 1 << 20 },
-        RLIMIT_STACK => Rlimit { rlim_cur: 8 << 20, rlim_max: RLIM_INFINITY },
-        RLIMIT_CORE => Rlimit { rlim_cur: 0, rlim_max: RLIM_INFINITY },
-        RLIMIT_NPROC => Rlimit { rlim_cur: 63_000, rlim_max: 63_000 },
-        RLIMIT_MEMLOCK => Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 },
-        r if r < RLIM_NLIMITS => Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY },
-        _ => return Err(Errno::EINVAL),
-    })
+    if res >= RLIM_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let t = k.table.borrow();
+    Ok(t.procs.get(&pid).map(|p| p.rlimits[res as usize]).unwrap_or(default_rlimits()[res as usize]))
 }
 
 impl Kernel {
     pub fn nofile_limit(&self, pid: crate::kernel::task::Pid) -> usize {
-        self.table.borrow().procs.get(&pid).map(|p| p.nofile_limit).unwrap_or(crate::kernel::fs::fdtable::DEFAULT_NOFILE)
+        let l = self.table.borrow().procs.get(&pid).map(|p| p.rlimits[RLIMIT_NOFILE as usize].rlim_cur).unwrap_or(crate::kernel::fs::fdtable::DEFAULT_NOFILE as u64);
+        // Linux caps the fd table at fs.nr_open (1048576).
+        l.min(1 << 20) as usize
     }
 }
 
@@ -76,13 +89,16 @@ pub fn sys_prlimit64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             if new.rlim_cur > new.rlim_max {
                 return Err(Errno::EINVAL);
             }
-            if res == RLIMIT_NOFILE {
-                if new.rlim_max > 1 << 20 {
-                    return Err(Errno::EPERM);
-                }
-                if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
-                    p.nofile_limit = new.rlim_cur as usize;
-                }
+            let root = k.table.borrow().procs.get(&ctx.pid).is_some_and(|p| p.cred.euid == 0);
+            // Raising the hard limit needs CAP_SYS_RESOURCE (root here).
+            if new.rlim_max > old.rlim_max && !root {
+                return Err(Errno::EPERM);
+            }
+            if res == RLIMIT_NOFILE && new.rlim_max > 1 << 20 {
+                return Err(Errno::EPERM);
+            }
+            if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
+                p.rlimits[res as usize] = new;
             }
         }
         if ctx.args[3] != 0 {
@@ -93,7 +109,18 @@ pub fn sys_prlimit64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
+/// setrlimit(2): prlimit64 on the caller.
+pub fn sys_setrlimit(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let mut c = *ctx;
+    c.args = [0, ctx.args[0], ctx.args[1], 0, 0, 0];
+    sys_prlimit64(k, &c)
+}
+
 pub fn sys_getrusage(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    // RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD.
+    if ![0, -1, 1].contains(&ctx.arg_i32(0)) {
+        return SysResult::err(Errno::EINVAL);
+    }
     GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[1], &[0u8; 144]).map(|_| 0).into()
 }
 

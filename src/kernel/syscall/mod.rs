@@ -180,6 +180,7 @@ table! {
     SYS_UMASK => Some(fs::sys_umask), Full;
     SYS_GETTIMEOFDAY => None, Native("guest time is host time");
     SYS_GETRLIMIT => Some(misc::sys_getrlimit), Partial("limits are reported, only RLIMIT_NOFILE is enforced");
+    SYS_SETRLIMIT => Some(misc::sys_setrlimit), Partial("only RLIMIT_NOFILE is enforced");
     SYS_GETRUSAGE => Some(misc::sys_getrusage), Partial("reports zero usage");
     SYS_SYSINFO => Some(misc::sys_sysinfo), Full;
     SYS_TIMES => Some(misc::sys_times), Partial("reports zero CPU time");
@@ -202,6 +203,7 @@ table! {
     SYS_RT_SIGPENDING => None, Native("own pending set");
     SYS_RT_SIGTIMEDWAIT => None, Native("waits for host signals");
     SYS_RT_SIGSUSPEND => None, Native("waits for host signals");
+    SYS_RT_SIGQUEUEINFO => Some(signal::sys_rt_sigqueueinfo), Full;
     SYS_SIGALTSTACK => None, Native("own signal stack");
     SYS_MKNOD => Some(fs::sys_mknod), Full;
     SYS_STATFS => Some(fs::sys_statfs), Full;
@@ -241,6 +243,7 @@ table! {
     SYS_DUP3 => Some(io::sys_dup3), Full;
     SYS_PIPE2 => Some(io::sys_pipe2), Partial("O_DIRECT (packet mode) unsupported");
     SYS_PREADV => Some(io::sys_preadv), Full;
+    SYS_RT_TGSIGQUEUEINFO => Some(signal::sys_rt_tgsigqueueinfo), Full;
     SYS_PWRITEV => Some(io::sys_pwritev), Full;
     SYS_PRLIMIT64 => Some(misc::sys_prlimit64), Partial("only RLIMIT_NOFILE is enforced");
     SYS_RENAMEAT2 => Some(fs::sys_renameat2), Partial("RENAME_NOREPLACE only; RENAME_EXCHANGE and RENAME_WHITEOUT fail with EINVAL");

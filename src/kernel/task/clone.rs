@@ -47,12 +47,14 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, flags: u64, stack: u64, ptid: u64, ct
     {
         let mut t = k.table.borrow_mut();
         if let Some(task) = t.tasks.get_mut(&ctx.tid) {
-            task.pending_clone = Some(PendingClone { flags, parent_tid_ptr: ptid, child_tid_ptr: ctid, child: None });
+            task.pending_clone = Some(PendingClone { flags, parent_tid_ptr: ptid, child_tid_ptr: ctid, child: None, orig_args: ctx.args });
         }
     }
     let mut regs = ctx.regs;
     regs.orig_rax = SYS_CLONE as u64;
-    regs.set_syscall_args([host_flags, stack, ptid, ctid, tls, 0]);
+    // r9 is not a clone argument but musl's __clone keeps the thread
+    // function there across the call: leave it as the guest set it.
+    regs.set_syscall_args([host_flags, stack, ptid, ctid, tls, ctx.regs.r9]);
     SysResult::Native { regs, see_exit: true }
 }
 
@@ -97,7 +99,7 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 comm: parent.comm.clone(),
                 exe: parent.exe.clone(),
                 cmdline: parent.cmdline.clone(),
-                nofile_limit: parent.nofile_limit,
+                rlimits: parent.rlimits,
                 stop_report: None,
                 continued_report: false,
                 start_time: Instant::now(),
@@ -109,7 +111,9 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
             }
         }
         let set_child_tid = if flags & CLONE_CHILD_SETTID != 0 { pc.map(|p| p.child_tid_ptr).unwrap_or(0) } else { 0 };
-        t.insert_task(Task::new(tid, child_host, pid, set_child_tid));
+        let mut child_task = Task::new(tid, child_host, pid, set_child_tid);
+        child_task.start_args = pc.map(|p| p.orig_args);
+        t.insert_task(child_task);
         if let Some(pt) = t.tasks.get_mut(&ptid) {
             if let Some(pc) = pt.pending_clone.as_mut() {
                 pc.child = Some(tid);
@@ -144,12 +148,18 @@ pub fn on_started(k: &mut Kernel, host: HostTid) {
 }
 
 fn start_child(k: &mut Kernel, tid: Pid) {
-    let (host, addr) = {
+    let (host, addr, args) = {
         let mut t = k.table.borrow_mut();
         let Some(task) = t.tasks.get_mut(&tid) else { return };
         task.starting = false;
-        (task.host, task.set_child_tid)
+        (task.host, task.set_child_tid, task.start_args.take())
     };
+    if let Some(args) = args {
+        if let Ok(mut regs) = k.platform.get_regs(host) {
+            regs.set_syscall_args(args);
+            let _ = k.platform.set_regs(host, &regs);
+        }
+    }
     if addr != 0 {
         // The host wrote its own tid there; the guest must see ours.
         let _ = GuestMem::new(k.platform.as_mut(), host).write_obj(addr, &tid);
@@ -162,13 +172,20 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
     let (fix, vtid) = {
         let mut t = k.table.borrow_mut();
         match t.task_by_host_mut(host) {
-            Some(task) => (task.pending_clone.take().map(Fixup::Clone).or(task.exit_fixup.take()), task.tid),
+            Some(task) => {
+                let fix = match task.pending_clone.take() {
+                    Some(pc) => Some(Fixup::Clone(pc)),
+                    None => task.exit_fixup.take(),
+                };
+                (fix, task.tid)
+            }
             None => (None, 0),
         }
     };
     let mut regs = regs;
     match fix {
         Some(Fixup::Clone(pc)) => {
+            regs.set_syscall_args(pc.orig_args);
             let ret = regs.rax as i64;
             if ret > 0 {
                 let child = pc.child.or_else(|| k.table.borrow().by_host.get(&(ret as HostTid)).copied());
@@ -211,8 +228,11 @@ impl Task {
             restart: None,
             starting: true,
             set_child_tid,
+            start_args: None,
             stopped: false,
             sig_hint: false,
+            sig_origins: Vec::new(),
+            io_progress: 0,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
 use guest_abi::sched::*;
+use crate::kernel::signal::SigOrigin;
 use guest_abi::signal::*;
 
 /// A guest thread is gone (the host reaped it).
@@ -40,7 +41,7 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
 
 /// The last thread of `pid` ended: it becomes a zombie for its parent.
 fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
-    let (ppid, exit_signal, children, released) = {
+    let (ppid, exit_signal, children, released, uid) = {
         let mut t = k.table.borrow_mut();
         let Some(p) = t.procs.get_mut(&pid) else { return };
         p.exit = Some(status);
@@ -49,7 +50,7 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         // wakes their peers.
         let files = std::mem::take(&mut p.files);
         let children = std::mem::take(&mut p.children);
-        (p.ppid, p.exit_signal, children, files)
+        (p.ppid, p.exit_signal, children, files, p.cred.uid)
     };
     drop(released);
     if pid == 1 {
@@ -73,14 +74,17 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         }
     }
     if zombie_orphans && pid != reaper {
-        notify_parent(k, reaper, SIGCHLD);
+        crate::kernel::signal::notify_parent_of(k, reaper, SigOrigin::child(SIGCHLD, CLD_EXITED, 0, 0, 0));
     }
     if pid == 1 {
         return;
     }
     // A parent that ignores SIGCHLD does not keep zombies (SA_NOCLDWAIT
     // semantics of SIG_IGN, kernel/signal.c do_notify_parent).
-    let parent_host = k.table.borrow().procs.get(&ppid).and_then(|p| p.threads.first().copied()).and_then(|t| k.table.borrow().tasks.get(&t).map(|x| x.host));
+    let parent_host = {
+        let t = k.table.borrow();
+        t.procs.get(&ppid).and_then(|p| p.threads.first()).and_then(|th| t.tasks.get(th)).map(|x| x.host)
+    };
     let ignores = match parent_host {
         Some(h) => k.platform.signal_state(h).map(|(_, ign, _)| ign & sigmask(SIGCHLD) != 0).unwrap_or(false),
         None => true,
@@ -93,17 +97,12 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         }
         return;
     }
-    notify_parent(k, ppid, exit_signal);
-}
-
-fn notify_parent(k: &mut Kernel, ppid: Pid, sig: i32) {
-    let w = k.table.borrow().procs.get(&ppid).filter(|p| p.exit.is_none()).map(|p| p.child_wait);
-    if let Some(w) = w {
-        k.waker.wake(w);
-        if sig > 0 {
-            crate::kernel::signal::send_to_process(k, ppid, sig);
-        }
-    }
+    let (code, st) = match status {
+        ExitStatus::Exited(c) => (CLD_EXITED, c),
+        ExitStatus::Killed { sig, core: true } => (CLD_DUMPED, sig),
+        ExitStatus::Killed { sig, core: false } => (CLD_KILLED, sig),
+    };
+    crate::kernel::signal::notify_parent_of(k, ppid, SigOrigin::child(exit_signal, code, pid, uid, st));
 }
 
 /// Removes a zombie from the table.

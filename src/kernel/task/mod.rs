@@ -83,6 +83,10 @@ pub struct PendingClone {
     pub child_tid_ptr: u64,
     /// The new task's virtual tid, once the clone event named it.
     pub child: Option<Pid>,
+    /// The guest's argument registers before umk rewrote the call: both
+    /// parent and child get them back (a syscall preserves them; glibc's
+    /// vfork keeps its return address in rdi, musl's in rdx).
+    pub orig_args: [u64; 6],
 }
 
 pub struct Task {
@@ -102,11 +106,19 @@ pub struct Task {
     pub starting: bool,
     /// CLONE_CHILD_SETTID address to fill with the virtual tid at start.
     pub set_child_tid: u64,
+    /// Argument registers to restore before the new thread first runs.
+    pub start_args: Option<[u64; 6]>,
     /// Whether the thread is stopped by a job-control signal.
     pub stopped: bool,
     /// umk sent it a signal that may not have been delivered yet: check
     /// the host's pending set before parking it.
     pub sig_hint: bool,
+    /// Who sent the signals umk raised for this thread, oldest first: the
+    /// siginfo is rewritten to match at delivery (virtual pids, the guest
+    /// call's si_code) so no host pid leaks.
+    pub sig_origins: Vec<crate::kernel::signal::SigOrigin>,
+    /// Bytes already moved by a blocking write that had to wait midway.
+    pub io_progress: usize,
 }
 
 pub struct Process {
@@ -128,7 +140,8 @@ pub struct Process {
     pub comm: Vec<u8>,
     pub exe: Vec<u8>,
     pub cmdline: Vec<u8>,
-    pub nofile_limit: usize,
+    /// Resource limits (getrlimit/prlimit64); RLIMIT_NOFILE is enforced.
+    pub rlimits: [guest_abi::misc::Rlimit; 16],
     /// Stopped/continued report pending for the parent's wait (WUNTRACED/WCONTINUED).
     pub stop_report: Option<i32>,
     pub continued_report: bool,

@@ -88,7 +88,8 @@ pub fn run_timers(k: &mut Kernel) {
                 _ => None,
             };
         }
-        crate::kernel::signal::send_to_process(k, pid, guest_abi::signal::SIGALRM);
+        let sig = guest_abi::signal::SIGALRM;
+        crate::kernel::signal::send_to_process(k, pid, sig, crate::kernel::signal::SigOrigin::kernel(sig));
     }
 }
 

@@ -140,7 +140,7 @@ impl Console {
         }
         let fx: Vec<InputEffect> = self.pending.borrow_mut().drain(..).collect();
         for InputEffect::Signal(sig) in fx {
-            crate::kernel::signal::kill_pgrp(k, self.fg_pgrp.get(), sig);
+            crate::kernel::signal::kill_pgrp(k, self.fg_pgrp.get(), sig, crate::kernel::signal::SigOrigin::kernel(sig));
         }
     }
 

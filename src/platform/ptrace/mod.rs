@@ -539,6 +539,25 @@ impl Platform for PtracePlatform {
         Ok(())
     }
 
+    fn get_siginfo(&mut self, tid: HostTid) -> Result<[u8; 128], PlatformError> {
+        let mut info = [0u8; 128];
+        // SAFETY: PTRACE_GETSIGINFO writes one 128-byte siginfo_t.
+        let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, tid, 0, info.as_mut_ptr()) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        Ok(info)
+    }
+
+    fn set_siginfo(&mut self, tid: HostTid, info: &[u8; 128]) -> Result<(), PlatformError> {
+        // SAFETY: PTRACE_SETSIGINFO reads one 128-byte siginfo_t.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SETSIGINFO, tid, 0, info.as_ptr()) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        Ok(())
+    }
+
     fn blocked_signals(&mut self, tid: HostTid) -> Result<u64, PlatformError> {
         let mut mask: u64 = 0;
         // SAFETY: PTRACE_GETSIGMASK writes `addr` (8) bytes to `data`.

@@ -14,6 +14,10 @@ const EXT4_SUPER_MAGIC: i64 = 0xEF53;
 pub struct ImageFs {
     pub ext4: Ext4,
     pub dev: u64,
+    /// The pipe behind each fifo of the image that has been opened: fifo
+    /// state lives in memory, the image only names the fifo.
+    pub fifos: std::cell::RefCell<std::collections::HashMap<Ino, Rc<crate::kernel::fs::pipe::Pipe>>>,
+    pub waker: crate::kernel::wait::Waker,
 }
 
 pub struct ImageInode {
@@ -91,13 +95,12 @@ impl Inode for ImageInode {
         use guest_abi::stat::*;
         match a.mode & S_IFMT {
             S_IFCHR | S_IFBLK => Some(crate::kernel::fs::devfs::open_device(a.mode, a.rdev)),
-            // A fifo in the read-only image: no writer can ever come, so
-            // it is an empty pipe at end of file (umk has no fifo state
-            // for image inodes yet).
-            S_IFIFO | S_IFSOCK => {
-                let _ = flags;
-                Some(Err(Errno::ENXIO))
+            S_IFIFO => {
+                let pipe = self.fs.fifos.borrow_mut().entry(self.ino).or_insert_with(|| crate::kernel::fs::pipe::Pipe::new(&self.fs.waker)).clone();
+                Some(crate::kernel::fs::pipe::fifo_open(&pipe, flags))
             }
+            // Opening a socket inode is ENXIO on Linux too.
+            S_IFSOCK => Some(Err(Errno::ENXIO)),
             _ => None,
         }
     }

@@ -3,11 +3,10 @@
 //! as the model of a writable filesystem for the VFS.
 
 use super::file::FileOps;
-use super::pipe::{Pipe, PipeEnd};
+use super::pipe::{fifo_open, Pipe};
 use super::{now, Attr, Creds, DirEntryOut, Inode, InodeRef};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::wait::Waker;
-use guest_abi::fcntl::{O_ACCMODE, O_RDONLY, O_WRONLY};
 use guest_abi::stat::*;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -326,7 +325,10 @@ impl Inode for TmpInode {
                 };
             }
         }
-        if let Some(existing) = nd.dir()?.borrow().get(new_name).cloned() {
+        // Bind first: a borrow in the if-let scrutinee would live through
+        // the block and collide with the unlink below.
+        let existing = nd.dir()?.borrow().get(new_name).cloned();
+        if let Some(existing) = existing {
             if Rc::ptr_eq(&existing, &src) {
                 return Ok(());
             }
@@ -347,6 +349,39 @@ impl Inode for TmpInode {
         }
         nd.dir()?.borrow_mut().insert(new_name.to_vec(), src.clone());
         src.attr.borrow_mut().ctime = now();
+        self.touch_mtime();
+        nd.touch_mtime();
+        Ok(())
+    }
+
+    fn exchange(&self, name: &[u8], new_dir: &InodeRef, new_name: &[u8]) -> KResult<()> {
+        let nd = Self::downcast(new_dir)?;
+        if !Rc::ptr_eq(&nd.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        let a = self.dir()?.borrow().get(name).cloned().ok_or(Errno::ENOENT)?;
+        let b = nd.dir()?.borrow().get(new_name).cloned().ok_or(Errno::ENOENT)?;
+        if Rc::ptr_eq(&a, &b) {
+            return Ok(());
+        }
+        self.dir()?.borrow_mut().insert(name.to_vec(), b.clone());
+        nd.dir()?.borrow_mut().insert(new_name.to_vec(), a.clone());
+        // Directories moving between parents carry their ".." and link counts.
+        let (a_dir, b_dir) = (a.attr.borrow().is_dir(), b.attr.borrow().is_dir());
+        if a_dir {
+            *a.parent.borrow_mut() = nd.me.clone();
+        }
+        if b_dir {
+            *b.parent.borrow_mut() = self.me.clone();
+        }
+        if a_dir != b_dir && !Rc::ptr_eq(&nd, &self.me.upgrade().ok_or(Errno::ENOENT)?) {
+            let (to_nd, to_self) = if a_dir { (1, -1) } else { (-1, 1) };
+            nd.adjust_nlink(to_nd);
+            self.adjust_nlink(to_self);
+        }
+        let t = now();
+        a.attr.borrow_mut().ctime = t;
+        b.attr.borrow_mut().ctime = t;
         self.touch_mtime();
         nd.touch_mtime();
         Ok(())
@@ -387,13 +422,7 @@ impl Inode for TmpInode {
         match &self.content {
             Content::Fifo(p) => {
                 let pipe = p.borrow_mut().get_or_insert_with(|| Pipe::new(&self.fs.waker)).clone();
-                let write = match flags & O_ACCMODE {
-                    O_RDONLY => false,
-                    O_WRONLY => true,
-                    // O_RDWR on a fifo is a Linux extension: a reader that is also a writer.
-                    _ => return Some(Ok(Rc::new(FifoRdwr { r: PipeEnd::new(&pipe, false), w: PipeEnd::new(&pipe, true) }))),
-                };
-                Some(Ok(PipeEnd::new(&pipe, write)))
+                Some(fifo_open(&pipe, flags))
             }
             Content::Dev => {
                 let a = self.attr.borrow();
@@ -411,31 +440,5 @@ impl Inode for TmpInode {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// A fifo opened O_RDWR: reads and writes the same pipe.
-struct FifoRdwr {
-    r: Rc<PipeEnd>,
-    w: Rc<PipeEnd>,
-}
-
-impl FileOps for FifoRdwr {
-    fn read(&self, f: &super::file::OpenFile, buf: &mut [u8]) -> KResult<usize> {
-        self.r.read(f, buf)
-    }
-    fn write(&self, f: &super::file::OpenFile, data: &[u8]) -> KResult<usize> {
-        self.w.write(f, data)
-    }
-    fn poll(&self) -> i16 {
-        self.r.poll() | self.w.poll()
-    }
-    fn wait_ids(&self, events: i16) -> Vec<crate::kernel::wait::WaitId> {
-        let mut v = self.r.wait_ids(events);
-        v.extend(self.w.wait_ids(events));
-        v
-    }
-    fn kind(&self) -> super::file::FileKind {
-        super::file::FileKind::Pipe
     }
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds what the integration tests boot, into OUT (default target/umk-test):
+#   OUT/guest/           guest test programs, their fixture and native outputs
+#   OUT/busybox.img      busybox-static root + test programs in /opt/tests
+#                        + the fixture tree in /fixture
+#   OUT/debian.img       (with --debian) busybox + Debian's bash, coreutils
+#                        and their libraries, dynamically linked
+# Everything comes from Debian packages and the repo; nothing is downloaded
+# from anywhere else. Reruns reuse what is already built.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+OUT=${1:-$ROOT/target/umk-test}
+WANT_DEBIAN=0
+[[ ${2:-} == --debian ]] && WANT_DEBIAN=1
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+ROOTFS_BIN=${UMK_ROOTFS:-}
+if [[ -z $ROOTFS_BIN ]]; then
+    for p in "$ROOT/target/release/umk-rootfs" "$ROOT/target/debug/umk-rootfs"; do
+        [[ -x $p ]] && { ROOTFS_BIN=$p; break; }
+    done
+fi
+if [[ -z $ROOTFS_BIN ]]; then
+    (cd "$ROOT" && cargo build -q --release -p umk-rootfs)
+    ROOTFS_BIN=$ROOT/target/release/umk-rootfs
+fi
+
+stamp() { find "$ROOT/tests/guest" "$ROOT/scripts" -type f -newer "$1" 2>/dev/null | head -1; }
+
+# Guest programs, compiled and run natively once (the expected outputs).
+if [[ ! -f $OUT/guest/.done || -n $(stamp "$OUT/guest/.done") ]]; then
+    rm -rf "$OUT/guest"
+    "$ROOT/tests/guest/run-native.sh" "$OUT/guest" >"$OUT/guest-native.log" 2>&1 || { cat "$OUT/guest-native.log"; exit 1; }
+    touch "$OUT/guest/.done"
+fi
+
+build_image() { # FLAVOR IMAGE
+    local flavor=$1 img=$2 tree=$OUT/rootfs-$1
+    if [[ -f $img && -z $(stamp "$img") && $img -nt $OUT/guest/.done ]]; then return; fi
+    rm -rf "$tree"
+    "$ROOT/scripts/make-rootfs.sh" "$tree" "$flavor" >/dev/null
+    mkdir -p "$tree/opt/tests"
+    cp "$OUT"/guest/bin/* "$tree/opt/tests/"
+    "$ROOT/tests/guest/make-fixture.sh" "$tree/fixture" /fixture
+    "$ROOTFS_BIN" build -q --from "$tree" -o "$img" --force
+}
+
+build_image busybox "$OUT/busybox.img"
+if [[ $WANT_DEBIAN == 1 ]]; then
+    build_image debian "$OUT/debian.img"
+fi
