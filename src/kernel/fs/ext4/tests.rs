@@ -346,9 +346,8 @@ fn check_variant_with(args: &[&str], more_cmds: &[&str]) -> Ext4 {
     check_htree(&fs);
     let st = fs.stats();
     assert!(st.free_blocks < st.blocks && st.free_inodes < st.inodes);
-    // `fs` borrows nothing from the fixture, but keep its files alive until
-    // the caller is done by leaking the temp dir guard into the returned fs
-    // would be wrong; the image is already open, so deleting it is fine.
+    // The image stays readable through the open file after the fixture's
+    // directory is removed.
     fs
 }
 
@@ -431,7 +430,12 @@ fn check_htree(fs: &Ext4) {
 
 #[test]
 fn ext4_default() {
-    let fs = check_variant(&["-t", "ext4"]);
+    // A timestamp past 2038 with nanoseconds: epoch bits 01 in mtime_extra
+    // add 2^32 to the (signed) 32-bit seconds.
+    let extra = format!("sif dev_c mtime_extra {:#x}", (123_456_789u32 << 2) | 1);
+    let fs = check_variant_with(&["-t", "ext4"], &[&extra, "sif dev_c mtime 0x80000000"]);
+    let dev_c = fs.lookup(ROOT_INO, b"dev_c").unwrap().unwrap();
+    assert_eq!(fs.inode(dev_c).unwrap().mtime, (1 << 31, 123_456_789));
     // The 3000-entry directory is hashed, the fragmented file deep.
     let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
     assert!(fs.inode(many).unwrap().flags & inode::EXT4_INDEX_FL != 0);
@@ -546,6 +550,72 @@ fn ext4_32bit_no_csum() {
 #[test]
 fn ext4_meta_bg() {
     check_variant(&["-t", "ext4", "-O", "meta_bg,^resize_inode", "-b", "1024"]);
+}
+
+#[test]
+fn xattr_acl_and_ea_inode() {
+    let dir = tempfile::tempdir().unwrap();
+    // A POSIX ACL in the getxattr format: version 2, then (tag, perm, id).
+    let entries: [(u16, u16, u32); 5] = [
+        (1, 6, !0),
+        (2, 4, 1000),
+        (4, 4, !0),
+        (0x10, 4, !0),
+        (0x20, 4, !0),
+    ];
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&perm.to_le_bytes());
+        acl.extend_from_slice(&id.to_le_bytes());
+    }
+    fs::write(dir.path().join("acl"), &acl).unwrap();
+    let big: Vec<u8> = (0..10_240).map(|i| i as u8).collect();
+    fs::write(dir.path().join("bigval"), &big).unwrap();
+    let acl_cmd = format!(
+        "ea_set -f {} tiny system.posix_acl_access",
+        dir.path().join("acl").display()
+    );
+    let big_cmd = format!(
+        "ea_set -f {} tiny user.huge",
+        dir.path().join("bigval").display()
+    );
+    let fx = fixture(
+        &["-t", "ext4", "-O", "ea_inode"],
+        "16M",
+        false,
+        &[&acl_cmd, &big_cmd],
+    );
+    let fs = open_file(&fx.img);
+    let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
+    let x = fs.xattrs(tiny).unwrap();
+    // debugfs stored the ACL in ext4's compact format; we give back the
+    // getxattr format.
+    assert!(
+        x.contains(&(b"system.posix_acl_access".to_vec(), acl)),
+        "{x:?}"
+    );
+    let huge = &x
+        .iter()
+        .find(|(n, _)| n == b"user.huge")
+        .expect("user.huge")
+        .1;
+    assert!(
+        huge.len() >= 1024 && huge[..] == big[..huge.len()],
+        "{} bytes",
+        huge.len()
+    );
+    // ...and that value really lives in an EA inode.
+    let inode = fs.get_inode(tiny).unwrap();
+    let mut raw = xattr::parse_entries(&inode.disk.xattr_area, 4).unwrap();
+    if inode.disk.i_file_acl != 0 {
+        let block = fs.meta_block(tiny, inode.disk.i_file_acl, "xattr").unwrap();
+        raw.extend(xattr::parse_entries(&block, xattr::XATTR_BLOCK_HEADER_LEN).unwrap());
+    }
+    assert!(
+        raw.iter().any(|e| e.name == b"huge" && e.e_value_inum != 0),
+        "{raw:?}"
+    );
 }
 
 #[test]
