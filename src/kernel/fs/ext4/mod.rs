@@ -690,7 +690,7 @@ impl Ext4 {
         // A fast symlink keeps its target in i_block and owns no blocks
         // besides an xattr block (`ext4_inode_is_fast_symlink`).
         let ea_blocks = if inode.disk.i_file_acl != 0 {
-            self.bs() / 512
+            self.geo.cluster_size / 512
         } else {
             0
         };

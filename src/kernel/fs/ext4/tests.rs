@@ -336,14 +336,20 @@ fn check_variant(args: &[&str]) -> Ext4 {
 }
 
 fn check_variant_with(args: &[&str], more_cmds: &[&str]) -> Ext4 {
+    check_variant_sized(args, more_cmds, "64M", true)
+}
+
+fn check_variant_sized(args: &[&str], more_cmds: &[&str], size: &str, big: bool) -> Ext4 {
     let cmds: Vec<&str> = DEVICE_CMDS.iter().chain(more_cmds).copied().collect();
-    let fx = fixture(args, "64M", true, &cmds);
+    let fx = fixture(args, size, big, &cmds);
     let fs = open_file(&fx.img);
     let root = fs.inode(ROOT_INO).unwrap();
     assert_eq!(root.mode & 0o170000, 0o040000);
     compare_tree(&fs, &fx.host, ROOT_INO, &mut HashMap::new());
-    check_extras(&fs);
-    check_htree(&fs);
+    check_extras(&fs, big);
+    if big && fs.sb.has_compat(superblock::COMPAT_DIR_INDEX) {
+        check_htree(&fs);
+    }
     let st = fs.stats();
     assert!(st.free_blocks < st.blocks && st.free_inodes < st.inodes);
     // The image stays readable through the open file after the fixture's
@@ -351,7 +357,7 @@ fn check_variant_with(args: &[&str], more_cmds: &[&str]) -> Ext4 {
     fs
 }
 
-fn check_extras(fs: &Ext4) {
+fn check_extras(fs: &Ext4, big: bool) {
     let dev = |name: &[u8]| {
         fs.inode(fs.lookup(ROOT_INO, name).unwrap().unwrap())
             .unwrap()
@@ -390,14 +396,10 @@ fn check_extras(fs: &Ext4) {
         Some(160)
     );
     assert_eq!(fs.lookup(ROOT_INO, b"no such name").unwrap(), None);
-    assert_eq!(
-        fs.lookup(
-            fs.lookup(ROOT_INO, b"many").unwrap().unwrap(),
-            b"entry_3000_"
-        )
-        .unwrap(),
-        None
-    );
+    if big {
+        let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
+        assert_eq!(fs.lookup(many, b"entry_3000_").unwrap(), None);
+    }
     assert!(matches!(fs.lookup(tiny, b"x"), Err(Ext4Error::NotDir(_))));
     assert!(matches!(fs.readlink(tiny), Err(Ext4Error::NotSymlink(_))));
     assert!(matches!(
@@ -480,6 +482,38 @@ fn ext4_legacy_hash_unsigned() {
 #[test]
 fn ext4_half_md4_unsigned() {
     check_variant_with(&["-t", "ext4"], &["ssv flags 2"]);
+}
+
+#[test]
+fn ext2_no_filetype() {
+    // Entries carry no type (DT_UNKNOWN) and a 16-bit name length.
+    let fs = check_variant(&["-t", "ext2", "-O", "^filetype"]);
+    assert!(list_dir(&fs, ROOT_INO).iter().all(|e| e.2 == 0));
+}
+
+#[test]
+fn ext4_no_dir_index() {
+    let fs = check_variant(&["-t", "ext4", "-O", "^dir_index"]);
+    let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
+    assert_eq!(fs.inode(many).unwrap().flags & inode::EXT4_INDEX_FL, 0);
+}
+
+#[test]
+fn ext4_bigalloc() {
+    // Every file takes a whole 16 KiB cluster: make room for 3000 of them.
+    check_variant_sized(
+        &["-t", "ext4", "-b", "4096", "-O", "bigalloc", "-C", "16384"],
+        &[],
+        "256M",
+        true,
+    );
+}
+
+#[test]
+fn ext4_64k_blocks() {
+    // 64 KiB blocks store rec_len 65536 in 16 bits (ext4_rec_len_to_disk).
+    let fs = check_variant_sized(&["-t", "ext4", "-b", "65536"], &[], "64M", false);
+    assert_eq!(fs.block_size(), 65536);
 }
 
 #[test]
