@@ -578,7 +578,20 @@ fn ext4_inline_data() {
 
 #[test]
 fn ext4_32bit_no_csum() {
-    check_variant(&["-t", "ext4", "-O", "^64bit,^metadata_csum"]);
+    let fs = check_variant(&[
+        "-t",
+        "ext4",
+        "-O",
+        "^64bit,^metadata_csum",
+        "-L",
+        "umkroot",
+        "-U",
+        "01234567-89ab-cdef-0123-456789abcdef",
+    ]);
+    let st = fs.stats();
+    assert_eq!(st.volume_name, b"umkroot");
+    assert_eq!(st.uuid[..4], [0x01, 0x23, 0x45, 0x67]);
+    assert_eq!(st.block_size, 4096);
 }
 
 #[test]
