@@ -572,6 +572,8 @@ fn ext4_inline_data() {
         fs.inode(ino).unwrap().flags & inode::EXT4_INLINE_DATA_FL != 0
     };
     assert!(inline(b"tiny"), "small file stored inline");
+    // 100 bytes: 60 in i_block, 40 in the "system.data" xattr.
+    assert!(inline(b"hundred"), "file continued in system.data");
     assert!(inline(b"small_dir"), "small dir stored inline");
     let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
     assert!(matches!(
@@ -668,18 +670,16 @@ fn xattr_acl_and_ea_inode() {
     );
 }
 
-#[test]
-fn read_dir_cursor_resumes_exactly() {
-    let fx = fixture(&["-t", "ext4", "-b", "1024"], "8M", false, &[]);
-    let fs = open_file(&fx.img);
-    let all = list_dir(&fs, ROOT_INO);
-    // Read one entry per call, resuming from the returned cursor.
+/// Read `dir` one entry per call, resuming from the returned cursor each
+/// time; the result must equal a single full listing.
+fn check_cursor_resume(fs: &Ext4, dir: Ino) {
+    let all = list_dir(fs, dir);
     let mut cursor = 0;
     let mut one_by_one = Vec::new();
     loop {
         let mut got = None;
         let next = fs
-            .read_dir(ROOT_INO, cursor, &mut |e, _| {
+            .read_dir(dir, cursor, &mut |e, _| {
                 if got.is_some() {
                     return false;
                 }
@@ -695,9 +695,27 @@ fn read_dir_cursor_resumes_exactly() {
         cursor = next;
     }
     assert_eq!(one_by_one, all);
-    assert_eq!(cursor, fs.inode(ROOT_INO).unwrap().size);
+    assert!(cursor >= fs.inode(dir).unwrap().size);
     assert_eq!(all[0].0, b".");
     assert_eq!(all[1].0, b"..");
+}
+
+#[test]
+fn read_dir_cursor_resumes_exactly() {
+    let fx = fixture(&["-t", "ext4", "-b", "1024"], "8M", false, &[]);
+    let fs = open_file(&fx.img);
+    check_cursor_resume(&fs, ROOT_INO);
+    check_cursor_resume(&fs, fs.lookup(ROOT_INO, b"medium_dir").unwrap().unwrap());
+}
+
+#[test]
+fn read_dir_cursor_resumes_exactly_inline() {
+    let fx = fixture(&["-t", "ext4", "-O", "inline_data"], "8M", false, &[]);
+    let fs = open_file(&fx.img);
+    let small = fs.lookup(ROOT_INO, b"small_dir").unwrap().unwrap();
+    assert!(fs.inode(small).unwrap().flags & inode::EXT4_INLINE_DATA_FL != 0);
+    check_cursor_resume(&fs, small);
+    check_cursor_resume(&fs, ROOT_INO);
 }
 
 #[test]
