@@ -552,6 +552,13 @@ fn ext4_1k_blocks() {
         fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 2,
         "extent tree depth >= 2"
     );
+    // At 1 KiB the 3000-entry directory needs an interior index level.
+    let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
+    let root = fs
+        .dir_block(&fs.get_inode(many).unwrap(), 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(dir::DxRootInfo::parse(&root).indirect_levels, 1);
 }
 
 #[test]
