@@ -48,6 +48,13 @@
 //! before it is used as an index, an offset or a size, and corruption turns
 //! into an [`Ext4Error`] that names it, never a panic or an endless loop.
 //!
+//! Parsed inodes are cached (bounded LRU), and so are metadata blocks
+//! (descriptors, inode table, index, directory and xattr blocks); file data
+//! is not, since the host's page cache already holds the image. Each cached
+//! inode remembers the last run of contiguous blocks it mapped, so a
+//! sequential read walks the extent tree once per extent, and each run is
+//! fetched with a single `read_at`.
+//!
 //! We never write, so the journal (ext3/ext4 `has_journal`) is ignored; an
 //! image that still `needs_recovery` reads as of its last checkpoint.
 //! Checksums (metadata_csum) are not verified.
@@ -691,7 +698,7 @@ impl Ext4 {
         // A fast symlink keeps its target in i_block and owns no blocks
         // besides an xattr block (`ext4_inode_is_fast_symlink`).
         let ea_blocks = if inode.disk.i_file_acl != 0 {
-            self.bs() / 512
+            self.geo.cluster_size / 512
         } else {
             0
         };

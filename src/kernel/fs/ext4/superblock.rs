@@ -23,6 +23,7 @@ pub const COMPAT_SPARSE_SUPER2: u32 = 0x0200;
 pub const RO_COMPAT_SPARSE_SUPER: u32 = 0x0001;
 pub const RO_COMPAT_HUGE_FILE: u32 = 0x0008;
 pub const RO_COMPAT_GDT_CSUM: u32 = 0x0010;
+pub const RO_COMPAT_BIGALLOC: u32 = 0x0200;
 pub const RO_COMPAT_METADATA_CSUM: u32 = 0x0400;
 
 // s_feature_incompat: a reader that does not understand one must refuse the
@@ -109,6 +110,7 @@ pub struct SuperBlock {
     pub s_free_inodes_count: u32,
     pub s_first_data_block: u32,
     pub s_log_block_size: u32,
+    pub s_log_cluster_size: u32,
     pub s_blocks_per_group: u32,
     pub s_inodes_per_group: u32,
     pub s_magic: u16,
@@ -162,6 +164,7 @@ impl SuperBlock {
             s_free_inodes_count: le32(b, 0x10),
             s_first_data_block: le32(b, 0x14),
             s_log_block_size: le32(b, 0x18),
+            s_log_cluster_size: le32(b, 0x1C),
             s_blocks_per_group: le32(b, 0x20),
             s_inodes_per_group: le32(b, 0x28),
             s_magic,
@@ -213,8 +216,19 @@ impl SuperBlock {
         }
         let block_size = 1024u32 << self.s_log_block_size;
         let bs = u64::from(block_size);
-        if self.s_blocks_per_group == 0 || u64::from(self.s_blocks_per_group) > bs * 8 {
-            // One block bitmap (block_size * 8 bits) covers a group.
+        // With bigalloc, blocks are allocated in clusters of 2^n blocks.
+        let cluster_bits = if self.has_ro_compat(RO_COMPAT_BIGALLOC) {
+            match self.s_log_cluster_size.checked_sub(self.s_log_block_size) {
+                Some(n) if n <= 16 => n,
+                _ => return bad(format!("s_log_cluster_size {}", self.s_log_cluster_size)),
+            }
+        } else {
+            0
+        };
+        if self.s_blocks_per_group == 0
+            || u64::from(self.s_blocks_per_group) > (bs * 8) << cluster_bits
+        {
+            // One block bitmap (block_size * 8 bits, one per cluster) covers a group.
             return bad(format!(
                 "s_blocks_per_group {} (block size {block_size})",
                 self.s_blocks_per_group
@@ -264,6 +278,7 @@ impl SuperBlock {
         };
         Ok(Geometry {
             block_size,
+            cluster_size: u64::from(block_size) << cluster_bits,
             groups,
             desc_size,
             descs_per_block: block_size / desc_size,
@@ -301,6 +316,8 @@ impl SuperBlock {
 #[derive(Debug, Clone, Copy)]
 pub struct Geometry {
     pub block_size: u32,
+    /// Allocation unit: the block size, or 2^n blocks with bigalloc.
+    pub cluster_size: u64,
     pub groups: u64,
     pub desc_size: u32,
     pub descs_per_block: u32,
