@@ -46,6 +46,10 @@ pub trait FileOps {
     fn kind(&self) -> FileKind {
         FileKind::Other
     }
+    /// What fstat says of an object with no inode (the console, a pipe).
+    fn attr(&self) -> Option<Attr> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +100,7 @@ impl OpenFile {
         match (&self.inode, &self.anon_attr) {
             (Some(i), _) => i.attr(),
             (None, Some(a)) => Ok(*a),
-            (None, None) => Err(Errno::EBADF),
+            (None, None) => self.ops.attr().ok_or(Errno::EBADF),
         }
     }
 }

@@ -165,6 +165,10 @@ pub trait Inode: Any {
     fn rename(&self, _name: &[u8], _new_dir: &InodeRef, _new_name: &[u8]) -> KResult<()> {
         Err(Errno::EROFS)
     }
+    /// Extended attributes, full names ("user.x") and values.
+    fn xattrs(&self) -> KResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(Vec::new())
+    }
     /// Swaps `name` of this directory with `new_name` in `new_dir`
     /// (renameat2 RENAME_EXCHANGE).
     fn exchange(&self, _name: &[u8], _new_dir: &InodeRef, _new_name: &[u8]) -> KResult<()> {

@@ -507,3 +507,79 @@ pub fn sys_fstatfs(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| write_statfs(k, ctx, ctx.args[1], i)).into()
 }
 
+
+/// Which inode an xattr call names: a path (following links or not) or an fd.
+fn xattr_inode(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<crate::kernel::fs::InodeRef> {
+    match how {
+        XattrTarget::Path(follow) => {
+            let flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW };
+            resolve(k, ctx, AT_FDCWD, 0, flags)
+        }
+        XattrTarget::Fd => k.file(ctx.pid, ctx.arg_i32(0))?.inode.clone().ok_or(Errno::EBADF),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum XattrTarget {
+    Path(bool),
+    Fd,
+}
+
+/// XATTR_NAME_MAX and XATTR_SIZE_MAX (include/uapi/linux/limits.h).
+const XATTR_NAME_MAX: usize = 255;
+const XATTR_SIZE_MAX: usize = 65536;
+
+fn do_getxattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
+    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    let inode = xattr_inode(k, ctx, how)?;
+    let value = inode.xattrs()?.into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or(Errno::ENODATA)?;
+    let size = ctx.args[3] as usize;
+    if size == 0 {
+        return Ok(value.len() as i64);
+    }
+    if value.len() > size.min(XATTR_SIZE_MAX) {
+        return Err(Errno::ERANGE);
+    }
+    mem(k, ctx).write(ctx.args[2], &value)?;
+    Ok(value.len() as i64)
+}
+
+fn do_listxattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
+    let inode = xattr_inode(k, ctx, how)?;
+    let mut list = Vec::new();
+    for (n, _) in inode.xattrs()? {
+        list.extend_from_slice(&n);
+        list.push(0);
+    }
+    let size = ctx.args[2] as usize;
+    if size == 0 {
+        return Ok(list.len() as i64);
+    }
+    if list.len() > size {
+        return Err(Errno::ERANGE);
+    }
+    mem(k, ctx).write(ctx.args[1], &list)?;
+    Ok(list.len() as i64)
+}
+
+pub fn sys_getxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_getxattr(k, ctx, XattrTarget::Path(true)).into()
+}
+pub fn sys_lgetxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_getxattr(k, ctx, XattrTarget::Path(false)).into()
+}
+pub fn sys_fgetxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_getxattr(k, ctx, XattrTarget::Fd).into()
+}
+pub fn sys_listxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_listxattr(k, ctx, XattrTarget::Path(true)).into()
+}
+pub fn sys_llistxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_listxattr(k, ctx, XattrTarget::Path(false)).into()
+}
+pub fn sys_flistxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_listxattr(k, ctx, XattrTarget::Fd).into()
+}

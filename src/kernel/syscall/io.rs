@@ -655,3 +655,57 @@ pub fn sys_pselect6(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 #[allow(unused_imports)]
 use TCGETS as _;
+
+/// posix_fadvise(2): advice changes no result, only caching; umk checks
+/// the arguments as Linux does and takes no further action.
+pub fn sys_fadvise64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| {
+        if f.ops.kind() == crate::kernel::fs::file::FileKind::Pipe {
+            return Err(Errno::ESPIPE);
+        }
+        if !(0..=5).contains(&ctx.arg_i32(3)) || (ctx.args[2] as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(0)
+    });
+    r.into()
+}
+
+/// sendfile(2): copies between two umk files through umk's buffer.
+pub fn sys_sendfile(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let out = k.file(ctx.pid, ctx.arg_i32(0))?;
+        let inp = k.file(ctx.pid, ctx.arg_i32(1))?;
+        if !out.writable() || !inp.readable() {
+            return Err(Errno::EBADF);
+        }
+        if out.flags.get() & O_APPEND != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let count = (ctx.args[3] as usize).min(CHUNK);
+        let offp = ctx.args[2];
+        let mut buf = vec![0u8; count];
+        let n = if offp != 0 {
+            let off: i64 = mem(k, ctx).read_obj(offp)?;
+            if off < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let n = inp.ops.pread(off as u64, &mut buf)?;
+            mem(k, ctx).write_obj(offp, &(off + n as i64))?;
+            n
+        } else {
+            inp.ops.read(&inp, &mut buf)?
+        };
+        let mut done = 0;
+        while done < n {
+            match out.ops.write(&out, &buf[done..n]) {
+                Ok(0) => break,
+                Ok(w) => done += w,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done as i64)
+    })();
+    r.into()
+}

@@ -132,6 +132,7 @@ table! {
     SYS_READV => Some(io::sys_readv), Full;
     SYS_WRITEV => Some(io::sys_writev), Full;
     SYS_ACCESS => Some(fs::sys_access), Full;
+    SYS_SENDFILE => Some(io::sys_sendfile), Partial("copies through umk; a pipe destination that fills up returns short");
     SYS_PIPE => Some(io::sys_pipe), Full;
     SYS_SELECT => Some(io::sys_select), Full;
     SYS_SCHED_YIELD => None, Native("no state");
@@ -210,12 +211,19 @@ table! {
     SYS_FSTATFS => Some(fs::sys_fstatfs), Full;
     SYS_PRCTL => Some(misc::sys_prctl), Partial("PR_SET_NAME, PR_GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, PR_SET/GET_NO_NEW_PRIVS");
     SYS_ARCH_PRCTL => None, Native("own FS/GS base");
+    SYS_GETXATTR => Some(fs::sys_getxattr), Partial("reads attributes of image files; tmpfs files have none");
+    SYS_LGETXATTR => Some(fs::sys_lgetxattr), Partial("as getxattr");
+    SYS_FGETXATTR => Some(fs::sys_fgetxattr), Partial("as getxattr");
+    SYS_LISTXATTR => Some(fs::sys_listxattr), Partial("as getxattr");
+    SYS_LLISTXATTR => Some(fs::sys_llistxattr), Partial("as getxattr");
+    SYS_FLISTXATTR => Some(fs::sys_flistxattr), Partial("as getxattr");
     SYS_SYNC => Some(io::sys_sync), Partial("nothing to flush yet");
     SYS_GETTID => Some(task::sys_gettid), Full;
     SYS_TIME => None, Native("guest time is host time");
     SYS_FUTEX => None, Native("futex words in own memory; PI futexes see virtual tids");
     SYS_SCHED_GETAFFINITY => Some(misc::sys_sched_getaffinity), Full;
     SYS_GETDENTS64 => Some(fs::sys_getdents64), Full;
+    SYS_FADVISE64 => Some(io::sys_fadvise64), Full;
     SYS_SET_TID_ADDRESS => Some(task::sys_set_tid_address), Full;
     SYS_CLOCK_GETTIME => None, Native("guest time is host time (vDSO)");
     SYS_CLOCK_GETRES => None, Native("guest time is host time");

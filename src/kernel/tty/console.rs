@@ -56,6 +56,7 @@ pub struct Console {
     pub session: Cell<Pid>,
     /// Signals the line discipline produced that still need sending.
     pending: RefCell<Vec<InputEffect>>,
+    created: (i64, u32),
 }
 
 /// Which side of the console an fd is.
@@ -90,6 +91,7 @@ impl Console {
             fg_pgrp: Cell::new(1),
             session: Cell::new(1),
             pending: RefCell::new(Vec::new()),
+            created: crate::kernel::fs::now(),
         })
     }
 
@@ -316,6 +318,20 @@ impl FileOps for ConsoleFile {
 
     fn is_tty(&self) -> bool {
         self.handle == Handle::Tty
+    }
+
+    fn attr(&self) -> Option<crate::kernel::fs::Attr> {
+        use guest_abi::stat::*;
+        let t = self.console.created;
+        let (mode, rdev, ino) = match self.handle {
+            // The console is /dev/console, char 5:1, as on Linux.
+            Handle::Tty => (S_IFCHR | 0o600, makedev(5, 1), 10),
+            // Host pipes or files: the guest sees a pipe.
+            Handle::Stdin => (S_IFIFO | 0o600, 0, 1),
+            Handle::Stdout => (S_IFIFO | 0o600, 0, 2),
+            Handle::Stderr => (S_IFIFO | 0o600, 0, 3),
+        };
+        Some(crate::kernel::fs::Attr { dev: makedev(0, 5), ino, mode, nlink: 1, rdev, blksize: 4096, atime: t, mtime: t, ctime: t, ..Default::default() })
     }
 
     fn kind(&self) -> FileKind {

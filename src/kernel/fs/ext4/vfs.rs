@@ -110,6 +110,10 @@ impl Inode for ImageInode {
         (EXT4_SUPER_MAGIC, s.block_size as u64, s.blocks, s.free_blocks, s.inodes, s.free_inodes)
     }
 
+    fn xattrs(&self) -> KResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.fs.ext4.xattrs(self.ino).map_err(eio)
+    }
+
     fn read_only(&self) -> bool {
         true
     }

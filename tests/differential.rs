@@ -1,0 +1,73 @@
+//! The differential oracle: each guest test program (tests/guest/*.c,
+//! static musl) runs natively and inside umk; stdout and exit status must
+//! be identical. The native outputs are recorded by tests/setup-images.sh.
+
+mod common;
+use common::*;
+
+fn case(name: &str) {
+    let image = busybox_image();
+    let cases = std::fs::read_to_string(repo().join("tests/guest/cases")).expect("cases");
+    let line = cases.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("{name} not in tests/guest/cases"));
+    let mut f = line.split_whitespace();
+    f.next();
+    let want_exit: i32 = f.next().and_then(|c| c.parse().ok()).expect("exit code");
+    let mut args: Vec<String> = vec![format!("/opt/tests/{name}"), "/tmp".into()];
+    args.extend(f.map(|a| a.replace("@FIXTURE@", "/fixture")));
+    let env: Vec<String> = TEST_ENV.iter().map(|(k, v)| format!("--env={k}={v}")).collect();
+    let env_refs: Vec<&str> = env.iter().map(|s| s.as_str()).collect();
+    let arg_refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let out = umk_run(&image, &env_refs, &arg_refs, b"");
+    let expected = std::fs::read(work().join("guest/expected").join(format!("{name}.out"))).expect("native output");
+    let got = out.stdout.clone();
+    if got != expected {
+        let e = String::from_utf8_lossy(&expected);
+        let g = String::from_utf8_lossy(&got);
+        let first = e.lines().zip(g.lines()).position(|(a, b)| a != b).unwrap_or(e.lines().count().min(g.lines().count()));
+        panic!(
+            "{name}: output differs from native at line {}:\n  native: {:?}\n  umk:    {:?}\nstderr:\n{}",
+            first + 1,
+            e.lines().nth(first),
+            g.lines().nth(first),
+            stderr(&out)
+        );
+    }
+    assert_eq!(out.status.code(), Some(want_exit), "{name}: exit status (stderr: {})", stderr(&out));
+}
+
+#[test]
+fn hello() {
+    case("hello");
+}
+#[test]
+fn files_read() {
+    case("files_read");
+}
+#[test]
+fn fd_ops() {
+    case("fd_ops");
+}
+#[test]
+fn pipes() {
+    case("pipes");
+}
+#[test]
+fn fork_wait() {
+    case("fork_wait");
+}
+#[test]
+fn signals() {
+    case("signals");
+}
+#[test]
+fn tmpfs_write() {
+    case("tmpfs_write");
+}
+#[test]
+fn misc() {
+    case("misc");
+}
+#[test]
+fn threads() {
+    case("threads");
+}
