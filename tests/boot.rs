@@ -1,0 +1,135 @@
+//! `umk run` as a user meets it: commands, exit status, environment,
+//! stdin/stdout as pipes, and the errors before boot.
+
+mod common;
+use common::*;
+
+#[test]
+fn runs_a_command_and_returns_its_status() {
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo hello; exit 7"], b"");
+    assert_eq!(stdout(&out), "hello\n");
+    assert_eq!(out.status.code(), Some(7));
+}
+
+#[test]
+fn killed_by_signal_is_128_plus_n() {
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "kill -TERM $$"], b"");
+    assert_eq!(out.status.code(), Some(128 + 15), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn first_process_is_pid_1_root_in_slash() {
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo $$ $(id -u) $(pwd) $PPID"], b"");
+    assert_eq!(stdout(&out), "1 0 / 0\n");
+}
+
+#[test]
+fn default_environment_and_env_flag() {
+    let out = umk_run(&busybox_image(), &["--env", "FOO=bar baz", "--env", "HOME=/tmp"], &["/bin/sh", "-c", "echo \"$PATH|$HOME|$FOO\""], b"");
+    assert_eq!(stdout(&out), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/tmp|bar baz\n");
+}
+
+#[test]
+fn workdir_and_hostname() {
+    let out = umk_run(&busybox_image(), &["--workdir", "/etc", "--hostname", "lab7"], &["/bin/sh", "-c", "pwd; hostname; uname -n"], b"");
+    assert_eq!(stdout(&out), "/etc\nlab7\nlab7\n");
+}
+
+#[test]
+fn command_is_found_in_guest_path() {
+    let out = umk_run(&busybox_image(), &[], &["echo", "from", "path"], b"");
+    assert_eq!(stdout(&out), "from path\n");
+}
+
+#[test]
+fn shell_reads_commands_from_a_pipe() {
+    let out = umk_run(&busybox_image(), &[], &[], b"echo $((6*7))\nls / | grep -c etc\n");
+    assert_eq!(stdout(&out), "42\n1\n", "stderr: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn output_to_a_file_is_the_guest_file() {
+    let out = umk_run(&busybox_image(), &[], &["cat", "/etc/os-release"], b"");
+    assert!(stdout(&out).contains("umk test image"), "{}", stdout(&out));
+}
+
+#[test]
+fn missing_command_is_127_with_one_line() {
+    let out = umk_run(&busybox_image(), &[], &["/no/such/program"], b"");
+    assert_eq!(out.status.code(), Some(127));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/no/such/program") && err.contains("not found"), "{err}");
+}
+
+#[test]
+fn non_executable_command_is_126() {
+    let out = umk_run(&busybox_image(), &[], &["/etc/passwd"], b"");
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+}
+
+#[test]
+fn missing_image_is_125_with_one_line() {
+    let out = umk_run(std::path::Path::new("/nonexistent/image.img"), &[], &["true"], b"");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("cannot open image"), "{}", stderr(&out));
+}
+
+#[test]
+fn not_an_ext4_image_is_125() {
+    let junk = work().join("junk.img");
+    std::fs::create_dir_all(work()).unwrap();
+    std::fs::write(&junk, vec![0x5au8; 1 << 20]).unwrap();
+    let out = umk_run(&junk, &[], &["true"], b"");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("not a usable ext2/3/4 image"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_flag_values_are_125() {
+    let out = umk_run(&busybox_image(), &["--env", "NOEQUALS"], &["true"], b"");
+    assert_eq!(out.status.code(), Some(125));
+    let out = umk_run(&busybox_image(), &["--workdir", "relative"], &["true"], b"");
+    assert_eq!(out.status.code(), Some(125));
+    let out = umk_run(&busybox_image(), &["--workdir", "/no/such/dir"], &["true"], b"");
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+}
+
+#[test]
+fn image_is_read_only_and_tmp_is_writable() {
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo x > /etc/new 2>/dev/null || echo rofs; echo y > /tmp/f && cat /tmp/f; echo z > /run/r && cat /run/r; echo w > /dev/shm/s && cat /dev/shm/s"], b"");
+    assert_eq!(stdout(&out), "rofs\ny\nz\nw\n", "{}", stderr(&out));
+}
+
+#[test]
+fn pipelines_and_subshells_work() {
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "seq 1 1000 | sort -rn | head -3 | tr '\\n' ' '; (echo a; echo b) | wc -l"], b"");
+    assert_eq!(stdout(&out), "1000 999 998 7\n".replace(" 7", " 2"));
+}
+
+#[test]
+fn no_guest_process_outlives_umk() {
+    let tag = format!("umk-orphan-{}", std::process::id());
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", &format!("sleep 30 & sleep 31 & echo {tag}")], b"");
+    assert_eq!(out.status.code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Every guest process runs the umk stub (a memfd): none may be left.
+    let mut left = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(exe) = std::fs::read_link(e.path().join("exe")) {
+            if exe.to_string_lossy().contains("umk-stub") {
+                left.push(e.file_name());
+            }
+        }
+    }
+    assert!(left.is_empty(), "guest processes left behind: {left:?}");
+}
+
+#[test]
+fn syscalls_command_prints_the_table() {
+    let out = std::process::Command::new(umk_bin()).arg("syscalls").output().unwrap();
+    let s = stdout(&out);
+    assert!(s.contains("openat") && s.contains("full"), "{s}");
+    assert!(s.lines().any(|l| l.contains("io_uring_setup") && l.contains("missing")), "{s}");
+}

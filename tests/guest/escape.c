@@ -1,0 +1,61 @@
+/* Escape attempts, run inside umk by tests/isolation.rs (not a
+ * differential program: natively these would succeed).
+ *
+ *   escape int80          i386 syscall ABI: must not run (killed)
+ *   escape stubjump PATH  jump to umk's injection site with openat(PATH)
+ *                         and a guessed secret: must be trapped like any
+ *                         other call (PATH is a host file: must not open)
+ *   escape ptrace         ptrace/process_vm_readv: not available
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+static void on_trap(int sig, siginfo_t *si, void *ctx) {
+    ucontext_t *uc = ctx;
+    (void)sig; (void)si;
+    printf("stub syscall returned %lld\n", (long long)uc->uc_mcontext.gregs[REG_RAX]);
+    fflush(stdout);
+    _exit(0);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    if (!strcmp(argv[1], "int80")) {
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+        printf("int80 survived: %ld\n", r);
+        return 1;
+    }
+    if (!strcmp(argv[1], "stubjump") && argc > 2) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_trap;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGTRAP, &sa, 0);
+        sigaction(SIGSEGV, &sa, 0);
+        register long rax __asm__("rax") = SYS_openat;
+        register long rdi __asm__("rdi") = AT_FDCWD;
+        register long rsi __asm__("rsi") = (long)argv[2];
+        register long rdx __asm__("rdx") = O_RDONLY;
+        register long r9 __asm__("r9") = 0x123456789000L;
+        __asm__ volatile("jmp *%[site]" : : [site] "r"(0x6b6d00000078L), "r"(rax), "r"(rdi), "r"(rsi), "r"(rdx), "r"(r9) : "memory");
+        return 1;
+    }
+    if (!strcmp(argv[1], "ptrace")) {
+        long r = syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+        printf("ptrace: %ld\n", r);
+        r = syscall(SYS_process_vm_readv, 1, 0, 0, 0, 0, 0);
+        printf("process_vm_readv: %ld\n", r);
+        r = syscall(SYS_kcmp, 1, 1, 0, 0, 0);
+        printf("kcmp: %ld\n", r);
+        return 0;
+    }
+    return 2;
+}

@@ -1,0 +1,106 @@
+//! Escape tests: nothing in the guest reaches a host file, pid or fd that
+//! was not shared explicitly. Each test really tries.
+
+mod common;
+use common::*;
+
+/// A host file with a unique name, in the host's /tmp and in /.
+fn host_secret() -> (String, Vec<std::path::PathBuf>) {
+    let name = format!("umk-escape-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let mut made = Vec::new();
+    for dir in ["/tmp", "/var/tmp"] {
+        let p = std::path::Path::new(dir).join(&name);
+        if std::fs::write(&p, b"HOST SECRET\n").is_ok() {
+            made.push(p);
+        }
+    }
+    (name, made)
+}
+
+#[test]
+fn host_files_are_unreachable_by_any_path() {
+    let (name, made) = host_secret();
+    assert!(!made.is_empty());
+    let script = format!(
+        "for p in /tmp/{n} /var/tmp/{n} /../../tmp/{n} /tmp/../../../../tmp/{n} /proc/self/root/tmp/{n} /proc/1/cwd/../tmp/{n} /proc/1/root/../../tmp/{n}; do cat $p 2>/dev/null && echo LEAK $p; done
+         ln -s /../../../../tmp/{n} /tmp/l1 && cat /tmp/l1 2>/dev/null && echo LEAK symlink
+         ln -s ../../../../../../tmp/{n} /tmp/l2 && cat /tmp/l2 2>/dev/null && echo LEAK relsymlink
+         cd /proc/self/cwd/../../../.. && cat tmp/{n} 2>/dev/null && echo LEAK cwd
+         ls /proc/self/fd | tr '\\n' ' '; echo
+         echo done",
+        n = name
+    );
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", &script], b"");
+    for p in made {
+        let _ = std::fs::remove_file(p);
+    }
+    let s = stdout(&out);
+    assert!(!s.contains("LEAK") && !s.contains("HOST SECRET"), "{s}");
+    assert!(s.contains("done"), "{s}\n{}", stderr(&out));
+    // Only the guest's own descriptors: 0, 1, 2 and ls's directory.
+    assert!(s.lines().any(|l| l.trim() == "0 1 2 3"), "{s}");
+}
+
+#[test]
+fn kill_minus_one_touches_only_guest_processes() {
+    let mut host = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "sleep 20 & kill -9 -1; wait; echo survived"], b"");
+    assert_eq!(stdout(&out), "survived\n", "{}", stderr(&out));
+    // The host's process is still there.
+    assert!(host.try_wait().unwrap().is_none(), "kill(-1) inside the guest reached a host process");
+    let _ = host.kill();
+    let _ = host.wait();
+}
+
+#[test]
+fn guest_sees_no_host_pid() {
+    let me = std::process::id();
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo $$ $PPID; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '; echo; sh -c 'echo $$ $PPID'; true"], b"");
+    let s = stdout(&out);
+    let mut lines = s.lines();
+    assert_eq!(lines.next(), Some("1 0"));
+    let pids: Vec<u32> = lines.next().unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    assert!(!pids.is_empty() && pids.iter().all(|p| *p < 100), "guest /proc shows {pids:?}");
+    assert!(!pids.contains(&me));
+    let child: Vec<u32> = lines.next().unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    assert!(child.len() == 2 && child[0] < 100 && child[1] == 1, "{s}");
+}
+
+#[test]
+fn guest_cannot_signal_a_host_pid() {
+    let mut host = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let hp = host.id();
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", &format!("kill -9 {hp} 2>/dev/null || echo refused")], b"");
+    assert_eq!(stdout(&out), "refused\n");
+    assert!(host.try_wait().unwrap().is_none());
+    let _ = host.kill();
+    let _ = host.wait();
+}
+
+#[test]
+fn foreign_syscall_abi_is_refused() {
+    // int 0x80 (the i386 ABI) would be a second way into the host kernel:
+    // the seccomp filter kills the process instead.
+    let out = umk_run(&busybox_image(), &[], &["/opt/tests/escape", "int80"], b"");
+    assert!(!stdout(&out).contains("survived"), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(128 + 31), "expected death by SIGSYS; {}", stderr(&out));
+}
+
+#[test]
+fn jumping_to_the_injection_site_gains_nothing() {
+    let (name, made) = host_secret();
+    let path = format!("/tmp/{name}");
+    let out = umk_run(&busybox_image(), &[], &["/opt/tests/escape", "stubjump", &path], b"");
+    for p in made {
+        let _ = std::fs::remove_file(p);
+    }
+    let s = stdout(&out);
+    // The call was trapped and answered by umk's VFS: ENOENT (-2).
+    assert_eq!(s.trim(), "stub syscall returned -2", "{s}\n{}", stderr(&out));
+}
+
+#[test]
+fn debugging_syscalls_are_not_available() {
+    let out = umk_run(&busybox_image(), &[], &["/opt/tests/escape", "ptrace"], b"");
+    assert_eq!(stdout(&out), "ptrace: -1\nprocess_vm_readv: -1\nkcmp: -1\n");
+}
