@@ -108,22 +108,66 @@ fn pipelines_and_subshells_work() {
     assert_eq!(stdout(&out), "1000 999 998 7\n".replace(" 7", " 2"));
 }
 
-#[test]
-fn no_guest_process_outlives_umk() {
-    let tag = format!("umk-orphan-{}", std::process::id());
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", &format!("sleep 30 & sleep 31 & echo {tag}")], b"");
-    assert_eq!(out.status.code(), Some(0));
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    // Every guest process runs the umk stub (a memfd): none may be left.
-    let mut left = Vec::new();
+/// Host session ids of the host children of `pid`.
+fn sessions_of_children(pid: u32) -> Vec<String> {
+    let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(exe) = std::fs::read_link(e.path().join("exe")) {
-            if exe.to_string_lossy().contains("umk-stub") {
-                left.push(e.file_name());
-            }
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // Fields after the ")" that ends comm: state ppid pgrp session ...
+        let Some(rest) = stat.rsplit(") ").next() else { continue };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 3 && f[1] == pid.to_string() {
+            v.push(f[3].to_string());
         }
     }
-    assert!(left.is_empty(), "guest processes left behind: {left:?}");
+    v
+}
+
+fn processes_in_session(sid: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let Some(rest) = stat.rsplit(") ").next() else { continue };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 3 && f[3] == sid && f[0] != "Z" {
+            v.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    v
+}
+
+#[test]
+fn no_guest_process_outlives_umk() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(umk_bin())
+        .args(["run", "--image"])
+        .arg(busybox_image())
+        .args(["--", "/bin/sh", "-c", "sleep 30 & sleep 31 & echo ready; sleep 1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // Guest processes live in their own host session (umk's stub calls
+    // setsid); find it while the VM runs.
+    // (The doorbell, umk's other child, stays in umk's session: skip it.)
+    let own = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+    let own_sid = own.rsplit(") ").next().unwrap().split_whitespace().nth(3).unwrap().to_string();
+    let mut sids = sessions_of_children(child.id());
+    sids.retain(|s| *s != own_sid);
+    sids.dedup();
+    assert!(!sids.is_empty(), "no guest process found under umk");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for sid in sids {
+        let left = processes_in_session(&sid);
+        assert!(left.is_empty(), "guest processes left behind in session {sid}: {left:?}");
+    }
 }
 
 #[test]

@@ -229,6 +229,26 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
     if let Some(o) = origin {
         rewrite_siginfo(k, host, o);
     }
+    // The host would discard SIGTSTP/SIGTTIN/SIGTTOU: to it every guest
+    // process group is orphaned (their host parent, umk, is in another
+    // session). Where the guest's group is not orphaned and the signal
+    // takes its default action, stop the thread with SIGSTOP instead and
+    // remember which signal it was, for the parent's wait.
+    let mut sig = sig;
+    if matches!(sig, SIGTSTP | SIGTTIN | SIGTTOU) {
+        let (_, ignored, caught) = k.platform.signal_state(host).unwrap_or((0, 0, 0));
+        if (ignored | caught) & sigmask(sig) == 0 {
+            let mut t = k.table.borrow_mut();
+            let pgid = t.task_by_host(host).and_then(|task| t.procs.get(&task.pid)).map(|p| p.pgid);
+            let orphaned = pgid.is_none_or(|g| t.pgrp_orphaned(g));
+            if let Some(task) = t.task_by_host_mut(host) {
+                if !orphaned {
+                    task.stop_sig = Some(sig);
+                }
+            }
+            sig = if orphaned { 0 } else { SIGSTOP };
+        }
+    }
     if let Some((nr, code)) = restart {
         if let Ok(mut regs) = k.platform.get_regs(host) {
             regs.orig_rax = nr;
@@ -271,6 +291,7 @@ pub fn on_group_stop(k: &mut Kernel, host: HostTid, sig: i32) {
             return;
         };
         task.stopped = true;
+        let sig = task.stop_sig.take().unwrap_or(sig);
         let pid = task.pid;
         let parent = match t.procs.get_mut(&pid) {
             Some(p) if p.stop_report.is_none() => {

@@ -10,7 +10,7 @@ use crate::kernel::Kernel;
 use guest_abi::fcntl::*;
 use guest_abi::misc::{IoVec, PollFd, Timespec, Timeval, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, UIO_MAXIOV};
 use guest_abi::restart::ERESTARTNOHAND;
-use guest_abi::signal::SIGPIPE;
+use guest_abi::signal::{SIGPIPE, SIGTTOU};
 use guest_abi::termios::*;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -48,6 +48,12 @@ fn do_read(k: &mut Kernel, ctx: &Ctx, fd: i32, addr: u64, len: usize, off: Optio
     if !f.readable() {
         return SysResult::err(Errno::EBADF);
     }
+    if f.ops.is_tty() {
+        let tty = k.tty.clone();
+        if let Some(r) = tty.job_control(k, ctx, guest_abi::signal::SIGTTIN) {
+            return r;
+        }
+    }
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = std::mem::take(&mut k.scratch);
     buf.resize(len, 0);
@@ -77,6 +83,12 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
     };
     if !f.writable() {
         return SysResult::err(Errno::EBADF);
+    }
+    if f.ops.is_tty() {
+        let tty = k.tty.clone();
+        if let Some(r) = tty.job_control(k, ctx, SIGTTOU) {
+            return r;
+        }
     }
     // pwrite on an O_APPEND file appends anyway (pwrite(2), BUGS).
     let off = match off {
@@ -439,6 +451,18 @@ pub fn sys_pipe2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_ioctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    // Changing terminal settings from a background group stops it first.
+    let req = ctx.args[1] & 0xffff_ffff;
+    if matches!(req, TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TCFLSH | TCXONC) {
+        if let Ok(f) = k.file(ctx.pid, ctx.arg_i32(0)) {
+            if f.ops.is_tty() {
+                let tty = k.tty.clone();
+                if let Some(r) = tty.job_control(k, ctx, SIGTTOU) {
+                    return r;
+                }
+            }
+        }
+    }
     let r = (|| -> KResult<i64> {
         let fd = ctx.arg_i32(0);
         let req = ctx.args[1] & 0xffff_ffff;
@@ -653,8 +677,6 @@ pub fn sys_pselect6(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     }
 }
 
-#[allow(unused_imports)]
-use TCGETS as _;
 
 /// posix_fadvise(2): advice changes no result, only caching; umk checks
 /// the arguments as Linux does and takes no further action.

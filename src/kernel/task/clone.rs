@@ -233,6 +233,7 @@ impl Task {
             sig_hint: false,
             sig_origins: Vec::new(),
             io_progress: 0,
+            stop_sig: None,
         }
     }
 }

@@ -117,6 +117,8 @@ pub struct Task {
     /// siginfo is rewritten to match at delivery (virtual pids, the guest
     /// call's si_code) so no host pid leaks.
     pub sig_origins: Vec<crate::kernel::signal::SigOrigin>,
+    /// The job-control signal behind the host SIGSTOP umk substituted.
+    pub stop_sig: Option<i32>,
     /// Bytes already moved by a blocking write that had to wait midway.
     pub io_progress: usize,
 }
@@ -193,6 +195,16 @@ impl ProcessTable {
     pub fn insert_task(&mut self, task: Task) {
         self.by_host.insert(task.host, task.tid);
         self.tasks.insert(task.tid, task);
+    }
+
+    /// Whether a process group is orphaned (POSIX: no member has a parent
+    /// in another group of the same session). Stop signals from the
+    /// terminal are discarded for orphaned groups (kernel/signal.c).
+    pub fn pgrp_orphaned(&self, pgrp: Pid) -> bool {
+        !self.live().filter(|p| p.pgid == pgrp).any(|p| match self.procs.get(&p.ppid) {
+            Some(parent) => parent.pgid != pgrp && parent.sid == p.sid,
+            None => false,
+        })
     }
 
     /// Live (non-zombie) processes.

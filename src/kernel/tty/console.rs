@@ -146,6 +146,40 @@ impl Console {
         }
     }
 
+    /// Job control for a read, write or settings change from `ctx`
+    /// (drivers/tty/tty_jobctrl.c, __tty_check_change): a process outside
+    /// the foreground group of the console's session gets SIGTTIN (read)
+    /// or SIGTTOU (write under TOSTOP, or changing settings), and its call
+    /// restarts once it is continued; EIO if the signal is ignored or
+    /// blocked (reads) or its group is orphaned. None: go ahead.
+    pub fn job_control(self: &Rc<Self>, k: &mut Kernel, ctx: &Ctx, sig: i32) -> Option<crate::kernel::syscall::SysResult> {
+        use crate::kernel::syscall::SysResult;
+        use guest_abi::signal::{sigmask, SIGTTOU};
+        let (pgid, sid, orphaned) = {
+            let t = k.table.borrow();
+            let p = t.procs.get(&ctx.pid)?;
+            (p.pgid, p.sid, t.pgrp_orphaned(p.pgid))
+        };
+        if sid != self.session.get() || pgid == self.fg_pgrp.get() {
+            return None;
+        }
+        if sig == SIGTTOU && self.ldisc.borrow().termios().c_lflag & TOSTOP == 0 && ctx.nr() == guest_abi::sysno::SYS_WRITE {
+            return None;
+        }
+        let blocked = k.platform.blocked_signals(ctx.host).unwrap_or(0);
+        let (_, ignored, _) = k.platform.signal_state(ctx.host).unwrap_or((0, 0, 0));
+        if (blocked | ignored) & sigmask(sig) != 0 {
+            // A background writer that ignores SIGTTOU may write.
+            return if sig == SIGTTOU { None } else { Some(SysResult::err(Errno::EIO)) };
+        }
+        if orphaned {
+            return Some(SysResult::err(Errno::EIO));
+        }
+        crate::kernel::signal::kill_pgrp(k, pgid, sig, crate::kernel::signal::SigOrigin::kernel(sig));
+        crate::kernel::signal::interrupt_syscall(k, ctx, guest_abi::restart::ERESTARTSYS);
+        Some(SysResult::Handled)
+    }
+
     /// Terminal ioctls: job control here, the rest in the line discipline.
     pub fn ioctl(self: &Rc<Self>, k: &mut Kernel, ctx: &Ctx, req: u64, arg: u64) -> KResult<i64> {
         match req {
@@ -193,6 +227,7 @@ impl Console {
             _ => {}
         }
         let kind = LineDiscipline::ioctl_arg_kind(req).ok_or(Errno::ENOTTY)?;
+
         let a = {
             let mut m = GuestMem::new(k.platform.as_mut(), ctx.host);
             match kind {

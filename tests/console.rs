@@ -1,0 +1,134 @@
+//! The console as a person uses it: a shell on a terminal (a pty here),
+//! line editing, Ctrl-C, Ctrl-Z and job control, window size, and the
+//! terminal restored on every exit path.
+
+mod common;
+#[path = "common/pty.rs"]
+mod pty;
+use common::*;
+use pty::Pty;
+use std::process::Command;
+
+fn shell() -> Pty {
+    let mut cmd = Command::new(umk_bin());
+    cmd.arg("run").arg("--image").arg(busybox_image()).env("TERM", "xterm");
+    let mut p = Pty::spawn(cmd, 30, 100);
+    p.expect("/ # ", 20);
+    p
+}
+
+#[test]
+fn interactive_shell_runs_commands_and_exits_with_status() {
+    let mut p = shell();
+    p.send(b"echo hi $((1+2))\r");
+    p.expect("hi 3", 10);
+    p.send(b"tty; [ -t 0 ] && echo isatty\r");
+    p.expect("/dev/console", 10);
+    p.expect("isatty", 10);
+    p.send(b"exit 3\r");
+    assert_eq!(p.wait(10), 3);
+}
+
+#[test]
+fn ctrl_c_interrupts_the_foreground_command_not_umk() {
+    let mut p = shell();
+    p.send(b"sleep 30\r");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(b"\x03");
+    p.expect("^C", 10);
+    p.send(b"echo alive\r");
+    p.expect("alive", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+#[test]
+fn line_editing_erase_and_kill() {
+    let mut p = shell();
+    p.send(b"cat\r");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // "abc", erase one, "d" -> "abd"; then "zzz", kill line, "ok".
+    p.send(b"abc\x7fd\r");
+    p.expect("abd\r\n", 10);
+    p.send(b"zzz\x15ok\r");
+    p.expect("ok\r\nok", 10);
+    p.send(b"\x04");
+    p.expect("/ # ", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+#[test]
+fn ctrl_z_bg_fg_and_jobs() {
+    let mut p = shell();
+    p.send(b"sleep 50\r");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(b"\x1a");
+    p.expect("Stopped", 10);
+    p.send(b"jobs\r");
+    p.expect("Stopped", 10);
+    p.send(b"bg\r");
+    p.send(b"jobs\r");
+    p.expect("Running", 10);
+    p.send(b"kill %1; wait; echo reaped\r");
+    p.expect("reaped", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+#[test]
+fn background_read_gets_sigttin() {
+    let mut p = shell();
+    p.send(b"cat &\r");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The shell reports the stop when it next waits: give it a command.
+    p.send(b"true\r");
+    p.expect("Stopped (tty input)", 10);
+    p.send(b"fg\r");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    p.send(b"typed\r");
+    p.expect("typed\r\ntyped", 10);
+    p.send(b"\x04");
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+#[test]
+fn window_size_at_boot_and_after_resize() {
+    let mut p = shell();
+    p.send(b"stty size\r");
+    p.expect("30 100", 10);
+    p.resize(40, 120);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(b"stty size\r");
+    p.expect("40 120", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+#[test]
+fn terminal_is_restored_after_exit() {
+    let mut p = shell();
+    // The harness's pty starts cooked; umk made it raw while running.
+    p.send(b"exit 0\r");
+    assert_eq!(p.wait(10), 0);
+    let after = p.termios();
+    let mut fresh = Pty::spawn(Command::new("true"), 30, 100);
+    fresh.wait(10);
+    assert_eq!(after, fresh.termios(), "termios differs from a fresh pty after umk exited");
+}
+
+#[test]
+fn terminal_is_restored_after_sigterm_and_sighup() {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        let mut p = shell();
+        p.send(b"sleep 30\r");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        p.signal(sig);
+        assert_eq!(p.wait(10), 128 + sig);
+        let after = p.termios();
+        let mut fresh = Pty::spawn(Command::new("true"), 30, 100);
+        fresh.wait(10);
+        assert_eq!(after, fresh.termios(), "termios not restored after signal {sig}");
+    }
+}
