@@ -63,7 +63,7 @@ fn header(kind: tar::EntryType, mode: u32, uid: u64, gid: u64, mtime: i64) -> ta
 pub fn test_tar() -> Vec<u8> {
     use tar::EntryType as T;
     let mut b = tar::Builder::new(Vec::new());
-    let mut dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode, uid, gid, mtime| {
+    let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode, uid, gid, mtime| {
         let mut h = header(T::Directory, mode, uid, gid, mtime);
         b.append_data(&mut h, path, std::io::empty()).unwrap();
     };
@@ -75,7 +75,7 @@ pub fn test_tar() -> Vec<u8> {
     dir(&mut b, "./usr/bin/", 0o755, 0, 0, T0);
     dir(&mut b, "./home/", 0o755, 0, 0, T0);
     dir(&mut b, "./home/user/", 0o700, 1000, 1000, T0);
-    let mut file = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode, uid, gid, mtime, data: &[u8]| {
+    let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode, uid, gid, mtime, data: &[u8]| {
         let mut h = header(T::Regular, mode, uid, gid, mtime);
         h.set_size(data.len() as u64);
         b.append_data(&mut h, path, data).unwrap();
