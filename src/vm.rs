@@ -135,7 +135,15 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let mut armed: Option<Instant> = None;
     let status = loop {
         let ev = kernel.platform.next_event();
-        kernel.handle_event(ev);
+        // A bug in umk's kernel must not take the whole VM down: the guest
+        // process it happened in is killed, the others go on.
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kernel.handle_event(ev)));
+        if handled.is_err() {
+            eprintln!("umk: internal error while handling {ev:?}; killing the guest process involved");
+            if let Some(tid) = ev.tid() {
+                kernel.platform.kill_process(tid);
+            }
+        }
         if let Ok(HostEvent::Terminate(sig)) = host_rx.try_recv() {
             break ExitStatus::Killed { sig, core: false };
         }

@@ -177,3 +177,25 @@ fn syscalls_command_prints_the_table() {
     assert!(s.contains("openat") && s.contains("full"), "{s}");
     assert!(s.lines().any(|l| l.contains("io_uring_setup") && l.contains("missing")), "{s}");
 }
+
+/// Images made elsewhere boot too: a plain `mke2fs -t ext4 -d` of the same
+/// tree, and an ext2 one.
+#[test]
+fn boots_images_made_by_mke2fs() {
+    busybox_image();
+    let tree = work().join("rootfs-busybox");
+    for (fstype, name) in [("ext4", "mke2fs-ext4.img"), ("ext2", "mke2fs-ext2.img")] {
+        let img = work().join(name);
+        let st = std::process::Command::new("mke2fs")
+            .args(["-q", "-F", "-t", fstype, "-d"])
+            .arg(&tree)
+            .arg(&img)
+            .arg("64M")
+            .status()
+            .expect("mke2fs (e2fsprogs)");
+        assert!(st.success());
+        let out = umk_run(&img, &[], &["/bin/sh", "-c", "cat /etc/os-release | head -1; ls /bin | wc -l"], b"");
+        assert!(stdout(&out).starts_with("PRETTY_NAME=\"umk test image (busybox)\""), "{fstype}: {}{}", stdout(&out), stderr(&out));
+        let _ = std::fs::remove_file(&img);
+    }
+}

@@ -1,9 +1,11 @@
 //! The host terminal: raw mode while the guest runs, always restored.
 //!
 //! [`RawMode`] saves the terminal settings and switches to raw mode; its
-//! Drop restores them, and a panic hook does the same, so every exit path
-//! that runs any code at all (normal exit, error, SIGTERM, SIGHUP, panic)
-//! leaves the terminal as it found it.
+//! Drop restores them, also while a panic unwinds, and `main` restores once
+//! more before exiting, so every exit path that runs any code at all
+//! (normal exit, error, SIGTERM, SIGHUP, panic) leaves the terminal as it
+//! found it. (A panic inside one guest event is caught by the VM loop and
+//! must not restore the terminal under a running guest: no panic hook.)
 #![allow(unsafe_code)]
 
 use guest_abi::termios::WinSize;
@@ -55,11 +57,6 @@ impl RawMode {
         if let Ok(mut s) = SAVED.lock() {
             *s = Some((fd, t));
         }
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            prev(info);
-        }));
         let mut raw = t;
         // SAFETY: cfmakeraw edits the struct in place.
         unsafe {

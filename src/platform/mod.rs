@@ -106,6 +106,24 @@ pub enum Event {
     Doorbell,
 }
 
+impl Event {
+    /// The guest thread the event is about, if any.
+    pub fn tid(&self) -> Option<HostTid> {
+        match *self {
+            Event::Syscall { tid, .. }
+            | Event::SyscallExit { tid, .. }
+            | Event::Started { tid }
+            | Event::Exec { tid, .. }
+            | Event::Signal { tid, .. }
+            | Event::GroupStop { tid, .. }
+            | Event::Exited { tid, .. }
+            | Event::Killed { tid, .. } => Some(tid),
+            Event::Cloned { parent, .. } => Some(parent),
+            Event::Doorbell => None,
+        }
+    }
+}
+
 /// A guest memory access touched an unmapped or forbidden page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault;
