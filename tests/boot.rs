@@ -199,3 +199,14 @@ fn boots_images_made_by_mke2fs() {
         let _ = std::fs::remove_file(&img);
     }
 }
+
+#[test]
+fn scripts_run_through_their_interpreter() {
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", "printf '#!/bin/sh -e\\necho script \"$0\" \"$1\"\\n' > /tmp/s; chmod +x /tmp/s; /tmp/s arg; printf 'echo no' > /tmp/n; chmod -x /tmp/n; /tmp/n 2>/dev/null || echo noexec $?"],
+        b"",
+    );
+    assert_eq!(stdout(&out), "script /tmp/s arg\nnoexec 126\n", "{}", stderr(&out));
+}

@@ -104,3 +104,33 @@ fn debugging_syscalls_are_not_available() {
     let out = umk_run(&busybox_image(), &[], &["/opt/tests/escape", "ptrace"], b"");
     assert_eq!(stdout(&out), "ptrace: -1\nprocess_vm_readv: -1\nkcmp: -1\n");
 }
+
+/// umk inside umk: the guest has no ptrace, so the inner umk must fail
+/// with the one-line "ptrace is not permitted" error and status 125 — the
+/// same path a user in a container without SYS_PTRACE takes.
+#[test]
+fn umk_without_ptrace_says_so() {
+    debian_image();
+    let tree = work().join("rootfs-debian");
+    let nested = work().join("nested-tree");
+    let _ = std::fs::remove_dir_all(&nested);
+    let st = std::process::Command::new("cp").arg("-a").arg(&tree).arg(&nested).status().unwrap();
+    assert!(st.success());
+    std::fs::copy(umk_bin(), nested.join("usr/bin/umk")).unwrap();
+    // A small valid image for the inner umk to open.
+    let empty = work().join("nested-empty");
+    let _ = std::fs::create_dir_all(&empty);
+    let st = std::process::Command::new("mke2fs").args(["-q", "-F", "-t", "ext4", "-d"]).arg(&empty).arg(nested.join("small.img")).arg("2M").status().unwrap();
+    assert!(st.success());
+    let img = work().join("nested.img");
+    let rootfs = repo().join("target/release/umk-rootfs");
+    let rootfs = if rootfs.exists() { rootfs } else { repo().join("target/debug/umk-rootfs") };
+    let st = std::process::Command::new(rootfs).args(["build", "-q", "--force", "--from"]).arg(&nested).arg("-o").arg(&img).status().unwrap();
+    assert!(st.success());
+    let out = umk_run(&img, &[], &["/bin/bash", "-c", "umk run --image /small.img -- true 2>&1; echo status=$?"], b"");
+    let _ = std::fs::remove_dir_all(&nested);
+    let _ = std::fs::remove_file(&img);
+    let s = stdout(&out);
+    assert!(s.contains("status=125"), "{s}\n{}", stderr(&out));
+    assert!(s.contains("ptrace is not permitted") && s.lines().count() == 2, "{s}");
+}

@@ -53,13 +53,29 @@ impl Kernel {
     /// Builds the kernel over an ext4 image: / from the image, tmpfs on
     /// /tmp, /run and /dev/shm, devfs on /dev, procfs on /proc.
     pub fn new(platform: Box<dyn Platform>, image: Ext4, console_fn: impl FnOnce(&Waker) -> Rc<Console>, entropy: Entropy, cfg: super::BootConfig) -> Kernel {
+        let root_fn = |waker: &Waker| -> InodeRef {
+            let imagefs = Rc::new(ImageFs { ext4: image, dev: makedev(254, 0), fifos: Default::default(), waker: waker.clone() });
+            ImageFs::root(&imagefs)
+        };
+        Self::with_root(platform, root_fn, "ext4", console_fn, entropy, cfg)
+    }
+
+    /// Builds the kernel over any root filesystem (kernel unit tests use a
+    /// tmpfs) and mounts the rest over it.
+    pub fn with_root(
+        platform: Box<dyn Platform>,
+        root_fn: impl FnOnce(&Waker) -> InodeRef,
+        root_type: &'static str,
+        console_fn: impl FnOnce(&Waker) -> Rc<Console>,
+        entropy: Entropy,
+        cfg: super::BootConfig,
+    ) -> Kernel {
         let waker = Waker::new();
         let console = console_fn(&waker);
         let table = Rc::new(RefCell::new(ProcessTable::new()));
-        let imagefs = Rc::new(ImageFs { ext4: image, dev: makedev(254, 0), fifos: Default::default(), waker: waker.clone() });
-        let root = Dentry::root(ImageFs::root(&imagefs));
+        let root = Dentry::root(root_fn(&waker));
         let mounts = Rc::new(Mounts::default());
-        mounts.list.borrow_mut().push((b"/".to_vec(), "ext4", root.inode.clone()));
+        mounts.list.borrow_mut().push((b"/".to_vec(), root_type, root.inode.clone()));
         let current = Rc::new(Cell::new(1));
         let k = Kernel {
             platform,
@@ -129,10 +145,30 @@ impl Kernel {
 
     /// Creates pid 1 in the stopped stub `host` and loads its program.
     pub fn start_init(&mut self, host: HostTid, regs: Regs, spec: InitSpec) -> Result<(), BootError> {
+        let pid = self.create_init(host, &spec.workdir)?;
+        let cmd = spec.argv.first().cloned().unwrap_or_default();
+        let path = self.find_command(&cmd, &spec.envp)?;
+        let show = String::from_utf8_lossy(&path).into_owned();
+        let params = ExecParams { path: &path, argv: spec.argv.clone(), envp: spec.envp.clone(), uid: 0, euid: 0, gid: 0, egid: 0 };
+        let plan = {
+            let mut src = InitSource { k: self, pid };
+            loader::plan_exec(&mut src, &params, loader::ELF_ET_DYN_BASE, INTERP_BASE)
+        };
+        let plan = plan.map_err(|e| match Errno(e) {
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => BootError::NotFound(show.clone()),
+            err => BootError::NotExecutable { path: show.clone(), errno: err.name() },
+        })?;
+        let pe = PreparedExec { plan, envp: spec.envp, execfn: path };
+        super::task::exec::load_into(self, host, pid, &pe, regs).map_err(|_| BootError::Start("loading the program into the stub failed"))
+    }
+
+    /// Creates the process table entry of pid 1 (thread `host`), with the
+    /// console on fds 0, 1 and 2 and its cwd at `workdir`.
+    pub fn create_init(&mut self, host: HostTid, workdir: &[u8]) -> Result<super::task::Pid, BootError> {
         let root = self.root.clone();
         let walker = Walker { root: &root, mounts: &self.mounts };
-        let cwd = walker.walk(&root, &spec.workdir, Follow::Yes).ok().filter(|d| d.inode.attr().map(|a| a.is_dir()).unwrap_or(false));
-        let cwd = cwd.ok_or_else(|| BootError::BadWorkdir(String::from_utf8_lossy(&spec.workdir).into_owned()))?;
+        let cwd = walker.walk(&root, workdir, Follow::Yes).ok().filter(|d| d.inode.attr().map(|a| a.is_dir()).unwrap_or(false));
+        let cwd = cwd.ok_or_else(|| BootError::BadWorkdir(String::from_utf8_lossy(workdir).into_owned()))?;
         // fds 0, 1, 2: the console (terminal mode) or the host's streams.
         let mut files = super::fs::fdtable::FdTable::new();
         let limit = super::fs::fdtable::DEFAULT_NOFILE;
@@ -175,20 +211,7 @@ impl Kernel {
             t.insert_task(task);
             pid
         };
-        let cmd = spec.argv.first().cloned().unwrap_or_default();
-        let path = self.find_command(&cmd, &spec.envp)?;
-        let show = String::from_utf8_lossy(&path).into_owned();
-        let params = ExecParams { path: &path, argv: spec.argv.clone(), envp: spec.envp.clone(), uid: 0, euid: 0, gid: 0, egid: 0 };
-        let plan = {
-            let mut src = InitSource { k: self, pid };
-            loader::plan_exec(&mut src, &params, loader::ELF_ET_DYN_BASE, INTERP_BASE)
-        };
-        let plan = plan.map_err(|e| match Errno(e) {
-            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => BootError::NotFound(show.clone()),
-            err => BootError::NotExecutable { path: show.clone(), errno: err.name() },
-        })?;
-        let pe = PreparedExec { plan, envp: spec.envp, execfn: path };
-        super::task::exec::load_into(self, host, pid, &pe, regs).map_err(|_| BootError::Start("loading the program into the stub failed"))
+        Ok(pid)
     }
 }
 

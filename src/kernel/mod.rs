@@ -238,3 +238,6 @@ impl Kernel {
         -(e.0 as i64)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,7 @@
 //! * Memory access faults are reported as [`Fault`], never as a panic.
 #![allow(unsafe_code)]
 
+pub mod fake;
 pub mod ptrace;
 
 use std::fmt;
@@ -221,6 +222,8 @@ pub trait Platform {
     fn kill_process(&mut self, tid: HostTid);
 
     fn stub(&self) -> StubLayout;
+    /// For tests that inspect a platform through the kernel.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
     /// After an `Exec` event: where the guest's stack goes.
     fn start_state(&mut self, tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError>;
 }
@@ -233,6 +236,9 @@ pub struct Doorbell {
 
 impl Doorbell {
     pub fn ring(&self) {
+        if self.pid <= 0 {
+            return;
+        }
         // SAFETY: kill(2) on a pid we created; it has no memory effects.
         unsafe {
             libc::kill(self.pid, libc::SIGUSR1);

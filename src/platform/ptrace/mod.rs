@@ -64,6 +64,10 @@ impl PtracePlatform {
     /// Sets up the stub and the doorbell. Must be called on the thread that
     /// will run the event loop: ptrace ties tracees to one tracer thread.
     pub fn new() -> Result<PtracePlatform, PlatformError> {
+        // The doorbell first: seizing it is also the check that ptrace is
+        // permitted here, so that is the error a user sees.
+        let mut p = PtracePlatform { stub_fd: -1, secret: 0, filter: Vec::new(), doorbell_pid: 0, known: HashSet::new(), stop_kind: Default::default() };
+        p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
         let name = CString::new("umk-stub").unwrap_or_default();
         // SAFETY: memfd_create with a valid C string.
@@ -83,16 +87,9 @@ impl PtracePlatform {
         // The secret's low 12 bits are zero: it rides in mmap's page-aligned
         // offset argument.
         let secret = random_u64() & !0xfff | 0x1000;
-        let filter = seccomp::build_filter(stub::INJECT_IP, secret);
-        let mut p = PtracePlatform {
-            stub_fd: fd,
-            secret,
-            filter,
-            doorbell_pid: 0,
-            known: HashSet::new(),
-            stop_kind: Default::default(),
-        };
-        p.doorbell_pid = p.start_doorbell()?;
+        p.stub_fd = fd;
+        p.secret = secret;
+        p.filter = seccomp::build_filter(stub::INJECT_IP, secret);
         Ok(p)
     }
 
@@ -355,8 +352,13 @@ impl Drop for PtracePlatform {
     fn drop(&mut self) {
         // SAFETY: killing and reaping our own doorbell child.
         unsafe {
-            libc::kill(self.doorbell_pid, libc::SIGKILL);
-            libc::close(self.stub_fd);
+            // Never kill(0): that is our whole process group.
+            if self.doorbell_pid > 0 {
+                libc::kill(self.doorbell_pid, libc::SIGKILL);
+            }
+            if self.stub_fd >= 0 {
+                libc::close(self.stub_fd);
+            }
         }
     }
 }
@@ -586,6 +588,9 @@ impl Platform for PtracePlatform {
         }
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
     fn stub(&self) -> StubLayout {
         StubLayout { empty_string: stub::EMPTY_STRING, empty_argv: stub::EMPTY_ARGV, exec_fd: stub::STUB_FD }
     }
