@@ -98,7 +98,7 @@ impl Kernel {
             proc_current: current.clone(),
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
-        let walker = Walker { root: &root, mounts: &mounts };
+        let walker = Walker { root: &root, mounts: &mounts, creds: None };
         let mount = |path: &[u8], fs: InodeRef, ty: &'static str| {
             match walker.walk(&root, path, Follow::Yes) {
                 Ok(d) => {
@@ -166,7 +166,7 @@ impl Kernel {
     /// console on fds 0, 1 and 2 and its cwd at `workdir`.
     pub fn create_init(&mut self, host: HostTid, workdir: &[u8]) -> Result<super::task::Pid, BootError> {
         let root = self.root.clone();
-        let walker = Walker { root: &root, mounts: &self.mounts };
+        let walker = Walker { root: &root, mounts: &self.mounts, creds: None };
         let cwd = walker.walk(&root, workdir, Follow::Yes).ok().filter(|d| d.inode.attr().map(|a| a.is_dir()).unwrap_or(false));
         let cwd = cwd.ok_or_else(|| BootError::BadWorkdir(String::from_utf8_lossy(workdir).into_owned()))?;
         // fds 0, 1, 2: the console (terminal mode) or the host's streams.

@@ -19,7 +19,7 @@ fn kernel() -> Kernel {
     let root_fn = |w: &super::wait::Waker| -> super::fs::InodeRef {
         let root = TmpFs::new_root(guest_abi::stat::makedev(0, 99), w, 0o755, 1 << 30);
         for d in [&b"tmp"[..], b"dev", b"proc", b"run", b"etc"] {
-            super::fs::Inode::create(&*root, d, guest_abi::stat::S_IFDIR | 0o755, 0, None, Default::default()).unwrap();
+            super::fs::Inode::create(&*root, d, guest_abi::stat::S_IFDIR | 0o755, 0, None, &Default::default()).unwrap();
         }
         root
     };

@@ -14,6 +14,7 @@ pub mod ext4;
 pub mod fdtable;
 pub mod file;
 pub mod path;
+pub mod permission;
 pub mod pipe;
 pub mod procfs;
 pub mod tmpfs;
@@ -110,11 +111,13 @@ impl Attr {
     }
 }
 
-/// Who is asking, for ownership of new files and permission checks.
-#[derive(Debug, Clone, Copy, Default)]
+/// Who is asking, for ownership of new files and permission checks: the
+/// filesystem uid and gid (the effective ids) and supplementary groups.
+#[derive(Debug, Clone, Default)]
 pub struct Creds {
     pub uid: u32,
     pub gid: u32,
+    pub groups: Vec<u32>,
 }
 
 /// One directory entry as readdir reports it.
@@ -152,7 +155,7 @@ pub trait Inode: Any {
     }
     /// Creates a child: regular file, directory, fifo, device or symlink
     /// (`target` for symlinks), according to `mode`'s type bits.
-    fn create(&self, _name: &[u8], _mode: u32, _rdev: u64, _target: Option<&[u8]>, _creds: Creds) -> KResult<InodeRef> {
+    fn create(&self, _name: &[u8], _mode: u32, _rdev: u64, _target: Option<&[u8]>, _creds: &Creds) -> KResult<InodeRef> {
         Err(Errno::EROFS)
     }
     fn link(&self, _name: &[u8], _target: &InodeRef) -> KResult<()> {

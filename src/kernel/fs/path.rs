@@ -85,10 +85,13 @@ pub enum Follow {
     No,
 }
 
-/// The filesystem context of a walk: root and mounts.
+/// The filesystem context of a walk: root, mounts, and who walks (each
+/// directory passed through needs search permission; None: the kernel
+/// itself).
 pub struct Walker<'a> {
     pub root: &'a Rc<Dentry>,
     pub mounts: &'a Mounts,
+    pub creds: Option<&'a super::Creds>,
 }
 
 impl<'a> Walker<'a> {
@@ -131,8 +134,12 @@ impl<'a> Walker<'a> {
             None => (&b""[..], trimmed),
         };
         let dir = if dir_part.is_empty() { start.clone() } else { self.walk(start, dir_part, Follow::Yes)? };
-        if !dir.inode.attr()?.is_dir() {
+        let dattr = dir.inode.attr()?;
+        if !dattr.is_dir() {
             return Err(Errno::ENOTDIR);
+        }
+        if let Some(c) = self.creds {
+            super::permission::permission(&dattr, c, super::permission::MAY_EXEC)?;
         }
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
@@ -158,6 +165,9 @@ impl<'a> Walker<'a> {
             if *comp == b".." {
                 cur = self.parent_of(&cur);
                 continue;
+            }
+            if let Some(c) = self.creds {
+                super::permission::permission(&cur.inode.attr()?, c, super::permission::MAY_EXEC)?;
             }
             let next = self.child(&cur, comp)?;
             let a = next.inode.attr()?;

@@ -22,9 +22,16 @@ impl Kernel {
         self.table.borrow().procs.get(&pid).map(|p| p.files.clone()).ok_or(Errno::ESRCH)
     }
 
+    /// The filesystem credentials of a process (effective ids and groups).
     pub fn creds_of(&self, pid: Pid) -> Creds {
         let t = self.table.borrow();
-        t.procs.get(&pid).map(|p| Creds { uid: p.cred.euid, gid: p.cred.egid }).unwrap_or_default()
+        t.procs.get(&pid).map(|p| Creds { uid: p.cred.euid, gid: p.cred.egid, groups: p.cred.groups.clone() }).unwrap_or_default()
+    }
+
+    /// The real ids, which access(2) checks with (unless AT_EACCESS).
+    pub fn real_creds_of(&self, pid: Pid) -> Creds {
+        let t = self.table.borrow();
+        t.procs.get(&pid).map(|p| Creds { uid: p.cred.uid, gid: p.cred.gid, groups: p.cred.groups.clone() }).unwrap_or_default()
     }
 
     pub fn file(&self, pid: Pid, fd: i32) -> KResult<Rc<OpenFile>> {
@@ -62,7 +69,8 @@ impl Kernel {
             return f.dentry.clone().ok_or(Errno::EBADF);
         }
         let (root, start) = self.start_dir(pid, dirfd, path)?;
-        Walker { root: &root, mounts: &self.mounts }.walk(&start, path, follow)
+        let creds = self.creds_of(pid);
+        Walker { root: &root, mounts: &self.mounts, creds: Some(&creds) }.walk(&start, path, follow)
     }
 
     /// Resolves the parent directory of `path`'s last component.
@@ -71,7 +79,8 @@ impl Kernel {
             return Err(Errno::ENOENT);
         }
         let (root, start) = self.start_dir(pid, dirfd, path)?;
-        Walker { root: &root, mounts: &self.mounts }.walk_parent(&start, path)
+        let creds = self.creds_of(pid);
+        Walker { root: &root, mounts: &self.mounts, creds: Some(&creds) }.walk_parent(&start, path)
     }
 
     /// open(2): resolve, create if asked, check, and make an open file.
@@ -86,7 +95,8 @@ impl Kernel {
                 return Err(Errno::EISDIR);
             }
             let walker_root = self.fs_of(pid)?.borrow().root.clone();
-            let walker = Walker { root: &walker_root, mounts: &self.mounts };
+            let creds = self.creds_of(pid);
+            let walker = Walker { root: &walker_root, mounts: &self.mounts, creds: Some(&creds) };
             let mut links = 0;
             loop {
                 match walker.child(&dir, &name) {
@@ -119,8 +129,12 @@ impl Kernel {
                             return Err(Errno::EISDIR);
                         }
                         let umask = self.fs_of(pid)?.borrow().umask;
-                        let inode = dir.inode.create(&name, S_IFREG | (mode & 0o7777 & !umask), 0, None, self.creds_of(pid))?;
-                        break Rc::new(Dentry { name, parent: Some(dir.clone()), inode });
+                        super::permission::may_create(&dir.inode.attr()?, &creds)?;
+                        let inode = dir.inode.create(&name, S_IFREG | (mode & 0o7777 & !umask), 0, None, &creds)?;
+                        // A file created by this open may be opened for
+                        // writing even if its new mode says otherwise.
+                        let d = Rc::new(Dentry { name, parent: Some(dir.clone()), inode });
+                        return self.open_dentry(d, flags, None);
                     }
                     Err(e) => return Err(e),
                 }
@@ -128,11 +142,13 @@ impl Kernel {
         } else {
             self.lookup_at(pid, dirfd, path, follow, false)?
         };
-        self.open_dentry(dentry, flags)
+        let creds = self.creds_of(pid);
+        self.open_dentry(dentry, flags, Some(&creds))
     }
 
-    /// Opens a resolved dentry (also used by execve for /proc/PID/fd paths).
-    pub fn open_dentry(&self, dentry: Rc<Dentry>, flags: i32) -> KResult<Rc<OpenFile>> {
+    /// Opens a resolved dentry, checking `creds` may (None: a file this
+    /// very open just created).
+    pub fn open_dentry(&self, dentry: Rc<Dentry>, flags: i32, creds: Option<&Creds>) -> KResult<Rc<OpenFile>> {
         let attr = dentry.inode.attr()?;
         let inode: InodeRef = dentry.inode.clone();
         if flags & O_PATH != 0 {
@@ -140,6 +156,19 @@ impl Kernel {
         }
         let acc = flags & O_ACCMODE;
         let writing = acc == O_WRONLY || acc == O_RDWR;
+        if let Some(c) = creds {
+            use super::permission::*;
+            let mut want = 0;
+            if acc == O_RDONLY || acc == O_RDWR {
+                want |= MAY_READ;
+            }
+            if writing || flags & O_TRUNC != 0 {
+                want |= MAY_WRITE;
+            }
+            if !attr.is_symlink() {
+                permission(&attr, c, want)?;
+            }
+        }
         if attr.is_symlink() {
             // Only reached with O_NOFOLLOW on a symlink.
             return Err(Errno::ELOOP);

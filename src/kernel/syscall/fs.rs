@@ -4,7 +4,8 @@
 use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::fs::path::{is_dot, Follow};
-use crate::kernel::fs::{Attr, Creds};
+use crate::kernel::fs::permission::*;
+use crate::kernel::fs::Attr;
 use crate::kernel::mm::GuestMem;
 use crate::kernel::Kernel;
 use guest_abi::fcntl::*;
@@ -152,37 +153,12 @@ fn do_access(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: i32, fl
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
     let d = k.lookup_at(ctx.pid, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?;
     let a = d.inode.attr()?;
-    let creds = k.creds_of(ctx.pid);
-    check_permission(&a, creds, mode)?;
+    let creds = if flags & AT_EACCESS != 0 { k.creds_of(ctx.pid) } else { k.real_creds_of(ctx.pid) };
+    permission(&a, &creds, (mode & 7) as u32)?;
     if mode & W_OK != 0 && d.inode.read_only() {
         return Err(Errno::EROFS);
     }
     Ok(0)
-}
-
-/// The classic Unix permission check (fs/namei.c generic_permission).
-pub fn check_permission(a: &Attr, c: Creds, mode: i32) -> KResult<()> {
-    let want = (mode & 7) as u32;
-    if c.uid == 0 {
-        // Root may read and write anything; executing needs some x bit
-        // unless it is a directory.
-        if want & 1 != 0 && !a.is_dir() && a.mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        return Ok(());
-    }
-    let bits = if a.uid == c.uid {
-        (a.mode >> 6) & 7
-    } else if a.gid == c.gid {
-        (a.mode >> 3) & 7
-    } else {
-        a.mode & 7
-    };
-    if bits & want == want {
-        Ok(())
-    } else {
-        Err(Errno::EACCES)
-    }
 }
 
 pub fn sys_access(k: &mut Kernel, ctx: &Ctx) -> SysResult {
@@ -231,7 +207,13 @@ fn do_mknodat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: u32, d
     if ![S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, S_IFDIR].contains(&ty) {
         return Err(Errno::EINVAL);
     }
-    dir.inode.create(&name, ty | (mode & 0o7777 & !umask), dev, None, k.creds_of(ctx.pid))?;
+    let creds = k.creds_of(ctx.pid);
+    may_create(&dir.inode.attr()?, &creds)?;
+    // Only root makes device nodes (CAP_MKNOD).
+    if (ty == S_IFCHR || ty == S_IFBLK) && !creds.is_root() {
+        return Err(Errno::EPERM);
+    }
+    dir.inode.create(&name, ty | (mode & 0o7777 & !umask), dev, None, &creds)?;
     Ok(0)
 }
 
@@ -274,6 +256,8 @@ fn do_unlinkat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32)
         let a = dir.inode.lookup(&name)?.attr()?;
         return Err(if a.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
     }
+    let victim = dir.inode.lookup(&name)?.attr()?;
+    may_delete(&dir.inode.attr()?, &victim, &k.creds_of(ctx.pid))?;
     dir.inode.unlink(&name, rmdir)?;
     Ok(0)
 }
@@ -316,6 +300,12 @@ fn do_renameat2(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i3
     if oa.dev != na.dev {
         return Err(Errno::EXDEV);
     }
+    let creds = k.creds_of(ctx.pid);
+    may_delete(&oa, &od.inode.lookup(&on)?.attr()?, &creds)?;
+    match nd.inode.lookup(&nn) {
+        Ok(target) => may_delete(&na, &target.attr()?, &creds)?,
+        Err(_) => may_create(&na, &creds)?,
+    }
     if flags & RENAME_EXCHANGE != 0 {
         od.inode.exchange(&on, &nd.inode, &nn)?;
     } else {
@@ -341,7 +331,9 @@ fn do_symlinkat(k: &mut Kernel, ctx: &Ctx, target_i: usize, dirfd: i32, path_i: 
     if is_dot(&name) {
         return Err(Errno::EEXIST);
     }
-    dir.inode.create(&name, S_IFLNK | 0o777, 0, Some(&target), k.creds_of(ctx.pid))?;
+    let creds = k.creds_of(ctx.pid);
+    may_create(&dir.inode.attr()?, &creds)?;
+    dir.inode.create(&name, S_IFLNK | 0o777, 0, Some(&target), &creds)?;
     Ok(0)
 }
 
@@ -370,6 +362,7 @@ fn do_linkat(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, 
     if src.inode.attr()?.dev != dir.inode.attr()?.dev {
         return Err(Errno::EXDEV);
     }
+    may_create(&dir.inode.attr()?, &k.creds_of(ctx.pid))?;
     dir.inode.link(&name, &src.inode)?;
     Ok(0)
 }
@@ -387,14 +380,32 @@ fn resolve(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32) -> 
     Ok(k.lookup_at(ctx.pid, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?.inode.clone())
 }
 
+/// chmod: the owner or root; a non-member loses setgid (fs/attr.c).
+fn do_chmod(k: &mut Kernel, ctx: &Ctx, inode: KResult<crate::kernel::fs::InodeRef>, mode: u32) -> SysResult {
+    let r = inode.and_then(|i| {
+        let a = i.attr()?;
+        let c = k.creds_of(ctx.pid);
+        owner_or_root(&a, &c)?;
+        let mut mode = mode & 0o7777;
+        if !c.is_root() && !c.in_group(a.gid) {
+            mode &= !S_ISGID;
+        }
+        i.set_mode(mode)
+    });
+    r.map(|_| 0).into()
+}
+
 pub fn sys_chmod(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    resolve(k, ctx, AT_FDCWD, 0, 0).and_then(|i| i.set_mode(ctx.args[1] as u32)).map(|_| 0).into()
+    let i = resolve(k, ctx, AT_FDCWD, 0, 0);
+    do_chmod(k, ctx, i, ctx.args[1] as u32)
 }
 pub fn sys_fchmod(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| i.set_mode(ctx.args[1] as u32)).map(|_| 0).into()
+    let i = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF));
+    do_chmod(k, ctx, i, ctx.args[1] as u32)
 }
 pub fn sys_fchmodat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    resolve(k, ctx, ctx.arg_i32(0), 1, 0).and_then(|i| i.set_mode(ctx.args[2] as u32)).map(|_| 0).into()
+    let i = resolve(k, ctx, ctx.arg_i32(0), 1, 0);
+    do_chmod(k, ctx, i, ctx.args[2] as u32)
 }
 
 fn owner_args(uid: u64, gid: u64) -> (Option<u32>, Option<u32>) {
@@ -403,21 +414,30 @@ fn owner_args(uid: u64, gid: u64) -> (Option<u32>, Option<u32>) {
     (if u == u32::MAX { None } else { Some(u) }, if g == u32::MAX { None } else { Some(g) })
 }
 
+fn do_chown(k: &mut Kernel, ctx: &Ctx, inode: KResult<crate::kernel::fs::InodeRef>, uid: u64, gid: u64) -> SysResult {
+    let (u, g) = owner_args(uid, gid);
+    let r = inode.and_then(|i| {
+        may_chown(&i.attr()?, &k.creds_of(ctx.pid), u, g)?;
+        i.set_owner(u, g)
+    });
+    r.map(|_| 0).into()
+}
+
 pub fn sys_chown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let (u, g) = owner_args(ctx.args[1], ctx.args[2]);
-    resolve(k, ctx, AT_FDCWD, 0, 0).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+    let i = resolve(k, ctx, AT_FDCWD, 0, 0);
+    do_chown(k, ctx, i, ctx.args[1], ctx.args[2])
 }
 pub fn sys_lchown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let (u, g) = owner_args(ctx.args[1], ctx.args[2]);
-    resolve(k, ctx, AT_FDCWD, 0, AT_SYMLINK_NOFOLLOW).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+    let i = resolve(k, ctx, AT_FDCWD, 0, AT_SYMLINK_NOFOLLOW);
+    do_chown(k, ctx, i, ctx.args[1], ctx.args[2])
 }
 pub fn sys_fchown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let (u, g) = owner_args(ctx.args[1], ctx.args[2]);
-    k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+    let i = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF));
+    do_chown(k, ctx, i, ctx.args[1], ctx.args[2])
 }
 pub fn sys_fchownat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let (u, g) = owner_args(ctx.args[2], ctx.args[3]);
-    resolve(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(4)).and_then(|i| i.set_owner(u, g)).map(|_| 0).into()
+    let i = resolve(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(4));
+    do_chown(k, ctx, i, ctx.args[2], ctx.args[3])
 }
 
 pub fn sys_umask(k: &mut Kernel, ctx: &Ctx) -> SysResult {
@@ -437,9 +457,11 @@ pub fn sys_truncate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     }
     resolve(k, ctx, AT_FDCWD, 0, 0)
         .and_then(|i| {
-            if i.attr()?.is_dir() {
+            let a = i.attr()?;
+            if a.is_dir() {
                 return Err(Errno::EISDIR);
             }
+            permission(&a, &k.creds_of(ctx.pid), MAY_WRITE)?;
             i.truncate(ctx.args[1])
         })
         .map(|_| 0)
@@ -460,6 +482,15 @@ pub fn sys_utimensat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             resolve(k, ctx, dirfd, 1, flags)?
         };
         let now = crate::kernel::fs::now();
+        // Explicit times need ownership; "now" also write permission.
+        let attr = inode.attr()?;
+        let c = k.creds_of(ctx.pid);
+        if owner_or_root(&attr, &c).is_err() {
+            if ctx.args[2] != 0 {
+                return Err(Errno::EPERM);
+            }
+            permission(&attr, &c, MAY_WRITE)?;
+        }
         let (a, m) = if ctx.args[2] == 0 {
             (Some(now), Some(now))
         } else {

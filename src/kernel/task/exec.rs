@@ -56,7 +56,7 @@ pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_
     if a.is_dir() || !a.is_reg() {
         return Err(Errno::EACCES);
     }
-    crate::kernel::syscall::fs::check_permission(&a, k.creds_of(pid), X_OK)?;
+    crate::kernel::fs::permission::permission(&a, &k.creds_of(pid), crate::kernel::fs::permission::MAY_EXEC)?;
     let resolved = d.path();
     let key = (a.dev, a.ino);
     if d.inode.read_only() {
@@ -177,7 +177,12 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
 pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, regs: Regs) -> KResult<()> {
     let plan = &pe.plan;
     let inject = |k: &mut Kernel, nr: usize, args: [u64; 5]| -> KResult<u64> {
-        let r = k.platform.inject_syscall(host, nr, args).map_err(|_| Errno::EFAULT)?;
+        let r = k.platform.inject_syscall(host, nr, args).map_err(|e| {
+            if std::env::var_os("UMK_DEBUG").is_some() {
+                eprintln!("umk: exec load: injected syscall {nr} failed: {e}");
+            }
+            Errno::EFAULT
+        })?;
         if (-4095..0).contains(&r) {
             return Err(Errno(-r as i32));
         }
@@ -199,11 +204,21 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
             inject(k, SYS_MPROTECT, [seg.vaddr, seg.mem_len, seg.prot, 0, 0])?;
         }
     }
-    let start = k.platform.start_state(host, &regs).map_err(|_| Errno::EFAULT)?;
+    let start = k.platform.start_state(host, &regs).map_err(|e| {
+        if std::env::var_os("UMK_DEBUG").is_some() {
+            eprintln!("umk: exec load: start state: {e}");
+        }
+        Errno::EFAULT
+    })?;
     let mut random = [0u8; 16];
     (k.entropy)(&mut random);
     let (stack, rsp) = loader::build_stack(plan, &pe.envp, start.stack_top, random, start.vdso, &pe.execfn).map_err(Errno)?;
-    GuestMem::new(k.platform.as_mut(), host).write(start.stack_top - stack.len() as u64, &stack)?;
+    if let Err(e) = GuestMem::new(k.platform.as_mut(), host).write(start.stack_top - stack.len() as u64, &stack) {
+        if std::env::var_os("UMK_DEBUG").is_some() {
+            eprintln!("umk: exec load: writing {} bytes of stack below {:#x} failed", stack.len(), start.stack_top);
+        }
+        return Err(e);
+    }
 
     // The process's view of itself.
     let closed = {

@@ -597,8 +597,16 @@ impl Platform for PtracePlatform {
 
     fn start_state(&mut self, tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError> {
         // The stub's own initial stack: argc, argv..., 0, envp..., 0, auxv.
+        // Read at most up to the end of the stack mapping: the top of the
+        // stack can be just a few hundred bytes above rsp.
         let mut words = [0u8; 8 * 64];
-        self.read_memory(tid, regs.rsp, &mut words).map_err(|_| PlatformError::StubBroken(tid))?;
+        let to_page_end = (4096 - (regs.rsp % 4096)) as usize;
+        let first = to_page_end.min(words.len());
+        self.read_memory(tid, regs.rsp, &mut words[..first]).map_err(|_| PlatformError::StubBroken(tid))?;
+        if first < words.len() {
+            // The rest may lie past the top of the stack: zeros then.
+            let _ = self.read_memory(tid, regs.rsp + first as u64, &mut words[first..]);
+        }
         let w = |i: usize| u64::from_le_bytes(words[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
         let argc = w(0) as usize;
         let mut i = 1 + argc + 1;

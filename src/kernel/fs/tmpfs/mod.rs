@@ -45,12 +45,12 @@ impl TmpFs {
     /// A new tmpfs and its root directory.
     pub fn new_root(dev: u64, waker: &Waker, mode: u32, limit: u64) -> Rc<TmpInode> {
         let fs = Rc::new(TmpFs { dev, next_ino: Cell::new(1), waker: waker.clone(), used: Cell::new(0), limit });
-        let root = fs.make(S_IFDIR | (mode & 0o7777), 0, None, Creds::default());
+        let root = fs.make(S_IFDIR | (mode & 0o7777), 0, None, &Creds::default());
         *root.parent.borrow_mut() = root.me.clone();
         root
     }
 
-    fn make(self: &Rc<Self>, mode: u32, rdev: u64, target: Option<&[u8]>, creds: Creds) -> Rc<TmpInode> {
+    fn make(self: &Rc<Self>, mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> Rc<TmpInode> {
         let ino = self.next_ino.get() + 1;
         self.next_ino.set(ino);
         let t = now();
@@ -247,7 +247,7 @@ impl Inode for TmpInode {
         }
     }
 
-    fn create(&self, name: &[u8], mode: u32, rdev: u64, target: Option<&[u8]>, creds: Creds) -> KResult<InodeRef> {
+    fn create(&self, name: &[u8], mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> KResult<InodeRef> {
         let d = self.dir()?;
         if d.borrow().contains_key(name) {
             return Err(Errno::EEXIST);
