@@ -1,0 +1,25 @@
+//! Credentials and permission checks for non-root guest users.
+
+mod common;
+use common::*;
+
+#[test]
+fn nobody_cannot_read_shadow() {
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "su nobody -s /bin/sh -c 'id -u; cat /etc/shadow; echo rc=$?' 2>&1"], b"");
+    let s = stdout(&out);
+    assert!(s.contains("65534\n") && s.contains("Permission denied") && s.contains("rc=1"), "{s}");
+}
+
+#[test]
+fn sticky_tmp_protects_other_users_files() {
+    let script = "echo mine > /tmp/rootfile; chmod 666 /tmp/rootfile; su nobody -s /bin/sh -c 'echo more >> /tmp/rootfile && echo appended; rm -f /tmp/rootfile 2>/dev/null || echo cannot-remove; touch /tmp/own && rm /tmp/own && echo own-removed' 2>&1";
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
+    assert_eq!(stdout(&out), "appended\ncannot-remove\nown-removed\n");
+}
+
+#[test]
+fn only_root_changes_owners() {
+    let script = "touch /tmp/f; su nobody -s /bin/sh -c 'chown nobody /tmp/f 2>/dev/null || echo chown-denied; chmod 777 /tmp/f 2>/dev/null || echo chmod-denied'; chown 65534 /tmp/f && ls -ln /tmp/f | awk '{print $3}'";
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
+    assert_eq!(stdout(&out), "chown-denied\nchmod-denied\n65534\n");
+}
