@@ -55,7 +55,7 @@ impl LineDiscipline {
             }
             let n = (room as usize).min(self.backlog.len());
             for _ in 0..n {
-                let c = self.backlog.pop_front().unwrap();
+                let Some(c) = self.backlog.pop_front() else { break };
                 let lookahead_done = self.lookahead_count > 0;
                 self.lookahead_count = self.lookahead_count.saturating_sub(1);
                 self.receive_byte(c, lookahead_done, effects);
