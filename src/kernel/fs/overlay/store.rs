@@ -149,7 +149,17 @@ impl LogStore for FileStore {
             let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
             File::open(dir)?.sync_all()?;
         }
-        self.file = f;
+        let old = std::mem::replace(&mut self.file, f);
+        let _ = old.unlock();
         Ok(())
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        // Unlock explicitly: a process forked meanwhile may still share the
+        // open file description until it execs, and closing our descriptor
+        // alone would leave the overlay locked for that moment.
+        let _ = self.file.unlock();
     }
 }
