@@ -36,6 +36,18 @@
 //! * atime is not updated by reads (as with the `noatime` mount option):
 //!   a log record per read would be absurd.
 //!
+//! * The `Opaque` record type is part of the format and honoured at
+//!   replay, but nothing emits it yet: a directory made where the image had
+//!   one is a new inode without origin, which is opaque by construction.
+//! * Extended attributes: [`OvInode::set_xattr`] and
+//!   [`OvInode::remove_xattr`] (XATTR_CREATE / XATTR_REPLACE are the
+//!   caller's checks); they are not on the [`Inode`] trait yet.
+//!
+//! Not done yet: upper file data is held in memory as well as in the log
+//! (a later step can read extents back from the log by offset instead);
+//! the log's space is not limited (statfs reports the image's figures
+//! plus 16 GiB and 2^20 inodes); suid/sgid bits are not cleared on write.
+//!
 //! # Log format
 //!
 //! All integers little-endian. The header, then frames until the end:
@@ -747,6 +759,11 @@ impl Overlay {
 
     /// The inode object for `ino`, made if none is live.
     fn handle(&self, ino: u64, lower: Option<InodeRef>, lower_path: Option<Rc<[u8]>>) -> Rc<OvInode> {
+        // Lookups alone (a `find` over the image) drop many inode objects:
+        // clear their entries now and then, not only at the next change.
+        if self.dropped.borrow().len() > 4096 {
+            self.reap();
+        }
         let live = self.handles.borrow().get(&ino).and_then(|w| w.upgrade());
         if let Some(h) = live {
             if h.lower.borrow().is_none() && lower.is_some() {

@@ -855,3 +855,16 @@ fn link_across_filesystems_is_exdev() {
     assert_eq!(root.link(b"x", &walk(&img.root, "a").unwrap()), Err(Errno::EXDEV));
     assert_eq!(root.rename(b"a", &img.root, b"x"), Err(Errno::EXDEV));
 }
+
+#[test]
+fn lookups_alone_do_not_accumulate_dead_inode_objects() {
+    let img = image();
+    let ov = open(&img, &MemStore::new());
+    let root = ov.root();
+    for _ in 0..10_000 {
+        walk(&root, "dir/sub/z").unwrap().attr().unwrap();
+    }
+    assert!(ov.handles.borrow().len() < 10, "{}", ov.handles.borrow().len());
+    assert!(ov.dropped.borrow().len() <= 4097);
+    assert_eq!(ov.stats().inodes, 0, "lookups copy nothing up");
+}
