@@ -13,6 +13,7 @@ pub mod devfs;
 pub mod ext4;
 pub mod fdtable;
 pub mod file;
+pub mod overlay;
 pub mod path;
 pub mod permission;
 pub mod pipe;
