@@ -4,6 +4,7 @@
 use crate::console;
 use crate::kernel::boot::{BootError, InitSpec};
 use crate::kernel::fs::ext4::{Ext4, Ext4Error};
+use crate::kernel::fs::overlay::{FileStore, LogStore, MemStore};
 use crate::kernel::task::ExitStatus;
 use crate::kernel::tty::{Console, ConsoleInput};
 use crate::kernel::{BootConfig, Kernel};
@@ -17,6 +18,8 @@ use std::time::Instant;
 
 pub struct VmConfig {
     pub image: PathBuf,
+    /// Where the VM's changes go; None: next to the image (IMAGE.overlay).
+    pub overlay: Option<PathBuf>,
     pub argv: Option<Vec<Vec<u8>>>,
     pub env: Vec<Vec<u8>>,
     pub workdir: Vec<u8>,
@@ -32,6 +35,8 @@ pub enum VmError {
     ImageOpen { path: String, err: std::io::Error },
     #[error("{path} is not a usable ext2/3/4 image: {err}")]
     ImageFormat { path: String, err: Ext4Error },
+    #[error("overlay {path}: {err} (use --overlay PATH for another file, or --ephemeral to keep changes in memory)")]
+    OverlayOpen { path: String, err: String },
     #[error("{0}")]
     Platform(#[from] PlatformError),
     #[error("{0}")]
@@ -56,6 +61,13 @@ enum HostEvent {
     Terminate(i32),
 }
 
+/// The default overlay of IMAGE: IMAGE.overlay beside it.
+pub fn default_overlay(image: &std::path::Path) -> PathBuf {
+    let mut name = image.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".overlay");
+    image.with_file_name(name)
+}
+
 const DEFAULT_PATH: &[u8] = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Boots the image and runs until pid 1 exits. Returns the exit status to
@@ -63,7 +75,18 @@ const DEFAULT_PATH: &[u8] = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
 pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let path = cfg.image.display().to_string();
     let file = std::fs::File::open(&cfg.image).map_err(|err| VmError::ImageOpen { path: path.clone(), err })?;
+    // The overlay is bound to this exact base: its UUID, size and superblock.
+    let mut superblock = vec![0u8; 1024];
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = std::os::unix::fs::FileExt::read_exact_at(&file, &mut superblock, 1024);
     let image = Ext4::open(Box::new(file)).map_err(|err| VmError::ImageFormat { path: path.clone(), err })?;
+    let base_id = crate::kernel::fs::overlay::base_id(&image.stats().uuid, size, &superblock);
+    let store: Box<dyn LogStore> = if cfg.ephemeral {
+        Box::new(MemStore::new())
+    } else {
+        let ovl = cfg.overlay.clone().unwrap_or_else(|| default_overlay(&cfg.image));
+        Box::new(FileStore::open(&ovl).map_err(|e| VmError::OverlayOpen { path: ovl.display().to_string(), err: e.to_string() })?)
+    };
 
     let terminal = console::is_tty(0) && console::is_tty(1);
     let mut platform = PtracePlatform::new()?;
@@ -100,6 +123,7 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let mut kernel = Kernel::new(
         Box::new(platform),
         image,
+        (store, base_id),
         |waker| {
             let out: crate::kernel::tty::console::OutputSink = Box::new(|b: &[u8]| console::write_all(1, b));
             let err: crate::kernel::tty::console::OutputSink = Box::new(|b: &[u8]| console::write_all(2, b));
@@ -107,7 +131,7 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
         },
         entropy,
         boot,
-    );
+    )?;
 
     let mut envp: Vec<Vec<u8>> = vec![DEFAULT_PATH.to_vec(), b"HOME=/root".to_vec()];
     if let Ok(term) = std::env::var("TERM") {
@@ -162,6 +186,10 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let hosts: Vec<i32> = kernel.table.borrow().tasks.values().map(|t| t.host).collect();
     for h in hosts {
         kernel.platform.kill_process(h);
+    }
+    // What the guest wrote is kept; an orderly shutdown syncs it all.
+    if let Err(e) = kernel.sync_all() {
+        eprintln!("umk: saving the overlay failed: {}", e.name());
     }
     Ok(match status {
         ExitStatus::Exited(c) => c,

@@ -11,7 +11,7 @@ use std::process::Command;
 
 fn shell() -> Pty {
     let mut cmd = Command::new(umk_bin());
-    cmd.arg("run").arg("--image").arg(busybox_image()).env("TERM", "xterm");
+    cmd.arg("run").arg("--ephemeral").arg("--image").arg(busybox_image()).env("TERM", "xterm");
     let mut p = Pty::spawn(cmd, 30, 100);
     p.expect("/ # ", 20);
     p

@@ -24,9 +24,12 @@ pub struct RunArgs {
     /// The root filesystem image (ext2/3/4), e.g. made by umk-rootfs build.
     #[arg(long, value_name = "IMAGE")]
     pub image: PathBuf,
-    /// Keep the guest's changes in memory only (today all changes are).
-    #[arg(long)]
+    /// Keep the guest's changes in memory only; they vanish on exit.
+    #[arg(long, conflicts_with = "overlay")]
     pub ephemeral: bool,
+    /// The file that keeps this VM's changes (default: IMAGE.overlay).
+    #[arg(long, value_name = "PATH")]
+    pub overlay: Option<PathBuf>,
     /// Set an environment variable for pid 1 (repeatable).
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -65,6 +68,7 @@ pub fn main() -> i32 {
             }
             let cfg = crate::vm::VmConfig {
                 image: a.image,
+                overlay: a.overlay,
                 argv: if a.cmd.is_empty() { None } else { Some(a.cmd.iter().map(|s| s.as_bytes().to_vec()).collect()) },
                 env: a.env.iter().map(|s| s.as_bytes().to_vec()).collect(),
                 workdir: a.workdir.into_bytes(),

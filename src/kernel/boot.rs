@@ -3,6 +3,7 @@
 use super::fs::devfs::{DevFs, DevRoot, Entropy};
 use super::fs::ext4::vfs::ImageFs;
 use super::fs::ext4::Ext4;
+use super::fs::overlay::{LogStore, Overlay};
 use super::fs::file::OpenFile;
 use super::fs::path::{Dentry, Follow, Mounts, Walker};
 use super::fs::procfs::ProcFs;
@@ -44,36 +45,54 @@ pub enum BootError {
     BadWorkdir(String),
     #[error("starting the first guest process failed: {0}")]
     Start(&'static str),
+    /// The overlay could not be opened (locked, made for another base, corrupt).
+    #[error("{0}")]
+    Overlay(String),
 }
 
 /// Size limit of each tmpfs (like Linux's default of half of RAM, but fixed).
 const TMPFS_LIMIT: u64 = 4 << 30;
 
 impl Kernel {
-    /// Builds the kernel over an ext4 image: / from the image, tmpfs on
-    /// /tmp, /run and /dev/shm, devfs on /dev, procfs on /proc.
-    pub fn new(platform: Box<dyn Platform>, image: Ext4, console_fn: impl FnOnce(&Waker) -> Rc<Console>, entropy: Entropy, cfg: super::BootConfig) -> Kernel {
-        let root_fn = |waker: &Waker| -> InodeRef {
+    /// Builds the kernel over an ext4 image with the VM's writable overlay
+    /// on top as /, tmpfs on /tmp, /run and /dev/shm, devfs on /dev,
+    /// procfs on /proc.
+    pub fn new(
+        platform: Box<dyn Platform>,
+        image: Ext4,
+        overlay: (Box<dyn LogStore>, Vec<u8>),
+        console_fn: impl FnOnce(&Waker) -> Rc<Console>,
+        entropy: Entropy,
+        cfg: super::BootConfig,
+    ) -> Result<Kernel, BootError> {
+        let mut opened = None;
+        let root_fn = |waker: &Waker| -> Result<InodeRef, BootError> {
             let imagefs = Rc::new(ImageFs { ext4: image, dev: makedev(254, 0), fifos: Default::default(), waker: waker.clone() });
-            ImageFs::root(&imagefs)
+            let (store, base_id) = overlay;
+            let ov = Overlay::open(ImageFs::root(&imagefs), &base_id, store, waker, makedev(0, 30)).map_err(|e| BootError::Overlay(e.to_string()))?;
+            let root = ov.root();
+            opened = Some(ov);
+            Ok(root)
         };
-        Self::with_root(platform, root_fn, "ext4", console_fn, entropy, cfg)
+        let mut k = Self::with_root(platform, root_fn, "ext4", console_fn, entropy, cfg)?;
+        k.overlay = opened;
+        Ok(k)
     }
 
     /// Builds the kernel over any root filesystem (kernel unit tests use a
     /// tmpfs) and mounts the rest over it.
     pub fn with_root(
         platform: Box<dyn Platform>,
-        root_fn: impl FnOnce(&Waker) -> InodeRef,
+        root_fn: impl FnOnce(&Waker) -> Result<InodeRef, BootError>,
         root_type: &'static str,
         console_fn: impl FnOnce(&Waker) -> Rc<Console>,
         entropy: Entropy,
         cfg: super::BootConfig,
-    ) -> Kernel {
+    ) -> Result<Kernel, BootError> {
         let waker = Waker::new();
         let console = console_fn(&waker);
         let table = Rc::new(RefCell::new(ProcessTable::new()));
-        let root = Dentry::root(root_fn(&waker));
+        let root = Dentry::root(root_fn(&waker)?);
         let mounts = Rc::new(Mounts::default());
         mounts.list.borrow_mut().push((b"/".to_vec(), root_type, root.inode.clone()));
         let current = Rc::new(Cell::new(1));
@@ -96,6 +115,7 @@ impl Kernel {
             exec_cache: HashMap::new(),
             boot_time: Instant::now(),
             proc_current: current.clone(),
+            overlay: None,
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts, creds: None };
@@ -121,7 +141,7 @@ impl Kernel {
         let procfs = Rc::new(ProcFs { dev: makedev(0, 4), table, current, mounts: mounts.clone(), boot: Instant::now() });
         mount(b"/proc", ProcFs::root(&procfs), "proc");
         mounts.list.borrow_mut().push((b"/dev/shm".to_vec(), "tmpfs", shm));
-        k
+        Ok(k)
     }
 
     /// Resolves a command as execvp would: a name without '/' is looked up

@@ -16,12 +16,12 @@ const INIT: i32 = 100;
 
 fn kernel() -> Kernel {
     let (_tx, rx) = crossbeam_channel::unbounded::<ConsoleInput>();
-    let root_fn = |w: &super::wait::Waker| -> super::fs::InodeRef {
+    let root_fn = |w: &super::wait::Waker| -> Result<super::fs::InodeRef, super::boot::BootError> {
         let root = TmpFs::new_root(guest_abi::stat::makedev(0, 99), w, 0o755, 1 << 30);
         for d in [&b"tmp"[..], b"dev", b"proc", b"run", b"etc"] {
             super::fs::Inode::create(&*root, d, guest_abi::stat::S_IFDIR | 0o755, 0, None, &Default::default()).unwrap();
         }
-        root
+        Ok(root)
     };
     let mut k = Kernel::with_root(
         Box::new(FakePlatform::new()),
@@ -30,7 +30,8 @@ fn kernel() -> Kernel {
         |w| Console::new(false, Default::default(), w, rx, Box::new(|_| {}), Box::new(|_| {})),
         Rc::new(|b: &mut [u8]| b.fill(7)),
         BootConfig { hostname: b"test".to_vec(), log_enosys: false },
-    );
+    )
+    .expect("kernel");
     k.create_init(INIT, b"/").expect("pid 1");
     k
 }

@@ -49,10 +49,15 @@ pub fn debian_image() -> PathBuf {
 /// The environment the differential programs run with, natively and inside.
 pub const TEST_ENV: &[(&str, &str)] = &[("PATH", "/usr/bin:/bin"), ("HOME", "/"), ("UMK_TEST_GREETING", "hi"), ("UMK_TEST_EMPTY", "")];
 
-/// `umk run --image IMAGE [extra] -- ARGS`, stdin from `input`.
+/// `umk run --image IMAGE [extra] -- ARGS`, stdin from `input`. Tests
+/// share images and run in parallel, so unless `extra` names an overlay
+/// each VM is --ephemeral.
 pub fn umk_run(image: &Path, extra: &[&str], args: &[&str], input: &[u8]) -> Output {
     let mut cmd = Command::new(umk_bin());
     cmd.arg("run").arg("--image").arg(image);
+    if !extra.iter().any(|e| e.starts_with("--overlay")) {
+        cmd.arg("--ephemeral");
+    }
     for e in extra {
         cmd.arg(e);
     }

@@ -173,6 +173,15 @@ pub trait Inode: Any {
     fn xattrs(&self) -> KResult<Vec<(Vec<u8>, Vec<u8>)>> {
         Ok(Vec::new())
     }
+    /// Sets an extended attribute (setxattr; the caller checks
+    /// XATTR_CREATE/XATTR_REPLACE).
+    fn set_xattr(&self, _name: &[u8], _value: &[u8]) -> KResult<()> {
+        Err(if self.read_only() { Errno::EROFS } else { Errno::EOPNOTSUPP })
+    }
+    /// Removes an extended attribute; ENODATA when it is not set.
+    fn remove_xattr(&self, _name: &[u8]) -> KResult<()> {
+        Err(if self.read_only() { Errno::EROFS } else { Errno::EOPNOTSUPP })
+    }
     /// Swaps `name` of this directory with `new_name` in `new_dir`
     /// (renameat2 RENAME_EXCHANGE).
     fn exchange(&self, _name: &[u8], _new_dir: &InodeRef, _new_name: &[u8]) -> KResult<()> {

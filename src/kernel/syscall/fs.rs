@@ -614,3 +614,77 @@ pub fn sys_llistxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 pub fn sys_flistxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_listxattr(k, ctx, XattrTarget::Fd).into()
 }
+
+const XATTR_CREATE: i32 = 1;
+const XATTR_REPLACE: i32 = 2;
+
+/// setxattr(2) family: path (or fd), name, value, size, flags.
+fn do_setxattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
+    let flags = ctx.arg_i32(4);
+    if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    // Namespaces Linux knows; trusted.* and security.* need root here.
+    let ns_ok = [&b"user."[..], b"trusted.", b"security.", b"system."].iter().any(|p| name.starts_with(p));
+    if !ns_ok {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let size = ctx.args[3] as usize;
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let value = mem(k, ctx).read_vec(ctx.args[2], size)?;
+    let inode = xattr_inode(k, ctx, how)?;
+    let creds = k.creds_of(ctx.pid);
+    let a = inode.attr()?;
+    if name.starts_with(b"user.") {
+        permission(&a, &creds, MAY_WRITE)?;
+    } else if !creds.is_root() {
+        return Err(Errno::EPERM);
+    }
+    let exists = inode.xattrs()?.iter().any(|(n, _)| *n == name);
+    if flags & XATTR_CREATE != 0 && exists {
+        return Err(Errno::EEXIST);
+    }
+    if flags & XATTR_REPLACE != 0 && !exists {
+        return Err(Errno::ENODATA);
+    }
+    inode.set_xattr(&name, &value)?;
+    Ok(0)
+}
+
+fn do_removexattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
+    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    let inode = xattr_inode(k, ctx, how)?;
+    let creds = k.creds_of(ctx.pid);
+    if name.starts_with(b"user.") {
+        permission(&inode.attr()?, &creds, MAY_WRITE)?;
+    } else if !creds.is_root() {
+        return Err(Errno::EPERM);
+    }
+    inode.remove_xattr(&name)?;
+    Ok(0)
+}
+
+pub fn sys_setxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_setxattr(k, ctx, XattrTarget::Path(true)).into()
+}
+pub fn sys_lsetxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_setxattr(k, ctx, XattrTarget::Path(false)).into()
+}
+pub fn sys_fsetxattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_setxattr(k, ctx, XattrTarget::Fd).into()
+}
+pub fn sys_removexattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_removexattr(k, ctx, XattrTarget::Path(true)).into()
+}
+pub fn sys_lremovexattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_removexattr(k, ctx, XattrTarget::Path(false)).into()
+}
+pub fn sys_fremovexattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_removexattr(k, ctx, XattrTarget::Fd).into()
+}

@@ -400,12 +400,38 @@ pub fn sys_ftruncate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
+/// fsync/fdatasync: an fsync of the overlay's log, so the data survives a
+/// crash of umk or the host (tmpfs and devices have nothing to flush).
 pub fn sys_fsync(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    k.file(ctx.pid, ctx.arg_i32(0)).map(|_| 0).into()
+    let r = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|_| k.sync_all()).map(|_| 0);
+    r.into()
 }
 
-pub fn sys_sync(_k: &mut Kernel, _ctx: &Ctx) -> SysResult {
-    SysResult::Done(0)
+/// sync and syncfs: the same, for everything.
+pub fn sys_sync(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if ctx.nr() == guest_abi::sysno::SYS_SYNCFS {
+        if let Err(e) = k.file(ctx.pid, ctx.arg_i32(0)) {
+            return SysResult::err(e);
+        }
+    }
+    // sync(2) cannot fail; syncfs reports the error.
+    match (k.sync_all(), ctx.nr() == guest_abi::sysno::SYS_SYNCFS) {
+        (Err(e), true) => SysResult::err(e),
+        _ => SysResult::Done(0),
+    }
+}
+
+impl Kernel {
+    /// Makes everything written so far durable.
+    pub fn sync_all(&self) -> KResult<()> {
+        match &self.overlay {
+            Some(o) => {
+                o.sync()?;
+                o.maybe_compact()
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 fn make_pipe(k: &mut Kernel, ctx: &Ctx, addr: u64, flags: i32) -> KResult<i64> {

@@ -1005,8 +1005,8 @@ impl OvInode {
         }
     }
 
-    /// Sets or removes (`value` None) an extended attribute.
-    pub fn set_xattr(&self, name: &[u8], value: &[u8]) -> KResult<()> {
+    /// Sets an extended attribute.
+    pub fn ov_set_xattr(&self, name: &[u8], value: &[u8]) -> KResult<()> {
         self.op(|| {
             self.ov.copy_up(self)?;
             let mut m = self.ov.meta(self.ino)?;
@@ -1016,7 +1016,7 @@ impl OvInode {
     }
 
     /// Removes an extended attribute; ENODATA when it is not set.
-    pub fn remove_xattr(&self, name: &[u8]) -> KResult<()> {
+    pub fn ov_remove_xattr(&self, name: &[u8]) -> KResult<()> {
         self.op(|| {
             if !self.xattrs()?.iter().any(|(n, _)| n == name) {
                 return Err(Errno::ENODATA);
@@ -1046,6 +1046,13 @@ impl OvInode {
 }
 
 impl Inode for OvInode {
+    fn set_xattr(&self, name: &[u8], value: &[u8]) -> KResult<()> {
+        self.ov_set_xattr(name, value)
+    }
+    fn remove_xattr(&self, name: &[u8]) -> KResult<()> {
+        self.ov_remove_xattr(name)
+    }
+
     fn attr(&self) -> KResult<Attr> {
         {
             let st = self.ov.st.borrow();
@@ -1214,7 +1221,7 @@ impl Inode for OvInode {
         })
     }
 
-    fn create(&self, name: &[u8], mode: u32, rdev: u64, target: Option<&[u8]>, creds: Creds) -> KResult<InodeRef> {
+    fn create(&self, name: &[u8], mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> KResult<InodeRef> {
         self.op(|| {
             if !self.is_dir()? {
                 return Err(Errno::ENOTDIR);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 const BASE: &[u8] = b"test-base-id";
-const ROOT: Creds = Creds { uid: 0, gid: 0 };
+const ROOT: &Creds = &Creds { uid: 0, gid: 0, groups: Vec::new() };
 
 fn prng(seed: u64, n: usize) -> Vec<u8> {
     let mut x = seed | 1;
