@@ -71,3 +71,7 @@ fn misc() {
 fn threads() {
     case("threads");
 }
+#[test]
+fn locks() {
+    case("locks");
+}

@@ -65,6 +65,8 @@ pub struct Kernel {
     pub boot_time: Instant,
     /// The pid /proc/self names during the current syscall.
     pub proc_current: Rc<std::cell::Cell<Pid>>,
+    /// flock and fcntl locks.
+    pub locks: fs::lock::LockTable,
     /// The VM's writable layer over the image (fsync reaches it).
     pub overlay: Option<Rc<fs::overlay::Overlay>>,
     /// UMK_DEBUG=1: print each trapped syscall (a developer aid until --trace).

@@ -74,11 +74,13 @@ pub struct OpenFile {
     pub flags: Cell<i32>,
     /// Attributes of an anonymous object (pipes) for fstat.
     pub anon_attr: Option<Attr>,
+    /// An flock(2) lock this description holds, released with it.
+    pub flock: std::cell::RefCell<Option<super::lock::FlockGuard>>,
 }
 
 impl OpenFile {
     pub fn new(ops: Rc<dyn FileOps>, inode: Option<InodeRef>, dentry: Option<Rc<Dentry>>, flags: i32) -> Rc<OpenFile> {
-        Rc::new(OpenFile { ops, inode, dentry, pos: Cell::new(0), flags: Cell::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)), anon_attr: None })
+        Rc::new(OpenFile { ops, inode, dentry, pos: Cell::new(0), flags: Cell::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)), anon_attr: None, flock: Default::default() })
     }
 
     pub fn readable(&self) -> bool {

@@ -12,6 +12,7 @@
 pub mod devfs;
 pub mod ext4;
 pub mod fdtable;
+pub mod lock;
 pub mod file;
 pub mod overlay;
 pub mod path;

@@ -256,8 +256,130 @@ pub fn sys_pwritev(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_close(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let r = k.files_of(ctx.pid).and_then(|t| t.borrow_mut().remove(ctx.arg_i32(0)).map(|_| 0));
-    r.into()
+    let r = k.files_of(ctx.pid).and_then(|t| t.borrow_mut().remove(ctx.arg_i32(0)));
+    match r {
+        Ok(entry) => {
+            release_record_locks(k, ctx.pid, &entry.file);
+            SysResult::Done(0)
+        }
+        Err(e) => SysResult::err(e),
+    }
+}
+
+/// Closing any fd of a file drops the process's POSIX locks on it.
+fn release_record_locks(k: &Kernel, pid: crate::kernel::task::Pid, f: &OpenFile) {
+    if let Some(i) = &f.inode {
+        if let Ok(a) = i.attr() {
+            k.locks.release_process_file((a.dev, a.ino), pid);
+        }
+    }
+}
+
+const F_RDLCK: i16 = 0;
+const F_WRLCK: i16 = 1;
+const F_UNLCK: i16 = 2;
+
+/// fcntl F_GETLK/F_SETLK/F_SETLKW on a `struct flock` (32 bytes: type,
+/// whence, start, len, pid).
+fn record_lock(k: &mut Kernel, ctx: &Ctx, f: &Rc<OpenFile>, cmd: i32, arg: u64) -> KResult<SysResult> {
+    use crate::kernel::fs::lock::{LockKind, RecordLock};
+    let raw: [u8; 32] = mem(k, ctx).read_obj(arg)?;
+    let ltype = i16::from_le_bytes([raw[0], raw[1]]);
+    let whence = i16::from_le_bytes([raw[2], raw[3]]) as i32;
+    let lstart = i64::from_le_bytes(raw[8..16].try_into().unwrap_or([0; 8]));
+    let llen = i64::from_le_bytes(raw[16..24].try_into().unwrap_or([0; 8]));
+    let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
+    let a = inode.attr()?;
+    let base: i64 = match whence {
+        SEEK_SET => 0,
+        SEEK_CUR => f.pos.get() as i64,
+        SEEK_END => a.size as i64,
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut start = base.checked_add(lstart).ok_or(Errno::EOVERFLOW)?;
+    let mut end: u64 = if llen == 0 { u64::MAX } else { start.checked_add(llen).ok_or(Errno::EOVERFLOW)? as u64 };
+    if llen < 0 {
+        end = start as u64;
+        start += llen;
+    }
+    if start < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let start = start as u64;
+    let key = (a.dev, a.ino);
+    let kind = match ltype {
+        F_RDLCK => Some(LockKind::Shared),
+        F_WRLCK => Some(LockKind::Exclusive),
+        F_UNLCK => None,
+        _ => return Err(Errno::EINVAL),
+    };
+    if cmd == F_GETLK {
+        let want = RecordLock { pid: ctx.pid, start, end, kind: kind.ok_or(Errno::EINVAL)? };
+        let mut out = raw;
+        match k.locks.test(key, want) {
+            Some(l) => {
+                out[0..2].copy_from_slice(&(if l.kind == LockKind::Shared { F_RDLCK } else { F_WRLCK }).to_le_bytes());
+                out[2..4].copy_from_slice(&(SEEK_SET as i16).to_le_bytes());
+                out[8..16].copy_from_slice(&(l.start as i64).to_le_bytes());
+                let len = if l.end == u64::MAX { 0 } else { (l.end - l.start) as i64 };
+                out[16..24].copy_from_slice(&len.to_le_bytes());
+                out[24..28].copy_from_slice(&l.pid.to_le_bytes());
+            }
+            None => out[0..2].copy_from_slice(&F_UNLCK.to_le_bytes()),
+        }
+        mem(k, ctx).write(arg, &out)?;
+        return Ok(SysResult::Done(0));
+    }
+    // A read lock needs a readable file, a write lock a writable one.
+    match kind {
+        Some(LockKind::Shared) if !f.readable() => return Err(Errno::EBADF),
+        Some(LockKind::Exclusive) if !f.writable() => return Err(Errno::EBADF),
+        _ => {}
+    }
+    match k.locks.set(key, ctx.pid, start, end, kind) {
+        Ok(()) => Ok(SysResult::Done(0)),
+        Err(e) if e == Errno::EAGAIN && cmd == F_SETLKW => Ok(SysResult::block(vec![k.locks.wait_id(key)])),
+        Err(e) => Err(e),
+    }
+}
+
+const LOCK_SH: i32 = 1;
+const LOCK_EX: i32 = 2;
+const LOCK_NB: i32 = 4;
+const LOCK_UN: i32 = 8;
+
+/// flock(2): whole-file locks of the open file description.
+pub fn sys_flock(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    use crate::kernel::fs::lock::{FlockGuard, LockKind};
+    let r = (|| -> KResult<SysResult> {
+        let f = k.file(ctx.pid, ctx.arg_i32(0))?;
+        let op = ctx.arg_i32(1);
+        let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
+        let a = inode.attr()?;
+        let key = (a.dev, a.ino);
+        let ofd = Rc::as_ptr(&f) as usize;
+        let kind = match op & !LOCK_NB {
+            LOCK_SH => LockKind::Shared,
+            LOCK_EX => LockKind::Exclusive,
+            LOCK_UN => {
+                drop(f.flock.borrow_mut().take());
+                return Ok(SysResult::Done(0));
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        match k.locks.flock(key, ofd, kind) {
+            Ok(()) => {
+                let mut g = f.flock.borrow_mut();
+                if g.is_none() {
+                    *g = Some(FlockGuard { table: k.locks.clone(), key, ofd });
+                }
+                Ok(SysResult::Done(0))
+            }
+            Err(e) if e == Errno::EAGAIN && op & LOCK_NB == 0 => Ok(SysResult::block(vec![k.locks.wait_id(key)])),
+            Err(e) => Err(e),
+        }
+    })();
+    r.unwrap_or_else(SysResult::err)
 }
 
 pub fn sys_lseek(k: &mut Kernel, ctx: &Ctx) -> SysResult {
@@ -303,6 +425,9 @@ fn do_dup3(k: &mut Kernel, ctx: &Ctx, old: i32, new: i32, flags: i32) -> KResult
     let closed = t.borrow_mut().install_at(new, f, flags & O_CLOEXEC != 0, limit)?;
     // Closing the replaced file may run its release (a pipe end's Drop):
     // do it outside the table borrow.
+    if let Some(c) = &closed {
+        release_record_locks(k, ctx.pid, &c.file);
+    }
     drop(closed);
     Ok(new as i64)
 }
@@ -325,6 +450,15 @@ pub fn sys_dup3(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_fcntl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if matches!(ctx.arg_i32(1), F_GETLK | F_SETLK | F_SETLKW) {
+        return match k.file(ctx.pid, ctx.arg_i32(0)) {
+            Ok(f) => match record_lock(k, ctx, &f, ctx.arg_i32(1), ctx.args[2]) {
+                Ok(r) => r,
+                Err(e) => SysResult::err(e),
+            },
+            Err(e) => SysResult::err(e),
+        };
+    }
     let r = (|| -> KResult<i64> {
         let fd = ctx.arg_i32(0);
         let arg = ctx.args[2];
@@ -354,16 +488,6 @@ pub fn sys_fcntl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 // Only these status flags can change (fs/fcntl.c SETFL_MASK).
                 let changeable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
                 f.flags.set((f.flags.get() & !changeable) | (arg as i32 & changeable));
-                Ok(0)
-            }
-            F_GETLK => {
-                t.borrow().file(fd)?;
-                // struct flock: l_type first (short). Report "unlocked".
-                mem(k, ctx).write(arg, &2i16.to_le_bytes())?; // F_UNLCK
-                Ok(0)
-            }
-            F_SETLK | F_SETLKW => {
-                t.borrow().file(fd)?;
                 Ok(0)
             }
             F_GETPIPE_SZ => {

@@ -158,7 +158,8 @@ table! {
     SYS_WAIT4 => Some(task::sys_wait4), Partial("rusage is zero");
     SYS_KILL => Some(signal::sys_kill), Partial("si_pid seen by the handler is not translated yet");
     SYS_UNAME => Some(misc::sys_uname), Full;
-    SYS_FCNTL => Some(io::sys_fcntl), Partial("no record locks: F_GETLK reports unlocked, F_SETLK succeeds without locking");
+    SYS_FCNTL => Some(io::sys_fcntl), Partial("no open-file-description locks (F_OFD_*), no leases, no F_SETSIG");
+    SYS_FLOCK => Some(io::sys_flock), Full;
     SYS_FSYNC => Some(io::sys_fsync), Full;
     SYS_FDATASYNC => Some(io::sys_fsync), Full;
     SYS_TRUNCATE => Some(fs::sys_truncate), Full;

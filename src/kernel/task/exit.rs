@@ -53,6 +53,7 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         (p.ppid, p.exit_signal, children, files, p.cred.uid)
     };
     drop(released);
+    k.locks.release_process(pid);
     if pid == 1 {
         k.init_exit = Some(status);
     }
