@@ -184,12 +184,21 @@ impl Reader<'_> {
         let mut at = addr;
         // Read one byte past `max` to know whether the string was cut.
         let want = max + 1;
+        let mut chunk = Vec::new();
         while out.len() < want {
             let to_page_end = (PAGE - at % PAGE) as usize;
-            let n = to_page_end.min(want - out.len()).min(256);
-            let mut chunk = vec![0u8; n];
-            if !self.mem.read(at, &mut chunk) {
-                return None;
+            let mut n = to_page_end.min(want - out.len()).min(256);
+            // A memory finer-grained than pages may fail a chunk whose
+            // first bytes are readable: retry smaller before giving up.
+            loop {
+                chunk.resize(n, 0);
+                if self.mem.read(at, &mut chunk) {
+                    break;
+                }
+                if n == 1 {
+                    return None;
+                }
+                n /= 2;
             }
             if let Some(z) = chunk.iter().position(|&b| b == 0) {
                 out.extend_from_slice(&chunk[..z]);
@@ -337,7 +346,11 @@ mod tests {
         let mut r = Reader { mem: &mut m };
         assert_eq!(r.path(0x1000 + 4093), r#""hi""#);
         // A string running into the unmapped page is unreadable: the pointer shows.
-        assert_eq!(r.path(0x1000 + 4090 - 10), "0x1ff0");
+        let mut m = Pages { base: 0x1000, data: vec![b'x'; 4096] };
+        let mut r = Reader { mem: &mut m };
+        assert_eq!(r.path(0x1ff0), "0x1ff0");
+        // ...unless the limit is reached first.
+        assert_eq!(r.string(0x1ff0, 4), r#""xxxx"..."#);
     }
 
     #[test]
