@@ -62,7 +62,10 @@ pub(super) enum Ret {
     /// The call does not return (exit, exit_group): `= ?`.
     NoReturn,
     /// poll: `= 1 ([{fd=4, revents=POLLOUT}])`, `= 0 (Timeout)`.
-    Poll { addr: u64, n: u64 },
+    Poll {
+        addr: u64,
+        n: u64,
+    },
     /// fcntl F_GETFL: `= 2 (flags O_RDWR)`.
     GetFl,
     /// fcntl F_GETFD: `= 1 (flags FD_CLOEXEC)`.
@@ -284,7 +287,11 @@ const AT_FLAGS: &[(u64, &str)] = &[
     (AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
 ];
 
-const ACCESS: &[(u64, &str)] = &[(R_OK as u64, "R_OK"), (W_OK as u64, "W_OK"), (X_OK as u64, "X_OK")];
+const ACCESS: &[(u64, &str)] = &[
+    (R_OK as u64, "R_OK"),
+    (W_OK as u64, "W_OK"),
+    (X_OK as u64, "X_OK"),
+];
 
 const SEEK: &[(i64, &str)] = &[
     (SEEK_SET as i64, "SEEK_SET"),
@@ -362,8 +369,13 @@ pub(super) fn ioctl_name(cmd: u64) -> String {
         2 => "_IOC_READ",
         _ => "_IOC_READ|_IOC_WRITE",
     };
-    format!("_IOC({dir}, {:#x}, {:#x}, {:#x})", (cmd >> 8) & 0xff, cmd & 0xff, (cmd >> 16) & 0x3fff)
-        .replace(", 0x0)", ", 0)")
+    format!(
+        "_IOC({dir}, {:#x}, {:#x}, {:#x})",
+        (cmd >> 8) & 0xff,
+        cmd & 0xff,
+        (cmd >> 16) & 0x3fff
+    )
+    .replace(", 0x0)", ", 0)")
 }
 
 const POLL: &[(u64, &str)] = &[
@@ -422,8 +434,12 @@ const WAITID_OPTIONS: &[(u64, &str)] = &[
     (__WCLONE as u32 as u64, "__WCLONE"),
 ];
 
-const IDTYPES: &[(i64, &str)] =
-    &[(P_ALL as i64, "P_ALL"), (P_PID as i64, "P_PID"), (P_PGID as i64, "P_PGID"), (P_PIDFD as i64, "P_PIDFD")];
+const IDTYPES: &[(i64, &str)] = &[
+    (P_ALL as i64, "P_ALL"),
+    (P_PID as i64, "P_PID"),
+    (P_PGID as i64, "P_PGID"),
+    (P_PIDFD as i64, "P_PIDFD"),
+];
 
 const RLIMITS: &[(i64, &str)] = &[
     (guest_abi::misc::RLIMIT_CPU as i64, "RLIMIT_CPU"),
@@ -482,7 +498,11 @@ pub(super) fn file_mode(mode: u32) -> String {
     } else if mode & S_IFMT != 0 {
         let _ = write!(s, "{:#o}|", mode & S_IFMT);
     }
-    for (bit, n) in [(S_ISUID, "S_ISUID"), (S_ISGID, "S_ISGID"), (S_ISVTX, "S_ISVTX")] {
+    for (bit, n) in [
+        (S_ISUID, "S_ISUID"),
+        (S_ISGID, "S_ISGID"),
+        (S_ISVTX, "S_ISVTX"),
+    ] {
         if mode & bit != 0 {
             s.push_str(n);
             s.push('|');
@@ -496,15 +516,31 @@ pub(super) fn file_mode(mode: u32) -> String {
 pub(super) fn wait_status(s: i32) -> String {
     let u = s as u32;
     let (mut out, rest) = if u & 0x7f == 0 {
-        (format!("{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}", (u >> 8) & 0xff), u & !0xffff)
+        (
+            format!("{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}", (u >> 8) & 0xff),
+            u & !0xffff,
+        )
     } else if u & 0xff == 0x7f {
-        (format!("{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}", signame(((u >> 8) & 0xff) as i64)), u & !0xffff)
+        (
+            format!(
+                "{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}",
+                signame(((u >> 8) & 0xff) as i64)
+            ),
+            u & !0xffff,
+        )
     } else if u == 0xffff {
         ("{WIFCONTINUED(s)}".to_string(), 0)
     } else {
-        let core = if u & 0x80 != 0 { " && WCOREDUMP(s)" } else { "" };
+        let core = if u & 0x80 != 0 {
+            " && WCOREDUMP(s)"
+        } else {
+            ""
+        };
         (
-            format!("{{WIFSIGNALED(s) && WTERMSIG(s) == {}{core}}}", signame((u & 0x7f) as i64)),
+            format!(
+                "{{WIFSIGNALED(s) && WTERMSIG(s) == {}{core}}}",
+                signame((u & 0x7f) as i64)
+            ),
             u & !0xffff,
         )
     };
@@ -528,7 +564,13 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
     let code = i32_at(8);
     let mut s = format!("{{si_signo={}", signame(signo as i64));
     if errno != 0 {
-        let _ = write!(s, ", si_errno={}", guest_abi::errno::name(errno).map(String::from).unwrap_or(errno.to_string()));
+        let _ = write!(
+            s,
+            ", si_errno={}",
+            guest_abi::errno::name(errno)
+                .map(String::from)
+                .unwrap_or(errno.to_string())
+        );
     }
     let generic = match code {
         SI_USER => Some("SI_USER"),
@@ -572,10 +614,24 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
         match code {
             SI_KERNEL => {}
             SI_TIMER => {
-                let _ = write!(s, ", si_timerid={:#x}, si_overrun={}, si_int={}, si_ptr={}", i32_at(16), i32_at(20), i32_at(24), ptr(u64_at(24)));
+                let _ = write!(
+                    s,
+                    ", si_timerid={:#x}, si_overrun={}, si_int={}, si_ptr={}",
+                    i32_at(16),
+                    i32_at(20),
+                    i32_at(24),
+                    ptr(u64_at(24))
+                );
             }
             SI_QUEUE | SI_MESGQ => {
-                let _ = write!(s, ", si_pid={}, si_uid={}, si_int={}, si_ptr={}", i32_at(16), u32_at(20), i32_at(24), ptr(u64_at(24)));
+                let _ = write!(
+                    s,
+                    ", si_pid={}, si_uid={}, si_int={}, si_ptr={}",
+                    i32_at(16),
+                    u32_at(20),
+                    i32_at(24),
+                    ptr(u64_at(24))
+                );
             }
             _ => {
                 let _ = write!(s, ", si_pid={}, si_uid={}", i32_at(16), u32_at(20));
@@ -585,7 +641,11 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
         match signo {
             SIGCHLD => {
                 let st = i32_at(24);
-                let status = if code == CLD_EXITED { st.to_string() } else { signame(st as i64) };
+                let status = if code == CLD_EXITED {
+                    st.to_string()
+                } else {
+                    signame(st as i64)
+                };
                 let _ = write!(
                     s,
                     ", si_pid={}, si_uid={}, si_status={status}, si_utime={}, si_stime={}",
@@ -603,8 +663,14 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
             }
             SIGSYS => {
                 let nr = i32_at(24);
-                let call = guest_abi::sysno::name(nr as usize).map(String::from).unwrap_or(nr.to_string());
-                let _ = write!(s, ", si_call_addr={}, si_syscall=__NR_{call}, si_arch=AUDIT_ARCH_X86_64", ptr(u64_at(16)));
+                let call = guest_abi::sysno::name(nr as usize)
+                    .map(String::from)
+                    .unwrap_or(nr.to_string());
+                let _ = write!(
+                    s,
+                    ", si_call_addr={}, si_syscall=__NR_{call}, si_arch=AUDIT_ARCH_X86_64",
+                    ptr(u64_at(16))
+                );
             }
             _ => {}
         }
@@ -651,7 +717,11 @@ impl D<'_, '_> {
     }
     fn dirfd(&mut self, i: usize) {
         let v = self.a[i] as i32;
-        self.text(if v == AT_FDCWD { "AT_FDCWD".into() } else { v.to_string() });
+        self.text(if v == AT_FDCWD {
+            "AT_FDCWD".into()
+        } else {
+            v.to_string()
+        });
     }
     fn path(&mut self, i: usize) {
         let s = self.r.path(self.a[i]);
@@ -707,46 +777,138 @@ pub(super) fn arity(nr: usize) -> usize {
         | SYS_GETEUID | SYS_GETGID | SYS_GETEGID | SYS_GETPGRP | SYS_SETSID | SYS_FORK
         | SYS_VFORK | SYS_SYNC | SYS_RT_SIGRETURN | SYS_MUNLOCKALL | SYS_VHANGUP
         | SYS_INOTIFY_INIT => 0,
-        SYS_ALARM | SYS_CLOSE | SYS_DUP | SYS_EXIT | SYS_EXIT_GROUP | SYS_UMASK | SYS_SETUID
-        | SYS_SETGID | SYS_FSYNC | SYS_FDATASYNC | SYS_GETPGID | SYS_GETSID | SYS_SET_TID_ADDRESS
-        | SYS_EPOLL_CREATE | SYS_EPOLL_CREATE1 | SYS_BRK | SYS_PERSONALITY | SYS_MLOCKALL
-        | SYS_INOTIFY_INIT1 | SYS_SYNCFS | SYS_UNSHARE | SYS_SCHED_GET_PRIORITY_MAX
-        | SYS_SCHED_GET_PRIORITY_MIN | SYS_SHMDT | SYS_EVENTFD | SYS_SCHED_GETSCHEDULER => 1,
+        SYS_ALARM
+        | SYS_CLOSE
+        | SYS_DUP
+        | SYS_EXIT
+        | SYS_EXIT_GROUP
+        | SYS_UMASK
+        | SYS_SETUID
+        | SYS_SETGID
+        | SYS_FSYNC
+        | SYS_FDATASYNC
+        | SYS_GETPGID
+        | SYS_GETSID
+        | SYS_SET_TID_ADDRESS
+        | SYS_EPOLL_CREATE
+        | SYS_EPOLL_CREATE1
+        | SYS_BRK
+        | SYS_PERSONALITY
+        | SYS_MLOCKALL
+        | SYS_INOTIFY_INIT1
+        | SYS_SYNCFS
+        | SYS_UNSHARE
+        | SYS_SCHED_GET_PRIORITY_MAX
+        | SYS_SCHED_GET_PRIORITY_MIN
+        | SYS_SHMDT
+        | SYS_EVENTFD
+        | SYS_SCHED_GETSCHEDULER => 1,
         SYS_DUP2 | SYS_KILL | SYS_TKILL | SYS_SETPGID | SYS_SETREUID | SYS_SETREGID
         | SYS_GETGROUPS | SYS_SETGROUPS | SYS_SET_ROBUST_LIST | SYS_SIGALTSTACK | SYS_GETRLIMIT
-        | SYS_SETRLIMIT | SYS_GETRUSAGE | SYS_GETTIMEOFDAY | SYS_SETTIMEOFDAY | SYS_CLOCK_GETTIME
-        | SYS_CLOCK_GETRES | SYS_CLOCK_SETTIME | SYS_NANOSLEEP | SYS_MUNMAP | SYS_FTRUNCATE
-        | SYS_FLOCK | SYS_LISTEN | SYS_SHUTDOWN | SYS_ARCH_PRCTL | SYS_EVENTFD2 | SYS_PIPE2
-        | SYS_TIMERFD_GETTIME | SYS_GETITIMER | SYS_RT_SIGSUSPEND | SYS_RT_SIGPENDING
-        | SYS_MEMFD_CREATE | SYS_FCHMOD | SYS_TIMERFD_CREATE | SYS_SCHED_GETPARAM | SYS_SCHED_SETPARAM | SYS_IOPRIO_GET | SYS_CAPGET | SYS_CAPSET
+        | SYS_SETRLIMIT | SYS_GETRUSAGE | SYS_GETTIMEOFDAY | SYS_SETTIMEOFDAY
+        | SYS_CLOCK_GETTIME | SYS_CLOCK_GETRES | SYS_CLOCK_SETTIME | SYS_NANOSLEEP | SYS_MUNMAP
+        | SYS_FTRUNCATE | SYS_FLOCK | SYS_LISTEN | SYS_SHUTDOWN | SYS_ARCH_PRCTL | SYS_EVENTFD2
+        | SYS_PIPE2 | SYS_TIMERFD_GETTIME | SYS_GETITIMER | SYS_RT_SIGSUSPEND
+        | SYS_RT_SIGPENDING | SYS_MEMFD_CREATE | SYS_FCHMOD | SYS_TIMERFD_CREATE
+        | SYS_SCHED_GETPARAM | SYS_SCHED_SETPARAM | SYS_IOPRIO_GET | SYS_CAPGET | SYS_CAPSET
         | SYS_PIDFD_OPEN | SYS_INOTIFY_RM_WATCH | SYS_TIMER_GETTIME | SYS_GETPRIORITY
         | SYS_SETNS => 2,
-        SYS_LSEEK | SYS_MPROTECT | SYS_MADVISE | SYS_IOCTL | SYS_FCNTL | SYS_DUP3 | SYS_TGKILL
-        | SYS_SOCKET | SYS_CONNECT | SYS_ACCEPT | SYS_BIND | SYS_GETSOCKNAME | SYS_GETPEERNAME
-        | SYS_SENDMSG | SYS_RECVMSG | SYS_SETRESUID | SYS_SETRESGID | SYS_GETRESUID
-        | SYS_GETRESGID | SYS_GETDENTS | SYS_GETDENTS64 | SYS_READ | SYS_WRITE | SYS_READV
-        | SYS_WRITEV | SYS_POLL | SYS_SETITIMER | SYS_GETRANDOM | SYS_SCHED_GETAFFINITY
-        | SYS_SCHED_SETAFFINITY | SYS_GETCPU | SYS_MSYNC | SYS_MINCORE | SYS_SETPRIORITY
-        | SYS_IOPRIO_SET | SYS_SHMGET | SYS_SHMAT | SYS_SHMCTL | SYS_SEMGET | SYS_SEMOP
-        | SYS_MSGGET | SYS_MSGCTL | SYS_INOTIFY_ADD_WATCH | SYS_SIGNALFD | SYS_CLOSE_RANGE
-        | SYS_TIMER_CREATE | SYS_MLOCK2 | SYS_SCHED_SETSCHEDULER | SYS_SYSLOG => 3,
-        SYS_RT_SIGACTION | SYS_RT_SIGPROCMASK | SYS_PREAD64 | SYS_PWRITE64 | SYS_SENDFILE
-        | SYS_SOCKETPAIR | SYS_ACCEPT4 | SYS_WAIT4 | SYS_PRLIMIT64 | SYS_EPOLL_CTL
-        | SYS_EPOLL_WAIT | SYS_TIMERFD_SETTIME | SYS_SIGNALFD4 | SYS_RT_SIGTIMEDWAIT
-        | SYS_RT_SIGQUEUEINFO | SYS_SEMCTL | SYS_MSGSND | SYS_TIMER_SETTIME | SYS_FADVISE64
-        | SYS_FALLOCATE | SYS_CLOCK_NANOSLEEP | SYS_SYNC_FILE_RANGE | SYS_TEE | SYS_RSEQ
-        | SYS_PIDFD_SEND_SIGNAL | SYS_SEMTIMEDOP | SYS_IO_URING_REGISTER | SYS_VMSPLICE
-        | SYS_PREADV | SYS_PWRITEV | SYS_RT_TGSIGQUEUEINFO => 4,
+        SYS_LSEEK
+        | SYS_MPROTECT
+        | SYS_MADVISE
+        | SYS_IOCTL
+        | SYS_FCNTL
+        | SYS_DUP3
+        | SYS_TGKILL
+        | SYS_SOCKET
+        | SYS_CONNECT
+        | SYS_ACCEPT
+        | SYS_BIND
+        | SYS_GETSOCKNAME
+        | SYS_GETPEERNAME
+        | SYS_SENDMSG
+        | SYS_RECVMSG
+        | SYS_SETRESUID
+        | SYS_SETRESGID
+        | SYS_GETRESUID
+        | SYS_GETRESGID
+        | SYS_GETDENTS
+        | SYS_GETDENTS64
+        | SYS_READ
+        | SYS_WRITE
+        | SYS_READV
+        | SYS_WRITEV
+        | SYS_POLL
+        | SYS_SETITIMER
+        | SYS_GETRANDOM
+        | SYS_SCHED_GETAFFINITY
+        | SYS_SCHED_SETAFFINITY
+        | SYS_GETCPU
+        | SYS_MSYNC
+        | SYS_MINCORE
+        | SYS_SETPRIORITY
+        | SYS_IOPRIO_SET
+        | SYS_SHMGET
+        | SYS_SHMAT
+        | SYS_SHMCTL
+        | SYS_SEMGET
+        | SYS_SEMOP
+        | SYS_MSGGET
+        | SYS_MSGCTL
+        | SYS_INOTIFY_ADD_WATCH
+        | SYS_SIGNALFD
+        | SYS_CLOSE_RANGE
+        | SYS_TIMER_CREATE
+        | SYS_MLOCK2
+        | SYS_SCHED_SETSCHEDULER
+        | SYS_SYSLOG => 3,
+        SYS_RT_SIGACTION
+        | SYS_RT_SIGPROCMASK
+        | SYS_PREAD64
+        | SYS_PWRITE64
+        | SYS_SENDFILE
+        | SYS_SOCKETPAIR
+        | SYS_ACCEPT4
+        | SYS_WAIT4
+        | SYS_PRLIMIT64
+        | SYS_EPOLL_CTL
+        | SYS_EPOLL_WAIT
+        | SYS_TIMERFD_SETTIME
+        | SYS_SIGNALFD4
+        | SYS_RT_SIGTIMEDWAIT
+        | SYS_RT_SIGQUEUEINFO
+        | SYS_SEMCTL
+        | SYS_MSGSND
+        | SYS_TIMER_SETTIME
+        | SYS_FADVISE64
+        | SYS_FALLOCATE
+        | SYS_CLOCK_NANOSLEEP
+        | SYS_SYNC_FILE_RANGE
+        | SYS_TEE
+        | SYS_RSEQ
+        | SYS_PIDFD_SEND_SIGNAL
+        | SYS_SEMTIMEDOP
+        | SYS_IO_URING_REGISTER
+        | SYS_VMSPLICE
+        | SYS_PREADV
+        | SYS_PWRITEV
+        | SYS_RT_TGSIGQUEUEINFO => 4,
         SYS_MREMAP | SYS_SETSOCKOPT | SYS_GETSOCKOPT | SYS_WAITID | SYS_PRCTL | SYS_MSGRCV
-        | SYS_PPOLL | SYS_RECVMMSG | SYS_SENDMMSG | SYS_EPOLL_PWAIT | SYS_PREADV2 | SYS_PWRITEV2
-        | SYS_KCMP => 5,
+        | SYS_PPOLL | SYS_RECVMMSG | SYS_SENDMMSG | SYS_EPOLL_PWAIT | SYS_PREADV2
+        | SYS_PWRITEV2 | SYS_KCMP => 5,
         _ => 6,
     }
 }
 
 /// Decodes a call's arguments at entry.
 pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Decoded {
-    let mut d = D { r, a, limit, slots: Vec::with_capacity(6), ret: Ret::Dec };
+    let mut d = D {
+        r,
+        a,
+        limit,
+        slots: Vec::with_capacity(6),
+        ret: Ret::Dec,
+    };
     match nr {
         SYS_READ => {
             d.int(0);
@@ -801,8 +963,8 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
             d.path(0);
             d.mode(1);
         }
-        SYS_CLOSE | SYS_DUP | SYS_FCHDIR | SYS_FSYNC | SYS_FDATASYNC | SYS_EXIT | SYS_EXIT_GROUP
-        | SYS_GETPGID | SYS_GETSID | SYS_SETUID | SYS_SETGID => {
+        SYS_CLOSE | SYS_DUP | SYS_FCHDIR | SYS_FSYNC | SYS_FDATASYNC | SYS_EXIT
+        | SYS_EXIT_GROUP | SYS_GETPGID | SYS_GETSID | SYS_SETUID | SYS_SETGID => {
             d.int(0);
             if matches!(nr, SYS_EXIT | SYS_EXIT_GROUP) {
                 d.ret = Ret::NoReturn;
@@ -842,7 +1004,11 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                 t => format!("{t:#x}"),
             };
             let rest = f & !(AT_STATX_SYNC_TYPE as u64);
-            d.text(if rest == 0 { sync } else { format!("{sync}|{}", flags(rest, AT_FLAGS, "0")) });
+            d.text(if rest == 0 {
+                sync
+            } else {
+                format!("{sync}|{}", flags(rest, AT_FLAGS, "0"))
+            });
             d.text(statx_mask(a[3] & 0xffff_ffff));
             d.out_ptr(4, Out::Statx(a[4]));
         }
@@ -873,7 +1039,15 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
             d.ptr(0);
             d.ulong(1);
             d.ulong(2);
-            d.flags(3, &[(MREMAP_MAYMOVE, "MREMAP_MAYMOVE"), (MREMAP_FIXED, "MREMAP_FIXED"), (MREMAP_DONTUNMAP, "MREMAP_DONTUNMAP")], "0");
+            d.flags(
+                3,
+                &[
+                    (MREMAP_MAYMOVE, "MREMAP_MAYMOVE"),
+                    (MREMAP_FIXED, "MREMAP_FIXED"),
+                    (MREMAP_DONTUNMAP, "MREMAP_DONTUNMAP"),
+                ],
+                "0",
+            );
             if a[3] & MREMAP_FIXED != 0 {
                 d.ptr(4);
             }
@@ -908,7 +1082,13 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                             let _ = write!(s, ", {n}={}", ptr(f(i)));
                         }
                     }
-                    let _ = write!(s, ", exit_signal={}, stack={}, stack_size={}", signame(f(4) as i64), ptr(f(5)), hex(f(6)));
+                    let _ = write!(
+                        s,
+                        ", exit_signal={}, stack={}, stack_size={}",
+                        signame(f(4) as i64),
+                        ptr(f(5)),
+                        hex(f(6))
+                    );
                     if f(7) != 0 {
                         let _ = write!(s, ", tls={}", ptr(f(7)));
                     }
@@ -988,7 +1168,11 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                     let base = u64::from_le_bytes(b[0..8].try_into().unwrap());
                     let fl = u32::from_le_bytes(b[8..12].try_into().unwrap()) as u64;
                     let size = u64::from_le_bytes(b[16..24].try_into().unwrap());
-                    format!("{{ss_sp={}, ss_flags={}, ss_size={size}}}", ptr(base), flags(fl, &[(SS_ONSTACK, "SS_ONSTACK"), (2, "SS_DISABLE")], "0"))
+                    format!(
+                        "{{ss_sp={}, ss_flags={}, ss_size={size}}}",
+                        ptr(base),
+                        flags(fl, &[(SS_ONSTACK, "SS_ONSTACK"), (2, "SS_DISABLE")], "0")
+                    )
                 }
                 _ => ptr(a[0]),
             };
@@ -1016,7 +1200,9 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                     };
                     d.text(s);
                 }
-                TIOCGPGRP | TIOCGSID | FIONREAD | TIOCOUTQ | TIOCGPTN => d.out_ptr(2, Out::Int(a[2])),
+                TIOCGPGRP | TIOCGSID | FIONREAD | TIOCOUTQ | TIOCGPTN => {
+                    d.out_ptr(2, Out::Int(a[2]))
+                }
                 TIOCSPGRP | FIONBIO | TIOCSPTLCK => {
                     let s = match d.r.i32(a[2]) {
                         Some(v) if a[2] != 0 => format!("[{v}]"),
@@ -1032,7 +1218,11 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_PIPE => d.out_ptr(0, Out::Pipe(a[0])),
         SYS_PIPE2 => {
             d.out_ptr(0, Out::Pipe(a[0]));
-            d.text(open_flags(a[1]).trim_start_matches("O_RDONLY|").replace("O_RDONLY", "0"));
+            d.text(
+                open_flags(a[1])
+                    .trim_start_matches("O_RDONLY|")
+                    .replace("O_RDONLY", "0"),
+            );
         }
         SYS_FCNTL => {
             d.int(0);
@@ -1044,8 +1234,19 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                 c if c == F_SETFL as i64 => d.text(open_flags(a[2])),
                 c if c == F_GETFL as i64 => d.ret = Ret::GetFl,
                 c if c == F_GETFD as i64 => d.ret = Ret::GetFd,
-                c if c == F_GETOWN as i64 || c == F_GETSIG || c == F_GETPIPE_SZ as i64 || c == F_GETLEASE || c == F_GET_SEALS => {}
-                c if c == F_SETOWN as i64 || c == F_SETPIPE_SZ as i64 || c == F_SETLEASE || c == F_ADD_SEALS || c == F_NOTIFY => d.long(2),
+                c if c == F_GETOWN as i64
+                    || c == F_GETSIG
+                    || c == F_GETPIPE_SZ as i64
+                    || c == F_GETLEASE
+                    || c == F_GET_SEALS => {}
+                c if c == F_SETOWN as i64
+                    || c == F_SETPIPE_SZ as i64
+                    || c == F_SETLEASE
+                    || c == F_ADD_SEALS
+                    || c == F_NOTIFY =>
+                {
+                    d.long(2)
+                }
                 F_SETSIG => d.sig(2),
                 _ => d.ptr(2),
             }
@@ -1067,7 +1268,10 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                 d.sigset_in(3);
                 d.ulong(4);
             }
-            d.ret = Ret::Poll { addr: a[0], n: a[1] };
+            d.ret = Ret::Poll {
+                addr: a[0],
+                n: a[1],
+            };
         }
         SYS_ACCESS => {
             d.path(0);
@@ -1078,7 +1282,15 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
             d.path(1);
             d.flags(2, ACCESS, "F_OK");
             if nr == SYS_FACCESSAT2 {
-                d.flags(3, &[(AT_EACCESS as u64, "AT_EACCESS"), (AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"), (AT_EMPTY_PATH as u64, "AT_EMPTY_PATH")], "0");
+                d.flags(
+                    3,
+                    &[
+                        (AT_EACCESS as u64, "AT_EACCESS"),
+                        (AT_SYMLINK_NOFOLLOW as u64, "AT_SYMLINK_NOFOLLOW"),
+                        (AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
+                    ],
+                    "0",
+                );
             }
         }
         SYS_CHDIR | SYS_RMDIR | SYS_UNLINK | SYS_CHROOT | SYS_ACCT | SYS_SWAPOFF => d.path(0),
@@ -1115,7 +1327,15 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
             d.dirfd(2);
             d.path(3);
             if nr == SYS_RENAMEAT2 {
-                d.flags(4, &[(RENAME_NOREPLACE, "RENAME_NOREPLACE"), (RENAME_EXCHANGE, "RENAME_EXCHANGE"), (RENAME_WHITEOUT, "RENAME_WHITEOUT")], "0");
+                d.flags(
+                    4,
+                    &[
+                        (RENAME_NOREPLACE, "RENAME_NOREPLACE"),
+                        (RENAME_EXCHANGE, "RENAME_EXCHANGE"),
+                        (RENAME_WHITEOUT, "RENAME_WHITEOUT"),
+                    ],
+                    "0",
+                );
             } else if nr == SYS_LINKAT {
                 d.flags(4, AT_FLAGS, "0");
             }
@@ -1183,7 +1403,11 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         }
         SYS_CLOCK_NANOSLEEP => {
             d.xlat(0, CLOCKS);
-            d.flags(1, &[(guest_abi::misc::TIMER_ABSTIME as u64, "TIMER_ABSTIME")], "0");
+            d.flags(
+                1,
+                &[(guest_abi::misc::TIMER_ABSTIME as u64, "TIMER_ABSTIME")],
+                "0",
+            );
             let s = timespec_at(d.r, a[2]);
             d.text(s);
             d.ptr(3);
@@ -1225,7 +1449,10 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_ALARM => d.ulong(0),
         _ => d.raw(arity(nr)),
     }
-    Decoded { slots: d.slots, ret: d.ret }
+    Decoded {
+        slots: d.slots,
+        ret: d.ret,
+    }
 }
 
 /// Decodes an output argument once the call returned `ret`. On failure
@@ -1233,24 +1460,44 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
 pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
     let failed = (-4095..0).contains(&ret);
     let addr = match o {
-        Out::Buf(a) | Out::CStr(a) | Out::Stat(a) | Out::Statx(a) | Out::Pipe(a) | Out::Uname(a)
-        | Out::Dirents(a) | Out::WaitStatus(a) | Out::SigAction(a) | Out::SigSet(a)
-        | Out::Siginfo(a) | Out::Termios(a) | Out::WinSize(a) | Out::Int(a) | Out::Timespec(a)
-        | Out::Rlimit(a) | Out::Iov(a, _) => a,
+        Out::Buf(a)
+        | Out::CStr(a)
+        | Out::Stat(a)
+        | Out::Statx(a)
+        | Out::Pipe(a)
+        | Out::Uname(a)
+        | Out::Dirents(a)
+        | Out::WaitStatus(a)
+        | Out::SigAction(a)
+        | Out::SigSet(a)
+        | Out::Siginfo(a)
+        | Out::Termios(a)
+        | Out::WinSize(a)
+        | Out::Int(a)
+        | Out::Timespec(a)
+        | Out::Rlimit(a)
+        | Out::Iov(a, _) => a,
     };
     if failed {
         return ptr(addr);
     }
     let s = match o {
         Out::Buf(a) => Some(r.buffer(a, ret as u64, limit)),
-        Out::CStr(a) if ret > 0 => r.cstr(a, super::fmt::PATH_MAX).map(|(b, cut)| quoted(&b, cut)),
+        Out::CStr(a) if ret > 0 => r
+            .cstr(a, super::fmt::PATH_MAX)
+            .map(|(b, cut)| quoted(&b, cut)),
         Out::CStr(_) => None,
         Out::Stat(a) => r.bytes(a, std::mem::size_of::<Stat>()).map(|b| {
             let st: Stat = bytemuck::pod_read_unaligned(&b);
             let mut s = format!("{{st_mode={}, ", file_mode(st.st_mode));
             match st.st_mode & S_IFMT {
                 S_IFCHR | S_IFBLK => {
-                    let _ = write!(s, "st_rdev=makedev({:#x}, {:#x})", major(st.st_rdev), minor(st.st_rdev));
+                    let _ = write!(
+                        s,
+                        "st_rdev=makedev({:#x}, {:#x})",
+                        major(st.st_rdev),
+                        minor(st.st_rdev)
+                    );
                 }
                 _ => {
                     let _ = write!(s, "st_size={}", st.st_size);
@@ -1281,7 +1528,11 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
                 let end = f.iter().position(|&c| c == 0).unwrap_or(f.len());
                 quoted(&f[..end], false)
             };
-            format!("{{sysname={}, nodename={}, ...}}", field(&b[..65]), field(&b[65..]))
+            format!(
+                "{{sysname={}, nodename={}, ...}}",
+                field(&b[..65]),
+                field(&b[65..])
+            )
         }),
         Out::Dirents(a) => {
             let len = (ret as usize).min(1 << 20);
@@ -1365,22 +1616,45 @@ fn sigaction(b: &[u8]) -> String {
 fn termios(b: &[u8]) -> String {
     let t: Termios = bytemuck::pod_read_unaligned(&b[..36]);
     let iflag: &[(u64, &str)] = &[
-        (IGNBRK as u64, "IGNBRK"), (BRKINT as u64, "BRKINT"), (IGNPAR as u64, "IGNPAR"),
-        (PARMRK as u64, "PARMRK"), (INPCK as u64, "INPCK"), (ISTRIP as u64, "ISTRIP"),
-        (INLCR as u64, "INLCR"), (IGNCR as u64, "IGNCR"), (ICRNL as u64, "ICRNL"),
-        (IUCLC as u64, "IUCLC"), (IXON as u64, "IXON"), (IXANY as u64, "IXANY"),
-        (IXOFF as u64, "IXOFF"), (IMAXBEL as u64, "IMAXBEL"), (IUTF8 as u64, "IUTF8"),
+        (IGNBRK as u64, "IGNBRK"),
+        (BRKINT as u64, "BRKINT"),
+        (IGNPAR as u64, "IGNPAR"),
+        (PARMRK as u64, "PARMRK"),
+        (INPCK as u64, "INPCK"),
+        (ISTRIP as u64, "ISTRIP"),
+        (INLCR as u64, "INLCR"),
+        (IGNCR as u64, "IGNCR"),
+        (ICRNL as u64, "ICRNL"),
+        (IUCLC as u64, "IUCLC"),
+        (IXON as u64, "IXON"),
+        (IXANY as u64, "IXANY"),
+        (IXOFF as u64, "IXOFF"),
+        (IMAXBEL as u64, "IMAXBEL"),
+        (IUTF8 as u64, "IUTF8"),
     ];
     let oflag: &[(u64, &str)] = &[
-        (OPOST as u64, "OPOST"), (OLCUC as u64, "OLCUC"), (ONLCR as u64, "ONLCR"),
-        (OCRNL as u64, "OCRNL"), (ONOCR as u64, "ONOCR"), (ONLRET as u64, "ONLRET"),
+        (OPOST as u64, "OPOST"),
+        (OLCUC as u64, "OLCUC"),
+        (ONLCR as u64, "ONLCR"),
+        (OCRNL as u64, "OCRNL"),
+        (ONOCR as u64, "ONOCR"),
+        (ONLRET as u64, "ONLRET"),
     ];
     let lflag: &[(u64, &str)] = &[
-        (ISIG as u64, "ISIG"), (ICANON as u64, "ICANON"), (ECHO as u64, "ECHO"),
-        (ECHOE as u64, "ECHOE"), (ECHOK as u64, "ECHOK"), (ECHONL as u64, "ECHONL"),
-        (NOFLSH as u64, "NOFLSH"), (TOSTOP as u64, "TOSTOP"), (ECHOCTL as u64, "ECHOCTL"),
-        (ECHOPRT_, "ECHOPRT"), (ECHOKE as u64, "ECHOKE"), (FLUSHO as u64, "FLUSHO"),
-        (PENDIN as u64, "PENDIN"), (IEXTEN as u64, "IEXTEN"),
+        (ISIG as u64, "ISIG"),
+        (ICANON as u64, "ICANON"),
+        (ECHO as u64, "ECHO"),
+        (ECHOE as u64, "ECHOE"),
+        (ECHOK as u64, "ECHOK"),
+        (ECHONL as u64, "ECHONL"),
+        (NOFLSH as u64, "NOFLSH"),
+        (TOSTOP as u64, "TOSTOP"),
+        (ECHOCTL as u64, "ECHOCTL"),
+        (ECHOPRT_, "ECHOPRT"),
+        (ECHOKE as u64, "ECHOKE"),
+        (FLUSHO as u64, "FLUSHO"),
+        (PENDIN as u64, "PENDIN"),
+        (IEXTEN as u64, "IEXTEN"),
     ];
     let c = t.c_cflag as u64;
     let mut cflag = match c & CBAUD as u64 {
@@ -1394,7 +1668,15 @@ fn termios(b: &[u8]) -> String {
         cflag.push('|');
         cflag.push_str(&flags(
             rest,
-            &[(CSTOPB, "CSTOPB"), (CREAD as u64, "CREAD"), (PARENB, "PARENB"), (PARODD, "PARODD"), (HUPCL as u64, "HUPCL"), (CLOCAL as u64, "CLOCAL"), (CRTSCTS, "CRTSCTS")],
+            &[
+                (CSTOPB, "CSTOPB"),
+                (CREAD as u64, "CREAD"),
+                (PARENB, "PARENB"),
+                (PARODD, "PARODD"),
+                (HUPCL as u64, "HUPCL"),
+                (CLOCAL as u64, "CLOCAL"),
+                (CRTSCTS, "CRTSCTS"),
+            ],
             "0",
         ));
     }
@@ -1408,7 +1690,10 @@ fn termios(b: &[u8]) -> String {
 
 fn winsize(b: &[u8]) -> String {
     let w: WinSize = bytemuck::pod_read_unaligned(&b[..8]);
-    format!("{{ws_row={}, ws_col={}, ws_xpixel={}, ws_ypixel={}}}", w.ws_row, w.ws_col, w.ws_xpixel, w.ws_ypixel)
+    format!(
+        "{{ws_row={}, ws_col={}, ws_xpixel={}, ws_ypixel={}}}",
+        w.ws_row, w.ws_col, w.ws_xpixel, w.ws_ypixel
+    )
 }
 
 fn timespec_at(r: &mut Reader, a: u64) -> String {
@@ -1425,7 +1710,7 @@ fn rlimit_at(r: &mut Reader, a: u64) -> String {
     let lim = |v: u64| {
         if v == u64::MAX {
             "RLIM64_INFINITY".to_string()
-        } else if v > 1024 && v % 1024 == 0 {
+        } else if v > 1024 && v.is_multiple_of(1024) {
             format!("{}*1024", v / 1024)
         } else {
             v.to_string()
@@ -1434,7 +1719,11 @@ fn rlimit_at(r: &mut Reader, a: u64) -> String {
     match r.bytes(a, 16) {
         Some(b) if a != 0 => {
             let l: guest_abi::misc::Rlimit = bytemuck::pod_read_unaligned(&b);
-            format!("{{rlim_cur={}, rlim_max={}}}", lim(l.rlim_cur), lim(l.rlim_max))
+            format!(
+                "{{rlim_cur={}, rlim_max={}}}",
+                lim(l.rlim_cur),
+                lim(l.rlim_max)
+            )
         }
         _ => ptr(a),
     }
@@ -1444,7 +1733,9 @@ fn rlimit_at(r: &mut Reader, a: u64) -> String {
 /// or with `revents` only the entries that have some.
 pub(super) fn pollfds(r: &mut Reader, a: u64, n: u64, limit: usize, revents: bool) -> String {
     let shown = (n as usize).min(limit).min(1 << 16);
-    let Some(b) = r.bytes(a, shown * 8) else { return ptr(a) };
+    let Some(b) = r.bytes(a, shown * 8) else {
+        return ptr(a);
+    };
     let mut s = String::from("[");
     let mut first = true;
     for e in b.chunks_exact(8) {
@@ -1475,7 +1766,9 @@ pub(super) fn pollfds(r: &mut Reader, a: u64, n: u64, limit: usize, revents: boo
 /// byte count the call returned, spread over the buffers in order.
 fn iovecs(r: &mut Reader, a: u64, n: u64, filled: Option<u64>, limit: usize) -> String {
     let shown = (n as usize).min(limit).min(1024);
-    let Some(b) = r.bytes(a, shown * 16) else { return ptr(a) };
+    let Some(b) = r.bytes(a, shown * 16) else {
+        return ptr(a);
+    };
     let mut left = filled;
     let mut s = String::from("[");
     for (i, e) in b.chunks_exact(16).enumerate() {
@@ -1492,7 +1785,11 @@ fn iovecs(r: &mut Reader, a: u64, n: u64, filled: Option<u64>, limit: usize) -> 
             }
             None => len,
         };
-        let _ = write!(s, "{{iov_base={}, iov_len={len}}}", r.buffer(base, data_len, limit));
+        let _ = write!(
+            s,
+            "{{iov_base={}, iov_len={len}}}",
+            r.buffer(base, data_len, limit)
+        );
     }
     if n as usize > shown {
         s.push_str(", ...");

@@ -16,66 +16,297 @@ const BITS: usize = 512;
 const WORDS: usize = BITS / 64;
 
 const FILE: &[&str] = &[
-    "open", "openat", "openat2", "creat", "stat", "lstat", "newfstatat", "statx", "access",
-    "faccessat", "faccessat2", "execve", "execveat", "truncate", "chdir", "rename", "renameat",
-    "renameat2", "mkdir", "mkdirat", "rmdir", "link", "linkat", "unlink", "unlinkat", "symlink",
-    "symlinkat", "readlink", "readlinkat", "chmod", "fchmodat", "chown", "lchown", "fchownat",
-    "utime", "utimes", "utimensat", "futimesat", "mknod", "mknodat", "uselib", "statfs",
-    "pivot_root", "chroot", "acct", "mount", "umount2", "swapon", "swapoff", "quotactl",
-    "setxattr", "lsetxattr", "getxattr", "lgetxattr", "listxattr", "llistxattr", "removexattr",
-    "lremovexattr", "inotify_add_watch", "fanotify_mark", "name_to_handle_at", "open_tree",
-    "move_mount", "fspick", "mount_setattr",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "stat",
+    "lstat",
+    "newfstatat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "execve",
+    "execveat",
+    "truncate",
+    "chdir",
+    "rename",
+    "renameat",
+    "renameat2",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "link",
+    "linkat",
+    "unlink",
+    "unlinkat",
+    "symlink",
+    "symlinkat",
+    "readlink",
+    "readlinkat",
+    "chmod",
+    "fchmodat",
+    "chown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "utimensat",
+    "futimesat",
+    "mknod",
+    "mknodat",
+    "uselib",
+    "statfs",
+    "pivot_root",
+    "chroot",
+    "acct",
+    "mount",
+    "umount2",
+    "swapon",
+    "swapoff",
+    "quotactl",
+    "setxattr",
+    "lsetxattr",
+    "getxattr",
+    "lgetxattr",
+    "listxattr",
+    "llistxattr",
+    "removexattr",
+    "lremovexattr",
+    "inotify_add_watch",
+    "fanotify_mark",
+    "name_to_handle_at",
+    "open_tree",
+    "move_mount",
+    "fspick",
+    "mount_setattr",
 ];
 
 const PROCESS: &[&str] = &[
-    "clone", "clone3", "fork", "vfork", "execve", "execveat", "exit", "exit_group", "wait4",
-    "waitid", "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "unshare",
-    "pidfd_open", "pidfd_send_signal", "pidfd_getfd",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "wait4",
+    "waitid",
+    "kill",
+    "tkill",
+    "tgkill",
+    "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
+    "unshare",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "pidfd_getfd",
 ];
 
 const SIGNAL: &[&str] = &[
-    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
-    "rt_sigqueueinfo", "rt_tgsigqueueinfo", "rt_sigsuspend", "sigaltstack", "kill", "tkill",
-    "tgkill", "pause", "signalfd", "signalfd4", "pidfd_send_signal",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "rt_sigpending",
+    "rt_sigtimedwait",
+    "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
+    "rt_sigsuspend",
+    "sigaltstack",
+    "kill",
+    "tkill",
+    "tgkill",
+    "pause",
+    "signalfd",
+    "signalfd4",
+    "pidfd_send_signal",
 ];
 
 const NETWORK: &[&str] = &[
-    "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen", "sendto",
-    "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "getsockname",
-    "getpeername", "setsockopt", "getsockopt",
+    "socket",
+    "socketpair",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "sendto",
+    "recvfrom",
+    "sendmsg",
+    "recvmsg",
+    "sendmmsg",
+    "recvmmsg",
+    "shutdown",
+    "getsockname",
+    "getpeername",
+    "setsockopt",
+    "getsockopt",
 ];
 
 const MEMORY: &[&str] = &[
-    "mmap", "munmap", "mprotect", "pkey_mprotect", "brk", "mremap", "msync", "mincore",
-    "madvise", "process_madvise", "mlock", "mlock2", "munlock", "mlockall", "munlockall",
-    "mbind", "set_mempolicy", "get_mempolicy", "migrate_pages", "move_pages",
-    "remap_file_pages", "shmat", "shmdt", "memfd_secret",
+    "mmap",
+    "munmap",
+    "mprotect",
+    "pkey_mprotect",
+    "brk",
+    "mremap",
+    "msync",
+    "mincore",
+    "madvise",
+    "process_madvise",
+    "mlock",
+    "mlock2",
+    "munlock",
+    "mlockall",
+    "munlockall",
+    "mbind",
+    "set_mempolicy",
+    "get_mempolicy",
+    "migrate_pages",
+    "move_pages",
+    "remap_file_pages",
+    "shmat",
+    "shmdt",
+    "memfd_secret",
 ];
 
 const DESC: &[&str] = &[
-    "read", "write", "open", "openat", "openat2", "creat", "close", "close_range", "fstat",
-    "newfstatat", "statx", "poll", "ppoll", "select", "pselect6", "lseek", "mmap", "ioctl",
-    "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2",
-    "pipe", "pipe2", "dup", "dup2", "dup3", "sendfile", "fcntl", "flock", "fsync",
-    "fdatasync", "ftruncate", "fallocate", "getdents", "getdents64", "fchdir", "fchmod",
-    "fchmodat", "fchown", "fchownat", "fstatfs", "readahead", "fadvise64", "fsetxattr",
-    "fgetxattr", "flistxattr", "fremovexattr", "epoll_create", "epoll_create1", "epoll_ctl",
-    "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "signalfd",
-    "signalfd4", "timerfd_create", "timerfd_settime", "timerfd_gettime", "inotify_init",
-    "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "fanotify_init",
-    "fanotify_mark", "memfd_create", "splice", "tee", "vmsplice", "copy_file_range",
-    "sync_file_range", "syncfs", "faccessat", "faccessat2", "mkdirat", "mknodat", "unlinkat",
-    "renameat", "renameat2", "linkat", "symlinkat", "readlinkat", "utimensat", "futimesat",
-    "execveat", "name_to_handle_at", "open_by_handle_at", "pidfd_open", "pidfd_getfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "perf_event_open",
-    "bpf", "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen", "sendto",
-    "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "getsockname",
-    "getpeername", "setsockopt", "getsockopt",
+    "read",
+    "write",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "close",
+    "close_range",
+    "fstat",
+    "newfstatat",
+    "statx",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect6",
+    "lseek",
+    "mmap",
+    "ioctl",
+    "pread64",
+    "pwrite64",
+    "readv",
+    "writev",
+    "preadv",
+    "pwritev",
+    "preadv2",
+    "pwritev2",
+    "pipe",
+    "pipe2",
+    "dup",
+    "dup2",
+    "dup3",
+    "sendfile",
+    "fcntl",
+    "flock",
+    "fsync",
+    "fdatasync",
+    "ftruncate",
+    "fallocate",
+    "getdents",
+    "getdents64",
+    "fchdir",
+    "fchmod",
+    "fchmodat",
+    "fchown",
+    "fchownat",
+    "fstatfs",
+    "readahead",
+    "fadvise64",
+    "fsetxattr",
+    "fgetxattr",
+    "flistxattr",
+    "fremovexattr",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "eventfd",
+    "eventfd2",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "timerfd_settime",
+    "timerfd_gettime",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_add_watch",
+    "inotify_rm_watch",
+    "fanotify_init",
+    "fanotify_mark",
+    "memfd_create",
+    "splice",
+    "tee",
+    "vmsplice",
+    "copy_file_range",
+    "sync_file_range",
+    "syncfs",
+    "faccessat",
+    "faccessat2",
+    "mkdirat",
+    "mknodat",
+    "unlinkat",
+    "renameat",
+    "renameat2",
+    "linkat",
+    "symlinkat",
+    "readlinkat",
+    "utimensat",
+    "futimesat",
+    "execveat",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "pidfd_open",
+    "pidfd_getfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "userfaultfd",
+    "perf_event_open",
+    "bpf",
+    "socket",
+    "socketpair",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "sendto",
+    "recvfrom",
+    "sendmsg",
+    "recvmsg",
+    "sendmmsg",
+    "recvmmsg",
+    "shutdown",
+    "getsockname",
+    "getpeername",
+    "setsockopt",
+    "getsockopt",
 ];
 
 const IPC: &[&str] = &[
-    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semtimedop", "semctl", "msgget",
-    "msgsnd", "msgrcv", "msgctl",
+    "shmget",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
 ];
 
 /// The classes `parse` knows, with their members.
@@ -108,12 +339,18 @@ pub struct TraceFilter {
 impl TraceFilter {
     /// Every syscall.
     pub fn all() -> Self {
-        TraceFilter { bits: [!0; WORDS], others: true }
+        TraceFilter {
+            bits: [!0; WORDS],
+            others: true,
+        }
     }
 
     /// No syscall (signals and exits are still shown by the tracer).
     pub fn none() -> Self {
-        TraceFilter { bits: [0; WORDS], others: false }
+        TraceFilter {
+            bits: [0; WORDS],
+            others: false,
+        }
     }
 
     /// Parses an strace `-e trace=` style list; see the module doc.
@@ -149,7 +386,11 @@ impl TraceFilter {
             } else if item.starts_with('%') {
                 return Err(format!(
                     "unknown syscall class '{item}' in trace filter: known classes are {}",
-                    CLASSES.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+                    CLASSES
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             } else {
                 return Err(format!(
@@ -199,7 +440,10 @@ mod tests {
     fn every_class_member_is_a_real_syscall_name() {
         for (class, members) in CLASSES {
             for name in *members {
-                assert!(number(name).is_some(), "{class}: {name} is not an x86_64 syscall");
+                assert!(
+                    number(name).is_some(),
+                    "{class}: {name} is not an x86_64 syscall"
+                );
             }
         }
     }
@@ -226,9 +470,16 @@ mod tests {
         assert!(f.wants(SYS_CLONE) && f.wants(SYS_WAIT4) && f.wants(SYS_MMAP) && f.wants(SYS_BRK));
         assert!(!f.wants(SYS_OPENAT));
         let f = TraceFilter::parse("desc").unwrap();
-        assert!(f.wants(SYS_READ) && f.wants(SYS_CLOSE) && f.wants(SYS_OPENAT) && !f.wants(SYS_STAT));
+        assert!(
+            f.wants(SYS_READ) && f.wants(SYS_CLOSE) && f.wants(SYS_OPENAT) && !f.wants(SYS_STAT)
+        );
         let f = TraceFilter::parse("signal,network,ipc").unwrap();
-        assert!(f.wants(SYS_RT_SIGACTION) && f.wants(SYS_KILL) && f.wants(SYS_SOCKET) && f.wants(SYS_SHMGET));
+        assert!(
+            f.wants(SYS_RT_SIGACTION)
+                && f.wants(SYS_KILL)
+                && f.wants(SYS_SOCKET)
+                && f.wants(SYS_SHMGET)
+        );
         assert!(!f.wants(SYS_READ));
     }
 

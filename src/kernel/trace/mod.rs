@@ -105,7 +105,11 @@ pub struct TraceConfig {
 
 impl Default for TraceConfig {
     fn default() -> Self {
-        TraceConfig { format: TraceFormat::Text, filter: TraceFilter::all(), string_limit: 32 }
+        TraceConfig {
+            format: TraceFormat::Text,
+            filter: TraceFilter::all(),
+            string_limit: 32,
+        }
     }
 }
 
@@ -130,7 +134,10 @@ impl Pending {
     /// Index of the first argument decoded at exit: what an
     /// `<unfinished ...>` line can show stops there.
     fn split(&self) -> usize {
-        self.slots.iter().position(|s| matches!(s, Slot::Out(_))).unwrap_or(self.slots.len())
+        self.slots
+            .iter()
+            .position(|s| matches!(s, Slot::Out(_)))
+            .unwrap_or(self.slots.len())
     }
 }
 
@@ -209,7 +216,7 @@ fn json_args(out: &mut String, args: &[String]) {
 fn push_ret(line: &mut String, ret: &str) {
     if line.len() < RET_COLUMN {
         let pad = RET_COLUMN - line.len();
-        line.extend(std::iter::repeat(' ').take(pad));
+        line.extend(std::iter::repeat_n(' ', pad));
         line.push_str("= ");
     } else {
         line.push_str(" = ");
@@ -219,7 +226,10 @@ fn push_ret(line: &mut String, ret: &str) {
 
 impl Tracer {
     pub fn new(cfg: TraceConfig) -> Tracer {
-        Tracer { cfg, pending: HashMap::new() }
+        Tracer {
+            cfg,
+            pending: HashMap::new(),
+        }
     }
 
     pub fn config(&self) -> &TraceConfig {
@@ -251,13 +261,28 @@ impl Tracer {
         }
         let mut r = Reader { mem };
         let d = decode::enter(nr, args, &mut r, self.cfg.string_limit);
-        self.pending.insert(tid, Pending { pid, nr, slots: d.slots, ret: d.ret, blocked: false });
+        self.pending.insert(
+            tid,
+            Pending {
+                pid,
+                nr,
+                slots: d.slots,
+                ret: d.ret,
+                blocked: false,
+            },
+        );
     }
 
     /// The call finished with `ret` (value or -errno) after `elapsed` in
     /// umk: decodes the output arguments and returns the complete line
     /// (`None` if the call was filtered out or never entered).
-    pub fn exit(&mut self, tid: i32, ret: i64, elapsed: Duration, mem: &mut dyn TraceMem) -> Option<String> {
+    pub fn exit(
+        &mut self,
+        tid: i32,
+        ret: i64,
+        elapsed: Duration,
+        mem: &mut dyn TraceMem,
+    ) -> Option<String> {
         let p = self.pending.remove(&tid)?;
         let mut r = Reader { mem };
         let limit = self.cfg.string_limit;
@@ -270,15 +295,23 @@ impl Tracer {
             })
             .collect();
         let no_return = p.ret == Ret::NoReturn;
-        let errno = if !no_return && (-4095..0).contains(&ret) { Some((-ret) as i32) } else { None };
+        let errno = if !no_return && (-4095..0).contains(&ret) {
+            Some((-ret) as i32)
+        } else {
+            None
+        };
         Some(match self.cfg.format {
             TraceFormat::Text => {
                 let mut line = self.head(tid, &p, &args);
                 let rs = if no_return {
                     "?".to_string()
                 } else if let Some(e) = errno {
-                    let name = errno_name(e).map(String::from).unwrap_or_else(|| format!("E{e}"));
-                    let desc = errmsg::describe(e).map(String::from).unwrap_or_else(|| format!("Unknown error {e}"));
+                    let name = errno_name(e)
+                        .map(String::from)
+                        .unwrap_or_else(|| format!("E{e}"));
+                    let desc = errmsg::describe(e)
+                        .map(String::from)
+                        .unwrap_or_else(|| format!("Unknown error {e}"));
                     if is_restart(e) {
                         format!("? {name} ({desc})")
                     } else {
@@ -293,7 +326,11 @@ impl Tracer {
             }
             TraceFormat::Json => {
                 let mut o = String::with_capacity(128);
-                let _ = write!(o, "{{\"type\":\"syscall\",\"pid\":{},\"tid\":{tid},\"name\":", p.pid);
+                let _ = write!(
+                    o,
+                    "{{\"type\":\"syscall\",\"pid\":{},\"tid\":{tid},\"name\":",
+                    p.pid
+                );
                 json_str(&mut o, &sys_name(p.nr));
                 let _ = write!(o, ",\"nr\":{},\"args\":", p.nr);
                 json_args(&mut o, &args);
@@ -307,8 +344,18 @@ impl Tracer {
                     }
                 }
                 o.push_str(",\"errno\":");
-                json_opt_str(&mut o, errno.and_then(|e| errno_name(e).map(String::from).or(Some(format!("E{e}")))).as_deref());
-                let _ = writeln!(o, ",\"time_us\":{},\"blocked\":{}}}", elapsed.as_micros(), p.blocked);
+                json_opt_str(
+                    &mut o,
+                    errno
+                        .and_then(|e| errno_name(e).map(String::from).or(Some(format!("E{e}"))))
+                        .as_deref(),
+                );
+                let _ = writeln!(
+                    o,
+                    ",\"time_us\":{},\"blocked\":{}}}",
+                    elapsed.as_micros(),
+                    p.blocked
+                );
                 o
             }
         })
@@ -359,7 +406,10 @@ impl Tracer {
                 line
             }
             TraceFormat::Json => {
-                let mut o = format!("{{\"type\":\"unfinished\",\"pid\":{},\"tid\":{tid},\"name\":", p.pid);
+                let mut o = format!(
+                    "{{\"type\":\"unfinished\",\"pid\":{},\"tid\":{tid},\"name\":",
+                    p.pid
+                );
                 json_str(&mut o, &name);
                 let _ = write!(o, ",\"nr\":{},\"args\":", p.nr);
                 json_args(&mut o, &shown);
@@ -377,7 +427,8 @@ impl Tracer {
         match self.cfg.format {
             TraceFormat::Text => format!("[pid {tid}] --- {name} {info} ---\n"),
             TraceFormat::Json => {
-                let mut o = format!("{{\"type\":\"signal\",\"pid\":{pid},\"tid\":{tid},\"signal\":");
+                let mut o =
+                    format!("{{\"type\":\"signal\",\"pid\":{pid},\"tid\":{tid},\"signal\":");
                 json_str(&mut o, &name);
                 let _ = write!(o, ",\"nr\":{sig},\"siginfo\":");
                 json_str(&mut o, &info);
@@ -394,7 +445,12 @@ impl Tracer {
     /// printed first as `= ?` lines.
     pub fn exited(&mut self, pid: i32, code: Option<i32>, signal: Option<(i32, bool)>) -> String {
         let mut out = String::new();
-        let mut tids: Vec<i32> = self.pending.iter().filter(|(_, p)| p.pid == pid).map(|(&t, _)| t).collect();
+        let mut tids: Vec<i32> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.pid == pid)
+            .map(|(&t, _)| t)
+            .collect();
         tids.sort_unstable();
         for tid in tids {
             let p = self.pending.remove(&tid).unwrap();
@@ -414,11 +470,19 @@ impl Tracer {
                     out.push_str(&line);
                 }
                 TraceFormat::Json => {
-                    let _ = write!(out, "{{\"type\":\"syscall\",\"pid\":{},\"tid\":{tid},\"name\":", p.pid);
+                    let _ = write!(
+                        out,
+                        "{{\"type\":\"syscall\",\"pid\":{},\"tid\":{tid},\"name\":",
+                        p.pid
+                    );
                     json_str(&mut out, &sys_name(p.nr));
                     let _ = write!(out, ",\"nr\":{},\"args\":", p.nr);
                     json_args(&mut out, &args);
-                    let _ = writeln!(out, ",\"ret\":null,\"errno\":null,\"time_us\":null,\"blocked\":{}}}", p.blocked);
+                    let _ = writeln!(
+                        out,
+                        ",\"ret\":null,\"errno\":null,\"time_us\":null,\"blocked\":{}}}",
+                        p.blocked
+                    );
                 }
             }
         }
@@ -426,7 +490,11 @@ impl Tracer {
             TraceFormat::Text => {
                 let what = match (signal, code) {
                     (Some((s, core)), _) => {
-                        format!("killed by {}{}", fmt::signame(s as i64), if core { " (core dumped)" } else { "" })
+                        format!(
+                            "killed by {}{}",
+                            fmt::signame(s as i64),
+                            if core { " (core dumped)" } else { "" }
+                        )
                     }
                     (None, Some(c)) => format!("exited with {c}"),
                     (None, None) => "exited".to_string(),
@@ -442,8 +510,11 @@ impl Tracer {
                     _ => out.push_str("null"),
                 }
                 out.push_str(",\"signal\":");
-                json_opt_str(&mut out, signal.map(|(s, _)| fmt::signame(s as i64)).as_deref());
-                let _ = writeln!(out, ",\"core_dumped\":{}}}", signal.map_or(false, |(_, c)| c));
+                json_opt_str(
+                    &mut out,
+                    signal.map(|(s, _)| fmt::signame(s as i64)).as_deref(),
+                );
+                let _ = writeln!(out, ",\"core_dumped\":{}}}", signal.is_some_and(|(_, c)| c));
             }
         }
         out
@@ -475,7 +546,11 @@ fn ret_value(kind: Ret, v: i64, r: &mut Reader, limit: usize) -> String {
                 format!("{v} ({})", decode::pollfds(r, addr, n, limit, true))
             }
         }
-        Ret::GetFl => format!("{} (flags {})", fmt::hex(v as u64), decode::open_flags(v as u64)),
+        Ret::GetFl => format!(
+            "{} (flags {})",
+            fmt::hex(v as u64),
+            decode::open_flags(v as u64)
+        ),
         Ret::GetFd => {
             if v & guest_abi::fcntl::FD_CLOEXEC as i64 != 0 {
                 format!("{} (flags FD_CLOEXEC)", fmt::hex(v as u64))

@@ -18,7 +18,7 @@ impl Mem {
     }
     /// Copies `b` into fresh memory (8-byte aligned) and returns its address.
     fn put(&mut self, b: &[u8]) -> u64 {
-        while self.data.len() % 8 != 0 {
+        while !self.data.len().is_multiple_of(8) {
             self.data.push(0xaa);
         }
         let a = BASE + self.data.len() as u64;
@@ -46,7 +46,9 @@ impl Mem {
 
 impl TraceMem for Mem {
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        let Some(o) = addr.checked_sub(BASE) else { return false };
+        let Some(o) = addr.checked_sub(BASE) else {
+            return false;
+        };
         let o = o as usize;
         match self.data.get(o..o + buf.len()) {
             Some(src) => {
@@ -67,7 +69,10 @@ fn tracer() -> Tracer {
 }
 
 fn json_tracer() -> Tracer {
-    Tracer::new(TraceConfig { format: TraceFormat::Json, ..TraceConfig::default() })
+    Tracer::new(TraceConfig {
+        format: TraceFormat::Json,
+        ..TraceConfig::default()
+    })
 }
 
 fn args(a: &[u64]) -> [u64; 6] {
@@ -138,7 +143,10 @@ fn short_lines_align_the_result_at_column_40() {
     let mut m = Mem::new();
     let line = call(&mut m, SYS_CLOSE, &[3], 0);
     // strace: `close(3)                                = 0` (with the prefix, as with -f)
-    assert_eq!(line, "[pid 1] close(3)                        = 0 <0.000012>\n");
+    assert_eq!(
+        line,
+        "[pid 1] close(3)                        = 0 <0.000012>\n"
+    );
     assert_eq!(line.find('=').unwrap(), 40);
 }
 
@@ -185,7 +193,10 @@ fn paths_are_not_cut_at_the_string_limit() {
     let long = "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache";
     let p = m.cstr(long);
     let line = call(&mut m, SYS_OPENAT, &[-100i64 as u64, p, 0], 3);
-    assert!(line.contains(&format!("\"{long}\", O_RDONLY) = 3")), "{line}");
+    assert!(
+        line.contains(&format!("\"{long}\", O_RDONLY) = 3")),
+        "{line}"
+    );
 }
 
 // ------------------------------------------------------------- buffers
@@ -195,14 +206,20 @@ fn read_buffer_decodes_on_exit_only_the_returned_length() {
     let mut m = Mem::new();
     let buf = m.space(64);
     let line = call_writing(&mut m, SYS_READ, &[3, buf, 64], buf, b"hello\nworld", 6);
-    assert_eq!(line, "[pid 1] read(3, \"hello\\n\", 64)          = 6 <0.000012>\n");
+    assert_eq!(
+        line,
+        "[pid 1] read(3, \"hello\\n\", 64)          = 6 <0.000012>\n"
+    );
 }
 
 #[test]
 fn read_of_zero_bytes_is_an_empty_string_and_failure_the_pointer() {
     let mut m = Mem::new();
     let buf = m.space(16);
-    assert_eq!(call(&mut m, SYS_READ, &[0, buf, 16], 0), "[pid 1] read(0, \"\", 16)                 = 0 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_READ, &[0, buf, 16], 0),
+        "[pid 1] read(0, \"\", 16)                 = 0 <0.000012>\n"
+    );
     assert_eq!(
         call(&mut m, SYS_READ, &[0, buf, 16], neg(guest_abi::errno::EAGAIN)),
         "[pid 1] read(0, 0x10000, 16)            = -1 EAGAIN (Resource temporarily unavailable) <0.000012>\n"
@@ -215,11 +232,20 @@ fn long_buffers_are_cut_at_string_limit_with_ellipsis() {
     let data: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
     let buf = m.put(&data);
     let line = call(&mut m, SYS_WRITE, &[1, buf, 100], 100);
-    assert_eq!(line, "[pid 1] write(1, \"abcdefghijklmnopqrstuvwxyzabcdef\"..., 100) = 100 <0.000012>\n");
+    assert_eq!(
+        line,
+        "[pid 1] write(1, \"abcdefghijklmnopqrstuvwxyzabcdef\"..., 100) = 100 <0.000012>\n"
+    );
     // With a custom limit.
-    let mut t = Tracer::new(TraceConfig { string_limit: 4, ..TraceConfig::default() });
+    let mut t = Tracer::new(TraceConfig {
+        string_limit: 4,
+        ..TraceConfig::default()
+    });
     t.enter(1, 1, SYS_WRITE, args(&[1, buf, 100]), &mut m);
-    assert_eq!(t.exit(1, 100, T12, &mut m).unwrap(), "[pid 1] write(1, \"abcd\"..., 100)        = 100 <0.000012>\n");
+    assert_eq!(
+        t.exit(1, 100, T12, &mut m).unwrap(),
+        "[pid 1] write(1, \"abcd\"..., 100)        = 100 <0.000012>\n"
+    );
 }
 
 #[test]
@@ -241,7 +267,10 @@ fn pread_pwrite_show_offsets() {
     );
     let x = m.put(b"x");
     // strace: pwrite64(6, "x", 1, 3) = 1
-    assert_eq!(call(&mut m, SYS_PWRITE64, &[6, x, 1, 3], 1), "[pid 1] pwrite64(6, \"x\", 1, 3)          = 1 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_PWRITE64, &[6, x, 1, 3], 1),
+        "[pid 1] pwrite64(6, \"x\", 1, 3)          = 1 <0.000012>\n"
+    );
 }
 
 #[test]
@@ -284,7 +313,12 @@ fn writev_and_readv_show_iovecs() {
 // ---------------------------------------------------------------- stat
 
 fn stat_bytes(mode: u32, size: i64, rdev: u64) -> Vec<u8> {
-    let st = guest_abi::stat::Stat { st_mode: mode, st_size: size, st_rdev: rdev, ..Default::default() };
+    let st = guest_abi::stat::Stat {
+        st_mode: mode,
+        st_size: size,
+        st_rdev: rdev,
+        ..Default::default()
+    };
     bytemuck::bytes_of(&st).to_vec()
 }
 
@@ -318,7 +352,14 @@ fn stat_of_a_device_shows_makedev_and_failure_the_pointer() {
     // strace: newfstatat(0, "", {st_mode=S_IFCHR|0666, st_rdev=makedev(0x1, 0x3), ...}, AT_EMPTY_PATH) = 0
     let dev = guest_abi::stat::makedev(1, 3);
     assert_eq!(
-        call_writing(&mut m, SYS_FSTAT, &[0, st], st, &stat_bytes(0o20666, 0, dev), 0),
+        call_writing(
+            &mut m,
+            SYS_FSTAT,
+            &[0, st],
+            st,
+            &stat_bytes(0o20666, 0, dev),
+            0
+        ),
         "[pid 1] fstat(0, {st_mode=S_IFCHR|0666, st_rdev=makedev(0x1, 0x3), ...}) = 0 <0.000012>\n"
     );
     let p = m.cstr("/nope");
@@ -333,7 +374,12 @@ fn statx_shows_flags_mask_and_struct() {
     let mut m = Mem::new();
     let p = m.cstr("/etc/hostname");
     let sx = m.space(256);
-    let v = guest_abi::stat::Statx { stx_mask: 0x17ff, stx_mode: 0o100755, stx_size: 3, ..Default::default() };
+    let v = guest_abi::stat::Statx {
+        stx_mask: 0x17ff,
+        stx_mode: 0o100755,
+        stx_size: 3,
+        ..Default::default()
+    };
     // strace: statx(AT_FDCWD, "/etc/hostname", AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
     //         {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, stx_attributes=0, stx_mode=S_IFREG|0755, stx_size=3, ...}) = 0
     assert_eq!(
@@ -379,7 +425,10 @@ fn mmap_family_names_prot_and_map_flags_in_hex_addresses() {
         call(&mut m, SYS_MPROTECT, &[0x7fcd57426000, 4096, 0], 0),
         "[pid 1] mprotect(0x7fcd57426000, 4096, PROT_NONE) = 0 <0.000012>\n"
     );
-    assert_eq!(call(&mut m, SYS_MUNMAP, &[0x7f11905ab000, 33747], 0), "[pid 1] munmap(0x7f11905ab000, 33747)   = 0 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_MUNMAP, &[0x7f11905ab000, 33747], 0),
+        "[pid 1] munmap(0x7f11905ab000, 33747)   = 0 <0.000012>\n"
+    );
     assert_eq!(
         call(&mut m, SYS_MMAP, &[0, 4096, 1, 0x22, u64::MAX, 0], neg(guest_abi::errno::ENOMEM)),
         "[pid 1] mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -1 ENOMEM (Cannot allocate memory) <0.000012>\n"
@@ -389,7 +438,10 @@ fn mmap_family_names_prot_and_map_flags_in_hex_addresses() {
 #[test]
 fn brk_shows_addresses_in_hex() {
     let mut m = Mem::new();
-    assert_eq!(call(&mut m, SYS_BRK, &[0], 0x563376ff8000), "[pid 1] brk(NULL)                       = 0x563376ff8000 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_BRK, &[0], 0x563376ff8000),
+        "[pid 1] brk(NULL)                       = 0x563376ff8000 <0.000012>\n"
+    );
     assert_eq!(
         call(&mut m, SYS_BRK, &[0x563377019000], 0x563377019000),
         "[pid 1] brk(0x563377019000)             = 0x563377019000 <0.000012>\n"
@@ -412,13 +464,24 @@ fn clone_names_flags_and_the_exit_signal() {
         "[pid 1] clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 3 <0.000012>\n"
     );
     let threads = 0x3d0f00u64; // glibc pthread_create's flags
-    let line = call(&mut m, SYS_CLONE, &[threads, 0x7f0000, 0x7f1000, 0x7f1000, 0x7f2000], 4);
+    let line = call(
+        &mut m,
+        SYS_CLONE,
+        &[threads, 0x7f0000, 0x7f1000, 0x7f1000, 0x7f2000],
+        4,
+    );
     assert_eq!(
         line,
         "[pid 1] clone(child_stack=0x7f0000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, parent_tid=0x7f1000, child_tidptr=0x7f1000, tls=0x7f2000) = 4 <0.000012>\n"
     );
-    assert_eq!(call(&mut m, SYS_FORK, &[], 5), "[pid 1] fork()                          = 5 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_VFORK, &[], 6), "[pid 1] vfork()                         = 6 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_FORK, &[], 5),
+        "[pid 1] fork()                          = 5 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_VFORK, &[], 6),
+        "[pid 1] vfork()                         = 6 <0.000012>\n"
+    );
 }
 
 #[test]
@@ -451,11 +514,17 @@ fn execve_shows_argv_and_counts_envp() {
 fn execve_argv_truncates_strings_and_elements_like_strace() {
     let mut m = Mem::new();
     let path = m.cstr("/bin/echo");
-    let strs: Vec<u64> = ["/bin/echo", "a", "b", "c", "d", "e"].iter().map(|s| m.cstr(s)).collect();
+    let strs: Vec<u64> = ["/bin/echo", "a", "b", "c", "d", "e"]
+        .iter()
+        .map(|s| m.cstr(s))
+        .collect();
     let mut v = strs.clone();
     v.push(0);
     let argv = m.ptrs(&v);
-    let mut t = Tracer::new(TraceConfig { string_limit: 3, ..TraceConfig::default() });
+    let mut t = Tracer::new(TraceConfig {
+        string_limit: 3,
+        ..TraceConfig::default()
+    });
     t.enter(1, 1, SYS_EXECVE, args(&[path, argv, 0]), &mut m);
     // strace -s 3: execve("/bin/echo", ["/bi"..., "a", "b", ...], 0x7fff84f1ae18 /* 35 vars */) = 0
     assert_eq!(
@@ -467,7 +536,14 @@ fn execve_argv_truncates_strings_and_elements_like_strace() {
 fn wait4_with(status: i32, ret: i64) -> String {
     let mut m = Mem::new();
     let st = m.space(4);
-    call_writing(&mut m, SYS_WAIT4, &[u64::MAX, st, 0, 0], st, &status.to_le_bytes(), ret)
+    call_writing(
+        &mut m,
+        SYS_WAIT4,
+        &[u64::MAX, st, 0, 0],
+        st,
+        &status.to_le_bytes(),
+        ret,
+    )
 }
 
 #[test]
@@ -479,7 +555,8 @@ fn wait4_decodes_exit_statuses() {
     );
     // strace: wait4(11336, [{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = 11336
     assert!(wait4_with(9, 2).contains("[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = 2"));
-    assert!(wait4_with(11 | 0x80, 2).contains("[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}]"));
+    assert!(wait4_with(11 | 0x80, 2)
+        .contains("[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}]"));
     assert!(wait4_with((20 << 8) | 0x7f, 2).contains("[{WIFSTOPPED(s) && WSTOPSIG(s) == SIGTSTP}]"));
     assert!(wait4_with(0xffff, 2).contains("[{WIFCONTINUED(s)}]"));
 }
@@ -493,33 +570,59 @@ fn wait4_without_a_reaped_child_shows_the_pointer() {
         call(&mut m, SYS_WAIT4, &[u64::MAX, st, 1, 0], 0),
         format!("[pid 1] wait4(-1, {st:#x}, WNOHANG, NULL) = 0 <0.000012>\n")
     );
-    assert!(squash(call(&mut m, SYS_WAIT4, &[u64::MAX, 0, 0x40000001, 0], neg(guest_abi::errno::ECHILD)))
-        .contains("wait4(-1, NULL, WNOHANG|__WALL, NULL) = -1 ECHILD (No child processes)"));
+    assert!(squash(call(
+        &mut m,
+        SYS_WAIT4,
+        &[u64::MAX, 0, 0x40000001, 0],
+        neg(guest_abi::errno::ECHILD)
+    ))
+    .contains("wait4(-1, NULL, WNOHANG|__WALL, NULL) = -1 ECHILD (No child processes)"));
 }
 
 #[test]
 fn kill_and_tgkill_name_signals() {
     let mut m = Mem::new();
-    assert_eq!(call(&mut m, SYS_KILL, &[2, 10], 0), "[pid 1] kill(2, SIGUSR1)                = 0 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_KILL, &[0, 0], 0), "[pid 1] kill(0, 0)                      = 0 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_KILL, &[2, 10], 0),
+        "[pid 1] kill(2, SIGUSR1)                = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_KILL, &[0, 0], 0),
+        "[pid 1] kill(0, 0)                      = 0 <0.000012>\n"
+    );
     // strace: kill(99999, SIGRT_18) = -1 ESRCH (No such process)
-    assert!(squash(call(&mut m, SYS_KILL, &[99999, 50], -3)).contains("kill(99999, SIGRT_18) = -1 ESRCH (No such process)"));
+    assert!(squash(call(&mut m, SYS_KILL, &[99999, 50], -3))
+        .contains("kill(99999, SIGRT_18) = -1 ESRCH (No such process)"));
     // strace: tgkill(11333, 11333, SIGWINCH) = 0
-    assert_eq!(call(&mut m, SYS_TGKILL, &[1, 1, 28], 0), "[pid 1] tgkill(1, 1, SIGWINCH)          = 0 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_KILL, &[u64::MAX, 9], 0), "[pid 1] kill(-1, SIGKILL)               = 0 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_TGKILL, &[1, 1, 28], 0),
+        "[pid 1] tgkill(1, 1, SIGWINCH)          = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_KILL, &[u64::MAX, 9], 0),
+        "[pid 1] kill(-1, SIGKILL)               = 0 <0.000012>\n"
+    );
 }
 
 #[test]
 fn exit_group_never_returns() {
     let mut m = Mem::new();
     // strace: exit_group(0) = ?
-    assert_eq!(call(&mut m, SYS_EXIT_GROUP, &[0], 0), "[pid 1] exit_group(0)                   = ? <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_EXIT_GROUP, &[0], 0),
+        "[pid 1] exit_group(0)                   = ? <0.000012>\n"
+    );
 }
 
 // -------------------------------------------------------------- signals
 
 fn sigaction_bytes(handler: u64, flags: u64, restorer: u64, mask: u64) -> Vec<u8> {
-    let a = guest_abi::signal::KSigAction { handler, flags, restorer, mask };
+    let a = guest_abi::signal::KSigAction {
+        handler,
+        flags,
+        restorer,
+        mask,
+    };
     bytemuck::bytes_of(&a).to_vec()
 }
 
@@ -556,8 +659,18 @@ fn rt_sigprocmask_shows_sets() {
     );
     let old = m.space(8);
     let empty = m.put(&0u64.to_le_bytes());
-    let line = call_writing(&mut m, SYS_RT_SIGPROCMASK, &[0, empty, old, 8], old, &((1u64 << 8) | (1u64 << 18)).to_le_bytes(), 0);
-    assert!(line.contains("rt_sigprocmask(SIG_BLOCK, [], [KILL STOP], 8) = 0"), "{line}");
+    let line = call_writing(
+        &mut m,
+        SYS_RT_SIGPROCMASK,
+        &[0, empty, old, 8],
+        old,
+        &((1u64 << 8) | (1u64 << 18)).to_le_bytes(),
+        0,
+    );
+    assert!(
+        line.contains("rt_sigprocmask(SIG_BLOCK, [], [KILL STOP], 8) = 0"),
+        "{line}"
+    );
 }
 
 fn siginfo_bytes(signo: i32, code: i32, words: &[(usize, i32)]) -> [u8; 128] {
@@ -580,27 +693,53 @@ fn signal_lines_decode_siginfo() {
         "[pid 1] --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2, si_uid=0, si_status=0, si_utime=0, si_stime=0} ---\n"
     );
     let killed = siginfo_bytes(17, 2, &[(16, 3), (24, 9)]);
-    assert!(t.signal(1, 1, 17, &killed).contains("si_code=CLD_KILLED, si_pid=3, si_uid=0, si_status=SIGKILL,"));
+    assert!(t
+        .signal(1, 1, 17, &killed)
+        .contains("si_code=CLD_KILLED, si_pid=3, si_uid=0, si_status=SIGKILL,"));
     // strace: --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=10897, si_uid=0} ---
     let usr = siginfo_bytes(10, 0, &[(16, 1)]);
-    assert_eq!(t.signal(1, 1, 10, &usr), "[pid 1] --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1, si_uid=0} ---\n");
+    assert_eq!(
+        t.signal(1, 1, 10, &usr),
+        "[pid 1] --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1, si_uid=0} ---\n"
+    );
     // strace: --- SIGWINCH {si_signo=SIGWINCH, si_code=SI_TKILL, si_pid=11333, si_uid=0} ---
     let tk = siginfo_bytes(28, -6, &[(16, 4)]);
-    assert_eq!(t.signal(4, 5, 28, &tk), "[pid 5] --- SIGWINCH {si_signo=SIGWINCH, si_code=SI_TKILL, si_pid=4, si_uid=0} ---\n");
+    assert_eq!(
+        t.signal(4, 5, 28, &tk),
+        "[pid 5] --- SIGWINCH {si_signo=SIGWINCH, si_code=SI_TKILL, si_pid=4, si_uid=0} ---\n"
+    );
     let mut segv = siginfo_bytes(11, 1, &[]);
     segv[16..24].copy_from_slice(&0x10u64.to_le_bytes());
-    assert_eq!(t.signal(1, 1, 11, &segv), "[pid 1] --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---\n");
+    assert_eq!(
+        t.signal(1, 1, 11, &segv),
+        "[pid 1] --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---\n"
+    );
     let kern = siginfo_bytes(2, 0x80, &[]);
-    assert_eq!(t.signal(1, 1, 2, &kern), "[pid 1] --- SIGINT {si_signo=SIGINT, si_code=SI_KERNEL} ---\n");
+    assert_eq!(
+        t.signal(1, 1, 2, &kern),
+        "[pid 1] --- SIGINT {si_signo=SIGINT, si_code=SI_KERNEL} ---\n"
+    );
 }
 
 #[test]
 fn exits_print_status_or_killing_signal() {
     let mut t = tracer();
-    assert_eq!(t.exited(1, Some(0), None), "[pid 1] +++ exited with 0 +++\n");
-    assert_eq!(t.exited(2, Some(3), None), "[pid 2] +++ exited with 3 +++\n");
-    assert_eq!(t.exited(3, None, Some((9, false))), "[pid 3] +++ killed by SIGKILL +++\n");
-    assert_eq!(t.exited(4, None, Some((11, true))), "[pid 4] +++ killed by SIGSEGV (core dumped) +++\n");
+    assert_eq!(
+        t.exited(1, Some(0), None),
+        "[pid 1] +++ exited with 0 +++\n"
+    );
+    assert_eq!(
+        t.exited(2, Some(3), None),
+        "[pid 2] +++ exited with 3 +++\n"
+    );
+    assert_eq!(
+        t.exited(3, None, Some((9, false))),
+        "[pid 3] +++ killed by SIGKILL +++\n"
+    );
+    assert_eq!(
+        t.exited(4, None, Some((11, true))),
+        "[pid 4] +++ killed by SIGSEGV (core dumped) +++\n"
+    );
 }
 
 #[test]
@@ -634,41 +773,73 @@ fn pipe2_shows_the_fds_on_exit() {
         call_writing(&mut m, SYS_PIPE2, &[fds, 0o2000000], fds, &out, 0),
         "[pid 1] pipe2([3, 4], O_CLOEXEC)        = 0 <0.000012>\n"
     );
-    assert_eq!(call_writing(&mut m, SYS_PIPE2, &[fds, 0], fds, &out, 0), "[pid 1] pipe2([3, 4], 0)                = 0 <0.000012>\n");
-    assert_eq!(call_writing(&mut m, SYS_PIPE, &[fds], fds, &out, 0), "[pid 1] pipe([3, 4])                    = 0 <0.000012>\n");
-    assert!(squash(call(&mut m, SYS_PIPE2, &[fds, 0o4000], -24)).contains(&format!("pipe2({fds:#x}, O_NONBLOCK) = -1 EMFILE")));
+    assert_eq!(
+        call_writing(&mut m, SYS_PIPE2, &[fds, 0], fds, &out, 0),
+        "[pid 1] pipe2([3, 4], 0)                = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call_writing(&mut m, SYS_PIPE, &[fds], fds, &out, 0),
+        "[pid 1] pipe([3, 4])                    = 0 <0.000012>\n"
+    );
+    assert!(squash(call(&mut m, SYS_PIPE2, &[fds, 0o4000], -24))
+        .contains(&format!("pipe2({fds:#x}, O_NONBLOCK) = -1 EMFILE")));
 }
 
 #[test]
 fn dup_family() {
     let mut m = Mem::new();
     // strace: dup2(3, 10) = 10 ; dup3(3, 11, O_CLOEXEC) = 11 ; dup(4) = 5
-    assert_eq!(call(&mut m, SYS_DUP2, &[3, 10], 10), "[pid 1] dup2(3, 10)                     = 10 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_DUP3, &[3, 11, 0o2000000], 11), "[pid 1] dup3(3, 11, O_CLOEXEC)          = 11 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_DUP, &[4], 5), "[pid 1] dup(4)                          = 5 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_DUP2, &[3, 10], 10),
+        "[pid 1] dup2(3, 10)                     = 10 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_DUP3, &[3, 11, 0o2000000], 11),
+        "[pid 1] dup3(3, 11, O_CLOEXEC)          = 11 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_DUP, &[4], 5),
+        "[pid 1] dup(4)                          = 5 <0.000012>\n"
+    );
 }
 
 #[test]
 fn fcntl_names_commands_and_annotates_flags() {
     let mut m = Mem::new();
     // strace: fcntl(3, F_GETFL) = 0 (flags O_RDONLY)
-    assert_eq!(call(&mut m, SYS_FCNTL, &[3, 3], 0), "[pid 1] fcntl(3, F_GETFL)               = 0 (flags O_RDONLY) <0.000012>\n");
-    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 3], 0o4002)).contains("= 0x802 (flags O_RDWR|O_NONBLOCK)"));
+    assert_eq!(
+        call(&mut m, SYS_FCNTL, &[3, 3], 0),
+        "[pid 1] fcntl(3, F_GETFL)               = 0 (flags O_RDONLY) <0.000012>\n"
+    );
+    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 3], 0o4002))
+        .contains("= 0x802 (flags O_RDWR|O_NONBLOCK)"));
     // strace: fcntl(3, F_SETFD, FD_CLOEXEC) = 0 ; fcntl(3, F_DUPFD_CLOEXEC, 20) = 20
-    assert_eq!(call(&mut m, SYS_FCNTL, &[3, 2, 1], 0), "[pid 1] fcntl(3, F_SETFD, FD_CLOEXEC)   = 0 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_FCNTL, &[3, 1030, 20], 20), "[pid 1] fcntl(3, F_DUPFD_CLOEXEC, 20)   = 20 <0.000012>\n");
-    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 1], 1)).contains("fcntl(3, F_GETFD)") );
+    assert_eq!(
+        call(&mut m, SYS_FCNTL, &[3, 2, 1], 0),
+        "[pid 1] fcntl(3, F_SETFD, FD_CLOEXEC)   = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_FCNTL, &[3, 1030, 20], 20),
+        "[pid 1] fcntl(3, F_DUPFD_CLOEXEC, 20)   = 20 <0.000012>\n"
+    );
+    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 1], 1)).contains("fcntl(3, F_GETFD)"));
     assert!(squash(call(&mut m, SYS_FCNTL, &[3, 1], 1)).contains("= 0x1 (flags FD_CLOEXEC)"));
-    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 4, 0o4000], 0)).contains("fcntl(3, F_SETFL, O_RDONLY|O_NONBLOCK) = 0"));
-    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 999, 5], -22)).contains("fcntl(3, 999, 0x5) = -1 EINVAL (Invalid argument)"));
+    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 4, 0o4000], 0))
+        .contains("fcntl(3, F_SETFL, O_RDONLY|O_NONBLOCK) = 0"));
+    assert!(squash(call(&mut m, SYS_FCNTL, &[3, 999, 5], -22))
+        .contains("fcntl(3, 999, 0x5) = -1 EINVAL (Invalid argument)"));
 }
 
 #[test]
 fn lseek_names_whence() {
     let mut m = Mem::new();
     // strace: lseek(0, 10, SEEK_END) = 0
-    assert_eq!(call(&mut m, SYS_LSEEK, &[0, 10, 2], 0), "[pid 1] lseek(0, 10, SEEK_END)          = 0 <0.000012>\n");
-    assert!(squash(call(&mut m, SYS_LSEEK, &[3, -5i64 as u64, 1], 95)).contains("lseek(3, -5, SEEK_CUR)"));
+    assert_eq!(
+        call(&mut m, SYS_LSEEK, &[0, 10, 2], 0),
+        "[pid 1] lseek(0, 10, SEEK_END)          = 0 <0.000012>\n"
+    );
+    assert!(squash(call(&mut m, SYS_LSEEK, &[3, -5i64 as u64, 1], 95))
+        .contains("lseek(3, -5, SEEK_CUR)"));
 }
 
 #[test]
@@ -689,7 +860,8 @@ fn poll_shows_fds_and_revents() {
         t.exit(1, 1, T12, &mut m).unwrap(),
         "[pid 1] poll([{fd=3, events=POLLIN}, {fd=4, events=POLLOUT}], 2, 100) = 1 ([{fd=4, revents=POLLOUT}]) <0.000012>\n"
     );
-    assert!(squash(call(&mut m, SYS_POLL, &[a, 2, 0], 0)).ends_with(", 2, 0) = 0 (Timeout) <0.000012>\n"));
+    assert!(squash(call(&mut m, SYS_POLL, &[a, 2, 0], 0))
+        .ends_with(", 2, 0) = 0 (Timeout) <0.000012>\n"));
 }
 
 #[test]
@@ -697,7 +869,14 @@ fn ioctl_names_tty_requests_and_decodes_structs() {
     let mut m = Mem::new();
     let tio = m.space(36);
     let t = guest_abi::termios::default_termios();
-    let line = call_writing(&mut m, SYS_IOCTL, &[0, 0x5401, tio], tio, bytemuck::bytes_of(&t), 0);
+    let line = call_writing(
+        &mut m,
+        SYS_IOCTL,
+        &[0, 0x5401, tio],
+        tio,
+        bytemuck::bytes_of(&t),
+        0,
+    );
     assert_eq!(
         line,
         "[pid 1] ioctl(0, TCGETS, {c_iflag=ICRNL|IXON|IUTF8, c_oflag=OPOST|ONLCR, c_cflag=B38400|CS8|CREAD|HUPCL, c_lflag=ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, ...}) = 0 <0.000012>\n"
@@ -708,15 +887,30 @@ fn ioctl_names_tty_requests_and_decodes_structs() {
         format!("[pid 1] ioctl(1, TCGETS, {tio:#x})       = -1 ENOTTY (Inappropriate ioctl for device) <0.000012>\n")
     );
     let ws = m.space(8);
-    let w = guest_abi::termios::WinSize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+    let w = guest_abi::termios::WinSize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // strace: ioctl(1, TIOCGWINSZ, {ws_row=0, ws_col=0, ws_xpixel=0, ws_ypixel=0}) = 0
-    assert!(squash(call_writing(&mut m, SYS_IOCTL, &[1, 0x5413, ws], ws, bytemuck::bytes_of(&w), 0))
-        .contains("ioctl(1, TIOCGWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0"));
+    assert!(squash(call_writing(
+        &mut m,
+        SYS_IOCTL,
+        &[1, 0x5413, ws],
+        ws,
+        bytemuck::bytes_of(&w),
+        0
+    ))
+    .contains("ioctl(1, TIOCGWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0"));
     let pg = m.put(&7i32.to_le_bytes());
-    assert!(squash(call(&mut m, SYS_IOCTL, &[0, 0x5410, pg], 0)).contains("ioctl(0, TIOCSPGRP, [7]) = 0"));
+    assert!(squash(call(&mut m, SYS_IOCTL, &[0, 0x5410, pg], 0))
+        .contains("ioctl(0, TIOCSPGRP, [7]) = 0"));
     // strace: ioctl(1, _IOC(_IOC_NONE, 0x12, 0x34, 0), 0) = -1 ENOTTY
-    assert!(squash(call(&mut m, SYS_IOCTL, &[1, 0x1234, 0], -25)).contains("ioctl(1, _IOC(_IOC_NONE, 0x12, 0x34, 0), 0) = -1 ENOTTY"));
-    assert!(squash(call(&mut m, SYS_IOCTL, &[1, 0x80085678, 0], -25)).contains("_IOC(_IOC_READ, 0x56, 0x78, 0x8)"));
+    assert!(squash(call(&mut m, SYS_IOCTL, &[1, 0x1234, 0], -25))
+        .contains("ioctl(1, _IOC(_IOC_NONE, 0x12, 0x34, 0), 0) = -1 ENOTTY"));
+    assert!(squash(call(&mut m, SYS_IOCTL, &[1, 0x80085678, 0], -25))
+        .contains("_IOC(_IOC_READ, 0x56, 0x78, 0x8)"));
 }
 
 // --------------------------------------------------------------- paths
@@ -731,23 +925,34 @@ fn access_modes() {
         "[pid 1] access(\"/etc/ld.so.preload\", R_OK) = -1 ENOENT (No such file or directory) <0.000012>\n"
     );
     let e = m.cstr("/etc");
-    assert!(squash(call(&mut m, SYS_ACCESS, &[e, 7], 0)).contains("access(\"/etc\", R_OK|W_OK|X_OK) = 0"));
+    assert!(squash(call(&mut m, SYS_ACCESS, &[e, 7], 0))
+        .contains("access(\"/etc\", R_OK|W_OK|X_OK) = 0"));
     assert!(squash(call(&mut m, SYS_ACCESS, &[e, 0], 0)).contains("access(\"/etc\", F_OK)"));
-    assert!(squash(call(&mut m, SYS_FACCESSAT2, &[-100i64 as u64, e, 2, 0x200], 0)).contains("faccessat2(AT_FDCWD, \"/etc\", W_OK, AT_EACCESS)"));
+    assert!(squash(call(
+        &mut m,
+        SYS_FACCESSAT2,
+        &[-100i64 as u64, e, 2, 0x200],
+        0
+    ))
+    .contains("faccessat2(AT_FDCWD, \"/etc\", W_OK, AT_EACCESS)"));
 }
 
 #[test]
 fn chdir_and_getcwd() {
     let mut m = Mem::new();
     let p = m.cstr("/tmp");
-    assert_eq!(call(&mut m, SYS_CHDIR, &[p], 0), "[pid 1] chdir(\"/tmp\")                   = 0 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_CHDIR, &[p], 0),
+        "[pid 1] chdir(\"/tmp\")                   = 0 <0.000012>\n"
+    );
     let buf = m.space(100);
     // strace: getcwd("/tmp", 100) = 5
     assert_eq!(
         call_writing(&mut m, SYS_GETCWD, &[buf, 100], buf, b"/tmp\0", 5),
         "[pid 1] getcwd(\"/tmp\", 100)             = 5 <0.000012>\n"
     );
-    assert!(squash(call(&mut m, SYS_GETCWD, &[buf, 2], -34)).contains(&format!("getcwd({buf:#x}, 2) = -1 ERANGE")));
+    assert!(squash(call(&mut m, SYS_GETCWD, &[buf, 2], -34))
+        .contains(&format!("getcwd({buf:#x}, 2) = -1 ERANGE")));
 }
 
 #[test]
@@ -756,15 +961,35 @@ fn unlink_mkdir_rename_and_friends() {
     let a = m.cstr("/tmp/newf");
     let b = m.cstr("/tmp/newg");
     // strace: rename("/tmp/newf", "/tmp/newg") = 0 ; unlink("/tmp/newg") = 0 ; mkdir("/tmp/dd", 0755) = 0
-    assert_eq!(call(&mut m, SYS_RENAME, &[a, b], 0), "[pid 1] rename(\"/tmp/newf\", \"/tmp/newg\") = 0 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_UNLINK, &[b], 0), "[pid 1] unlink(\"/tmp/newg\")             = 0 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_MKDIR, &[a, 0o755], 0), "[pid 1] mkdir(\"/tmp/newf\", 0755)        = 0 <0.000012>\n");
-    assert!(squash(call(&mut m, SYS_UNLINKAT, &[-100i64 as u64, a, 0x200], 0)).contains("unlinkat(AT_FDCWD, \"/tmp/newf\", AT_REMOVEDIR) = 0"));
-    assert!(squash(call(&mut m, SYS_MKDIRAT, &[3, a, 0o700], -17)).contains("mkdirat(3, \"/tmp/newf\", 0700) = -1 EEXIST (File exists)"));
-    assert!(squash(call(&mut m, SYS_RENAMEAT2, &[-100i64 as u64, a, 4, b, 1], 0))
-        .contains("renameat2(AT_FDCWD, \"/tmp/newf\", 4, \"/tmp/newg\", RENAME_NOREPLACE) = 0"));
-    assert!(squash(call(&mut m, SYS_SYMLINK, &[a, b], 0)).contains("symlink(\"/tmp/newf\", \"/tmp/newg\") = 0"));
-    assert!(squash(call(&mut m, SYS_CHMOD, &[a, 0o4755], 0)).contains("chmod(\"/tmp/newf\", 04755) = 0"));
+    assert_eq!(
+        call(&mut m, SYS_RENAME, &[a, b], 0),
+        "[pid 1] rename(\"/tmp/newf\", \"/tmp/newg\") = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_UNLINK, &[b], 0),
+        "[pid 1] unlink(\"/tmp/newg\")             = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_MKDIR, &[a, 0o755], 0),
+        "[pid 1] mkdir(\"/tmp/newf\", 0755)        = 0 <0.000012>\n"
+    );
+    assert!(
+        squash(call(&mut m, SYS_UNLINKAT, &[-100i64 as u64, a, 0x200], 0))
+            .contains("unlinkat(AT_FDCWD, \"/tmp/newf\", AT_REMOVEDIR) = 0")
+    );
+    assert!(squash(call(&mut m, SYS_MKDIRAT, &[3, a, 0o700], -17))
+        .contains("mkdirat(3, \"/tmp/newf\", 0700) = -1 EEXIST (File exists)"));
+    assert!(squash(call(
+        &mut m,
+        SYS_RENAMEAT2,
+        &[-100i64 as u64, a, 4, b, 1],
+        0
+    ))
+    .contains("renameat2(AT_FDCWD, \"/tmp/newf\", 4, \"/tmp/newg\", RENAME_NOREPLACE) = 0"));
+    assert!(squash(call(&mut m, SYS_SYMLINK, &[a, b], 0))
+        .contains("symlink(\"/tmp/newf\", \"/tmp/newg\") = 0"));
+    assert!(squash(call(&mut m, SYS_CHMOD, &[a, 0o4755], 0))
+        .contains("chmod(\"/tmp/newf\", 04755) = 0"));
 }
 
 #[test]
@@ -778,7 +1003,8 @@ fn readlink_shows_the_returned_bytes() {
         "[pid 1] readlink(\"/proc/self/exe\", \"/tmp/t\", 100) = 6 <0.000012>\n"
     );
     // strace: readlink("/nonexist", 0x7ffd5d5c6b00, 100) = -1 ENOENT (No such file or directory)
-    assert!(squash(call(&mut m, SYS_READLINK, &[p, buf, 100], -2)).contains(&format!("\"/proc/self/exe\", {buf:#x}, 100) = -1 ENOENT")));
+    assert!(squash(call(&mut m, SYS_READLINK, &[p, buf, 100], -2))
+        .contains(&format!("\"/proc/self/exe\", {buf:#x}, 100) = -1 ENOENT")));
 }
 
 #[test]
@@ -799,10 +1025,22 @@ fn uname_shows_sysname_and_nodename() {
 fn id_calls_take_no_arguments() {
     let mut m = Mem::new();
     // strace: getpid() = 11333 ; getppid() = 11329 ; gettid() = 11333 ; getuid() = 0
-    assert_eq!(call(&mut m, SYS_GETPID, &[], 1), "[pid 1] getpid()                        = 1 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_GETPPID, &[], 0), "[pid 1] getppid()                       = 0 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_GETTID, &[], 1), "[pid 1] gettid()                        = 1 <0.000012>\n");
-    assert_eq!(call(&mut m, SYS_GETUID, &[], 0), "[pid 1] getuid()                        = 0 <0.000012>\n");
+    assert_eq!(
+        call(&mut m, SYS_GETPID, &[], 1),
+        "[pid 1] getpid()                        = 1 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_GETPPID, &[], 0),
+        "[pid 1] getppid()                       = 0 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_GETTID, &[], 1),
+        "[pid 1] gettid()                        = 1 <0.000012>\n"
+    );
+    assert_eq!(
+        call(&mut m, SYS_GETUID, &[], 0),
+        "[pid 1] getuid()                        = 0 <0.000012>\n"
+    );
 }
 
 #[test]
@@ -826,18 +1064,35 @@ fn undecoded_syscalls_print_raw_hex_by_arity() {
 fn misc_decoders() {
     let mut m = Mem::new();
     let ts = m.put(&[0u64.to_le_bytes(), 1000u64.to_le_bytes()].concat());
-    assert!(squash(call(&mut m, SYS_NANOSLEEP, &[ts, 0], 0)).contains("nanosleep({tv_sec=0, tv_nsec=1000}, NULL) = 0"));
+    assert!(squash(call(&mut m, SYS_NANOSLEEP, &[ts, 0], 0))
+        .contains("nanosleep({tv_sec=0, tv_nsec=1000}, NULL) = 0"));
     // strace: clock_nanosleep(CLOCK_REALTIME, 0, {tv_sec=0, tv_nsec=1000}, NULL) = 0
-    assert!(squash(call(&mut m, SYS_CLOCK_NANOSLEEP, &[0, 0, ts, 0], 0)).contains("clock_nanosleep(CLOCK_REALTIME, 0, {tv_sec=0, tv_nsec=1000}, NULL) = 0"));
+    assert!(squash(call(&mut m, SYS_CLOCK_NANOSLEEP, &[0, 0, ts, 0], 0))
+        .contains("clock_nanosleep(CLOCK_REALTIME, 0, {tv_sec=0, tv_nsec=1000}, NULL) = 0"));
     let rl = m.space(16);
     let lim = [(8192u64 * 1024).to_le_bytes(), u64::MAX.to_le_bytes()].concat();
     // strace: prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0
-    assert!(squash(call_writing(&mut m, SYS_PRLIMIT64, &[0, 3, 0, rl], rl, &lim, 0))
-        .contains("prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0"));
+    assert!(squash(call_writing(
+        &mut m,
+        SYS_PRLIMIT64,
+        &[0, 3, 0, rl],
+        rl,
+        &lim,
+        0
+    ))
+    .contains(
+        "prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0"
+    ));
     // strace: arch_prctl(ARCH_SET_FS, 0x7f11903c6740) = 0
-    assert!(squash(call(&mut m, SYS_ARCH_PRCTL, &[0x1002, 0x7f11903c6740], 0)).contains("arch_prctl(ARCH_SET_FS, 0x7f11903c6740) = 0"));
+    assert!(
+        squash(call(&mut m, SYS_ARCH_PRCTL, &[0x1002, 0x7f11903c6740], 0))
+            .contains("arch_prctl(ARCH_SET_FS, 0x7f11903c6740) = 0")
+    );
     // strace: set_tid_address(0x7f11903c6a10) = 10678
-    assert!(squash(call(&mut m, SYS_SET_TID_ADDRESS, &[0x7f11903c6a10], 1)).contains("set_tid_address(0x7f11903c6a10) = 1"));
+    assert!(
+        squash(call(&mut m, SYS_SET_TID_ADDRESS, &[0x7f11903c6a10], 1))
+            .contains("set_tid_address(0x7f11903c6a10) = 1")
+    );
 }
 
 // --------------------------------------------- blocking and interleaving
@@ -849,11 +1104,17 @@ fn blocked_call_prints_unfinished_then_resumed() {
     let mut t = tracer();
     t.enter(1, 1, SYS_WAIT4, args(&[u64::MAX, st, 0, 0]), &mut m);
     // strace: [pid 10897] wait4(-1,  <unfinished ...>
-    assert_eq!(t.blocked(1).unwrap(), "[pid 1] wait4(-1,  <unfinished ...>\n");
+    assert_eq!(
+        t.blocked(1).unwrap(),
+        "[pid 1] wait4(-1,  <unfinished ...>\n"
+    );
     assert_eq!(t.blocked(1), None, "reported once");
     t.enter(2, 2, SYS_EXIT_GROUP, args(&[3]), &mut m);
     let child_exit = t.exited(2, Some(3), None);
-    assert_eq!(child_exit, "[pid 2] exit_group(3)                   = ?\n[pid 2] +++ exited with 3 +++\n");
+    assert_eq!(
+        child_exit,
+        "[pid 2] exit_group(3)                   = ?\n[pid 2] +++ exited with 3 +++\n"
+    );
     m.write(st, &(3i32 << 8).to_le_bytes());
     // strace: <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = 10898
     assert_eq!(
@@ -868,11 +1129,20 @@ fn unfinished_line_of_an_all_input_call_shows_every_argument() {
     let mut t = tracer();
     // strace: clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD <unfinished ...>  ... <... clone resumed>) = 11334
     t.enter(1, 1, SYS_CLONE, args(&[0x4111, 0, 0, 0, 0]), &mut m);
-    assert_eq!(t.blocked(1).unwrap(), "[pid 1] clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD <unfinished ...>\n");
-    assert_eq!(t.exit(1, 2, T12, &mut m).unwrap(), "[pid 1] <... clone resumed>)            = 2 <0.000012>\n");
+    assert_eq!(
+        t.blocked(1).unwrap(),
+        "[pid 1] clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD <unfinished ...>\n"
+    );
+    assert_eq!(
+        t.exit(1, 2, T12, &mut m).unwrap(),
+        "[pid 1] <... clone resumed>)            = 2 <0.000012>\n"
+    );
     t.enter(1, 1, SYS_VFORK, args(&[]), &mut m);
     assert_eq!(t.blocked(1).unwrap(), "[pid 1] vfork( <unfinished ...>\n");
-    assert_eq!(t.exit(1, 3, T12, &mut m).unwrap(), "[pid 1] <... vfork resumed>)            = 3 <0.000012>\n");
+    assert_eq!(
+        t.exit(1, 3, T12, &mut m).unwrap(),
+        "[pid 1] <... vfork resumed>)            = 3 <0.000012>\n"
+    );
 }
 
 #[test]
@@ -886,7 +1156,10 @@ fn blocked_read_resumes_with_data_and_the_count() {
     t.enter(1, 1, SYS_READ, args(&[0, buf, 1024]), &mut m);
     assert_eq!(t.blocked(1), None);
     m.write(buf, b"ls\n");
-    assert_eq!(t.exit(1, 3, T12, &mut m).unwrap(), "[pid 1] <... read resumed>\"ls\\n\", 1024) = 3 <0.000012>\n");
+    assert_eq!(
+        t.exit(1, 3, T12, &mut m).unwrap(),
+        "[pid 1] <... read resumed>\"ls\\n\", 1024) = 3 <0.000012>\n"
+    );
 }
 
 #[test]
@@ -897,9 +1170,15 @@ fn interleaved_threads_keep_separate_pending_calls() {
     t.enter(1, 1, SYS_READ, args(&[0, b1, 8]), &mut m);
     t.blocked(1).unwrap();
     t.enter(1, 2, SYS_GETTID, args(&[]), &mut m);
-    assert_eq!(t.exit(2, 2, T12, &mut m).unwrap(), "[pid 2] gettid()                        = 2 <0.000012>\n");
+    assert_eq!(
+        t.exit(2, 2, T12, &mut m).unwrap(),
+        "[pid 2] gettid()                        = 2 <0.000012>\n"
+    );
     m.write(b1, b"x");
-    assert!(t.exit(1, 1, T12, &mut m).unwrap().starts_with("[pid 1] <... read resumed>\"x\", 8)"));
+    assert!(t
+        .exit(1, 1, T12, &mut m)
+        .unwrap()
+        .starts_with("[pid 1] <... read resumed>\"x\", 8)"));
 }
 
 #[test]
@@ -911,13 +1190,17 @@ fn interrupted_calls_show_restart_codes_like_strace() {
         call(&mut m, SYS_READ, &[0, buf, 8], -512),
         format!("[pid 1] read(0, {buf:#x}, 8)             = ? ERESTARTSYS (To be restarted if SA_RESTART is set) <0.000012>\n")
     );
-    assert!(squash(call(&mut m, SYS_NANOSLEEP, &[0, 0], -516)).contains("= ? ERESTART_RESTARTBLOCK (Interrupted by signal)"));
+    assert!(squash(call(&mut m, SYS_NANOSLEEP, &[0, 0], -516))
+        .contains("= ? ERESTART_RESTARTBLOCK (Interrupted by signal)"));
 }
 
 #[test]
 fn filtered_calls_produce_nothing() {
     let mut m = Mem::new();
-    let mut t = Tracer::new(TraceConfig { filter: TraceFilter::parse("file").unwrap(), ..TraceConfig::default() });
+    let mut t = Tracer::new(TraceConfig {
+        filter: TraceFilter::parse("file").unwrap(),
+        ..TraceConfig::default()
+    });
     assert!(!t.wants(SYS_READ) && t.wants(SYS_OPENAT));
     t.enter(1, 1, SYS_READ, args(&[0, 0, 0]), &mut m);
     assert_eq!(t.blocked(1), None);
@@ -951,7 +1234,12 @@ enum J {
 impl J {
     fn get(&self, k: &str) -> &J {
         match self {
-            J::Obj(v) => &v.iter().find(|(kk, _)| kk == k).unwrap_or_else(|| panic!("no key {k}")).1,
+            J::Obj(v) => {
+                &v.iter()
+                    .find(|(kk, _)| kk == k)
+                    .unwrap_or_else(|| panic!("no key {k}"))
+                    .1
+            }
             _ => panic!("not an object"),
         }
     }
@@ -1018,7 +1306,8 @@ fn parse_json(s: &str) -> Result<J, String> {
                             b'b' => out.push('\u{8}'),
                             b'f' => out.push('\u{c}'),
                             b'u' => {
-                                let h = std::str::from_utf8(&self.b[self.i..self.i + 4]).map_err(|e| e.to_string())?;
+                                let h = std::str::from_utf8(&self.b[self.i..self.i + 4])
+                                    .map_err(|e| e.to_string())?;
                                 let v = u32::from_str_radix(h, 16).map_err(|e| e.to_string())?;
                                 out.push(char::from_u32(v).ok_or("bad \\u")?);
                                 self.i += 4;
@@ -1034,7 +1323,9 @@ fn parse_json(s: &str) -> Result<J, String> {
                         while end < self.b.len() && (self.b[end] & 0xc0) == 0x80 {
                             end += 1;
                         }
-                        out.push_str(std::str::from_utf8(&self.b[start..end]).map_err(|e| e.to_string())?);
+                        out.push_str(
+                            std::str::from_utf8(&self.b[start..end]).map_err(|e| e.to_string())?,
+                        );
                         self.i = end;
                     }
                 }
@@ -1095,7 +1386,12 @@ fn parse_json(s: &str) -> Result<J, String> {
                 b'-' | b'0'..=b'9' => {
                     let start = self.i;
                     self.i += 1;
-                    while self.i < self.b.len() && matches!(self.b[self.i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    while self.i < self.b.len()
+                        && matches!(
+                            self.b[self.i],
+                            b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'
+                        )
+                    {
                         self.i += 1;
                     }
                     let t = std::str::from_utf8(&self.b[start..self.i]).unwrap();
@@ -1108,7 +1404,10 @@ fn parse_json(s: &str) -> Result<J, String> {
             }
         }
     }
-    let mut p = P { b: s.as_bytes(), i: 0 };
+    let mut p = P {
+        b: s.as_bytes(),
+        i: 0,
+    };
     let v = p.value()?;
     p.ws();
     if p.i != p.b.len() {
@@ -1136,8 +1435,17 @@ fn json_checker_rejects_invalid_input() {
     assert!(parse_json("{\"a\":\"\n\"}").is_err());
     assert!(parse_json(r#"{"a":01}"#).is_err());
     assert!(parse_json(r#"{"a":[1,2]} x"#).is_err());
-    assert_eq!(parse_json(r#"{"a":[1,null,true,"\u0041\\"]}"#).unwrap().get("a"),
-        &J::Arr(vec![J::Num(1.0), J::Null, J::Bool(true), J::Str("A\\".into())]));
+    assert_eq!(
+        parse_json(r#"{"a":[1,null,true,"\u0041\\"]}"#)
+            .unwrap()
+            .get("a"),
+        &J::Arr(vec![
+            J::Num(1.0),
+            J::Null,
+            J::Bool(true),
+            J::Str("A\\".into())
+        ])
+    );
 }
 
 #[test]
@@ -1145,7 +1453,13 @@ fn json_syscall_object_has_documented_fields() {
     let mut m = Mem::new();
     let p = m.cstr("/etc/passwd");
     let mut t = json_tracer();
-    t.enter(1, 3, SYS_OPENAT, args(&[-100i64 as u64, p, 0o2000000]), &mut m);
+    t.enter(
+        1,
+        3,
+        SYS_OPENAT,
+        args(&[-100i64 as u64, p, 0o2000000]),
+        &mut m,
+    );
     let out = t.exit(3, 3, T12, &mut m).unwrap();
     let v = &json_lines(&out)[0];
     assert_eq!(v.get("type").str(), "syscall");
@@ -1155,7 +1469,11 @@ fn json_syscall_object_has_documented_fields() {
     assert_eq!(v.get("nr").num(), 257.0);
     assert_eq!(
         v.get("args"),
-        &J::Arr(vec![J::Str("AT_FDCWD".into()), J::Str("\"/etc/passwd\"".into()), J::Str("O_RDONLY|O_CLOEXEC".into())])
+        &J::Arr(vec![
+            J::Str("AT_FDCWD".into()),
+            J::Str("\"/etc/passwd\"".into()),
+            J::Str("O_RDONLY|O_CLOEXEC".into())
+        ])
     );
     assert_eq!(v.get("ret").num(), 3.0);
     assert_eq!(v.get("errno"), &J::Null);
@@ -1192,7 +1510,14 @@ fn json_escapes_buffers_with_quotes_backslashes_and_controls() {
     let out = t.exit(1, data.len() as i64, T12, &mut m).unwrap();
     let v = &json_lines(&out)[0];
     // The arg is exactly the text format's decoded string.
-    assert_eq!(v.get("args"), &J::Arr(vec![J::Str("1".into()), J::Str(r#""a\"b\\c\nd\1\377\t""#.into()), J::Str("10".into())]));
+    assert_eq!(
+        v.get("args"),
+        &J::Arr(vec![
+            J::Str("1".into()),
+            J::Str(r#""a\"b\\c\nd\1\377\t""#.into()),
+            J::Str("10".into())
+        ])
+    );
 }
 
 #[test]
@@ -1208,13 +1533,19 @@ fn json_unfinished_signal_and_exit_objects() {
     m.write(st, &0i32.to_le_bytes());
     let done = &json_lines(&t.exit(1, 2, T12, &mut m).unwrap())[0];
     assert_eq!(done.get("blocked"), &J::Bool(true));
-    assert_eq!(done.get("args").clone_str_at(1), "[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]");
+    assert_eq!(
+        done.get("args").clone_str_at(1),
+        "[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]"
+    );
 
     let s = &json_lines(&t.signal(1, 1, 17, &siginfo_bytes(17, 1, &[(16, 2)])))[0];
     assert_eq!(s.get("type").str(), "signal");
     assert_eq!(s.get("signal").str(), "SIGCHLD");
     assert_eq!(s.get("nr").num(), 17.0);
-    assert!(s.get("siginfo").str().starts_with("{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2"));
+    assert!(s
+        .get("siginfo")
+        .str()
+        .starts_with("{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2"));
 
     let e = &json_lines(&t.exited(2, Some(0), None))[0];
     assert_eq!(e.get("type").str(), "exit");
