@@ -17,6 +17,7 @@ pub mod signal;
 pub mod syscall;
 pub mod task;
 pub mod time;
+pub mod trace;
 pub mod tty;
 pub mod wait;
 
