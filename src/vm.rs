@@ -16,7 +16,16 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
+/// `--trace[=FILE]`, its format and filter, and `--stats`.
+pub struct TraceOptions {
+    /// None: no trace; Some(""): the default place; Some(FILE).
+    pub trace: Option<String>,
+    pub config: crate::kernel::trace::TraceConfig,
+    pub stats: bool,
+}
+
 pub struct VmConfig {
+    pub trace: TraceOptions,
     pub image: PathBuf,
     /// Where the VM's changes go; None: next to the image (IMAGE.overlay).
     pub overlay: Option<PathBuf>,
@@ -37,6 +46,8 @@ pub enum VmError {
     ImageFormat { path: String, err: Ext4Error },
     #[error("overlay {path}: {err} (use --overlay PATH for another file, or --ephemeral to keep changes in memory)")]
     OverlayOpen { path: String, err: String },
+    #[error("cannot write the trace to {path}: {err}")]
+    TraceFile { path: String, err: std::io::Error },
     #[error("{0}")]
     Platform(#[from] PlatformError),
     #[error("{0}")]
@@ -59,6 +70,35 @@ impl VmError {
 /// What the host tells the event loop besides guest events.
 enum HostEvent {
     Terminate(i32),
+}
+
+/// Where trace lines go: FILE, stderr, or (when stderr is the guest's
+/// terminal) ./umk.trace, so the trace never garbles the console unless a
+/// FILE such as /dev/stderr asks for it.
+fn trace_session(opts: &TraceOptions, terminal: bool) -> Result<crate::kernel::trace::hook::TraceSession, VmError> {
+    use std::io::Write;
+    let tracer = opts.trace.as_ref().map(|_| crate::kernel::trace::Tracer::new(opts.config.clone()));
+    let stats = opts.stats.then(crate::kernel::trace::Stats::new);
+    let path = match opts.trace.as_deref() {
+        Some("") if terminal && console::is_tty(2) => Some("umk.trace".to_string()),
+        Some("") | None => None,
+        Some(f) => Some(f.to_string()),
+    };
+    let out: Box<dyn FnMut(&str)> = match path {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&p).map_err(|err| VmError::TraceFile { path: p.clone(), err })?;
+            if opts.trace.as_deref() == Some("") {
+                eprintln!("umk: tracing to {p}");
+            }
+            let mut w = std::io::BufWriter::new(f);
+            Box::new(move |s: &str| {
+                let _ = w.write_all(s.as_bytes());
+                let _ = w.flush();
+            })
+        }
+        None => Box::new(|s: &str| console::write_all(2, s.as_bytes())),
+    };
+    Ok(crate::kernel::trace::hook::TraceSession::new(tracer, stats, out))
 }
 
 /// The default overlay of IMAGE: IMAGE.overlay beside it.
@@ -89,7 +129,8 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     };
 
     let terminal = console::is_tty(0) && console::is_tty(1);
-    let mut platform = PtracePlatform::new()?;
+    let tracing = cfg.trace.trace.is_some();
+    let mut platform = PtracePlatform::new(tracing)?;
     let doorbell = platform.doorbell();
     let (host, regs) = platform.spawn()?;
 
@@ -149,6 +190,9 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
             vec![if has_init { b"/sbin/init".to_vec() } else { b"/bin/sh".to_vec() }]
         }
     };
+    if tracing || cfg.trace.stats {
+        kernel.trace = Some(trace_session(&cfg.trace, terminal)?);
+    }
     let _raw = if terminal { console::RawMode::enter(0).ok() } else { None };
     if let Err(e) = kernel.start_init(host, regs, InitSpec { argv, envp, workdir: cfg.workdir.clone() }) {
         kernel.platform.kill_process(host);
@@ -186,6 +230,13 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let hosts: Vec<i32> = kernel.table.borrow().tasks.values().map(|t| t.host).collect();
     for h in hosts {
         kernel.platform.kill_process(h);
+    }
+    drop(_raw);
+    if let Some(report) = kernel.trace_report() {
+        match &mut kernel.trace {
+            Some(t) if cfg.trace.trace.as_deref().is_some_and(|f| !f.is_empty()) => (t.out)(&report),
+            _ => eprint!("{report}"),
+        }
     }
     // What the guest wrote is kept; an orderly shutdown syncs it all.
     if let Err(e) = kernel.sync_all() {

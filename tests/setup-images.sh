@@ -35,6 +35,7 @@ if [[ ! -f $OUT/guest/.done || -n $(stamp "$OUT/guest/.done") ]]; then
     "$ROOT/tests/guest/run-native.sh" "$OUT/guest" >"$OUT/guest-native.log" 2>&1 || { cat "$OUT/guest-native.log"; exit 1; }
     # Programs that only make sense inside umk (escape attempts).
     musl-gcc -static -O1 -o "$OUT/guest/bin/escape" "$ROOT/tests/guest/escape.c"
+    musl-gcc -static -O1 -o "$OUT/guest/bin/calls" "$ROOT/tests/guest/calls.c"
     touch "$OUT/guest/.done"
 fi
 

@@ -39,6 +39,23 @@ pub struct RunArgs {
     /// The guest's hostname (uname -n).
     #[arg(long, value_name = "NAME", default_value = "umk")]
     pub hostname: String,
+    /// Trace every guest syscall, signal and exit, as strace shows them
+    /// but from inside the kernel (virtual pids, guest paths). Goes to
+    /// stderr, or FILE; with a terminal console, to ./umk.trace unless a
+    /// FILE (e.g. /dev/stderr) is named.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub trace: Option<String>,
+    /// Trace output format.
+    #[arg(long, value_name = "text|json", default_value = "text")]
+    pub trace_format: String,
+    /// Only trace these: classes (file, process, signal, network, memory,
+    /// desc, ipc) and syscall names, comma-separated, like strace -e.
+    #[arg(long, value_name = "SPEC")]
+    pub trace_filter: Option<String>,
+    /// On exit, print a table of syscalls (calls, errors, time in umk) and
+    /// the list of syscalls umk answered with ENOSYS.
+    #[arg(long)]
+    pub stats: bool,
     /// Log unimplemented system calls and umk's notes to stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -66,7 +83,29 @@ pub fn main() -> i32 {
                 eprintln!("umk: --workdir {}: must be an absolute path in the guest", a.workdir);
                 return 125;
             }
+            let format = match a.trace_format.as_str() {
+                "text" => crate::kernel::trace::TraceFormat::Text,
+                "json" => crate::kernel::trace::TraceFormat::Json,
+                other => {
+                    eprintln!("umk: --trace-format {other}: expected text or json");
+                    return 125;
+                }
+            };
+            let filter = match a.trace_filter.as_deref().map(crate::kernel::trace::TraceFilter::parse) {
+                None => crate::kernel::trace::TraceFilter::all(),
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    eprintln!("umk: --trace-filter: {e}");
+                    return 125;
+                }
+            };
+            let trace = crate::vm::TraceOptions {
+                trace: a.trace.clone(),
+                config: crate::kernel::trace::TraceConfig { format, filter, string_limit: 32 },
+                stats: a.stats,
+            };
             let cfg = crate::vm::VmConfig {
+                trace,
                 image: a.image,
                 overlay: a.overlay,
                 argv: if a.cmd.is_empty() { None } else { Some(a.cmd.iter().map(|s| s.as_bytes().to_vec()).collect()) },

@@ -116,6 +116,7 @@ impl Kernel {
             boot_time: Instant::now(),
             proc_current: current.clone(),
             overlay: None,
+            trace: None,
             locks: super::fs::lock::LockTable::new(&waker),
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };

@@ -70,6 +70,8 @@ pub struct Kernel {
     pub locks: fs::lock::LockTable,
     /// The VM's writable layer over the image (fsync reaches it).
     pub overlay: Option<Rc<fs::overlay::Overlay>>,
+    /// `--trace` / `--stats`, when asked for.
+    pub trace: Option<trace::hook::TraceSession>,
     /// UMK_DEBUG=1: print each trapped syscall (a developer aid until --trace).
     pub debug_trace: bool,
 }
@@ -118,6 +120,9 @@ impl Kernel {
     /// Dispatches a syscall and applies its result.
     pub fn run_syscall(&mut self, ctx: Ctx) {
         self.proc_current.set(ctx.pid);
+        if self.trace.is_some() {
+            self.trace_enter(&ctx);
+        }
         let res = syscall::dispatch(self, &ctx);
         self.apply(ctx, res);
     }
@@ -135,10 +140,16 @@ impl Kernel {
         }
         match res {
             SysResult::Done(v) => {
+                if self.trace.is_some() {
+                    self.trace_exit(ctx.tid, ctx.host, v);
+                }
                 let _ = self.platform.finish_syscall(ctx.host, &ctx.regs, v);
             }
             SysResult::Native { regs, see_exit } => {
-                let _ = self.platform.resume_syscall_native(ctx.host, &regs, see_exit);
+                // A trace wants the result of a call the host runs: see
+                // its return (execve's success shows at the exec event).
+                let see = see_exit || (self.trace.is_some() && regs.orig_rax != guest_abi::sysno::SYS_EXECVEAT as u64);
+                let _ = self.platform.resume_syscall_native(ctx.host, &regs, see);
             }
             SysResult::Block { waits, deadline, restart } => {
                 // If a signal is already pending for the thread, the wait
@@ -147,6 +158,9 @@ impl Kernel {
                 if signal::has_deliverable_signal(self, ctx.host, None) {
                     signal::interrupt_syscall(self, &ctx, restart);
                     return;
+                }
+                if self.trace.is_some() {
+                    self.trace_blocked(ctx.tid);
                 }
                 for w in &waits {
                     self.parked.entry(*w).or_default().push(ctx.tid);
@@ -225,6 +239,7 @@ impl Kernel {
 
     /// Logs an unimplemented syscall once.
     pub fn note_enosys(&mut self, nr: usize) {
+        self.trace_enosys(nr);
         if self.enosys_seen.insert(nr) && self.log_enosys {
             let name = guest_abi::sysno::name(nr).unwrap_or("unknown");
             eprintln!("umk: syscall {name} ({nr}) is not implemented (ENOSYS)");

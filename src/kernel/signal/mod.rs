@@ -88,6 +88,9 @@ pub fn interrupt_syscall(k: &mut Kernel, ctx: &Ctx, restart: i32) {
     };
     // A write that already moved bytes returns their count, not EINTR.
     let result = if progress > 0 { progress as i64 } else { -(EINTR as i64) };
+    if k.trace.is_some() {
+        k.trace_exit(ctx.tid, ctx.host, if progress > 0 { result } else { -(restart as i64) });
+    }
     let _ = k.platform.finish_syscall(ctx.host, &ctx.regs, result);
 }
 
@@ -228,6 +231,9 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
     };
     if let Some(o) = origin {
         rewrite_siginfo(k, host, o);
+    }
+    if k.trace.is_some() {
+        k.trace_signal(host, sig);
     }
     // The host would discard SIGTSTP/SIGTTIN/SIGTTOU: to it every guest
     // process group is orphaned (their host parent, umk, is in another

@@ -292,6 +292,9 @@ pub fn dispatch(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let nr = ctx.nr();
     match handlers().get(nr).copied().flatten() {
         Some(h) => h(k, ctx),
+        // Under --trace every call traps, also those that normally run
+        // natively: let the host run them.
+        None if crate::platform::ptrace::seccomp::is_native(nr) => SysResult::Native { regs: ctx.regs, see_exit: true },
         None => {
             k.note_enosys(nr);
             SysResult::err(Errno::ENOSYS)

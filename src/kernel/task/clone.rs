@@ -204,6 +204,9 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
         }
         None => {}
     }
+    if k.trace.is_some() {
+        k.trace_exit(vtid, host, regs.rax as i64);
+    }
     let _ = k.platform.resume(host, 0);
 }
 

@@ -167,6 +167,9 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
         k.platform.kill_process(host);
         return;
     };
+    if k.trace.is_some() {
+        k.trace_exit(pid, host, 0);
+    }
     if load_into(k, host, pid, &prepared, regs).is_err() {
         // Past the point of no return, Linux kills the process too.
         k.platform.kill_process(host);

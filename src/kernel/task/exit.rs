@@ -57,6 +57,9 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
     if pid == 1 {
         k.init_exit = Some(status);
     }
+    if k.trace.is_some() {
+        k.trace_process_exit(pid, status);
+    }
     // Orphans go to init (pid 1), which reaps them.
     let reaper: Pid = 1;
     let mut zombie_orphans = false;

@@ -76,6 +76,7 @@ mod decode;
 mod errmsg;
 mod filter;
 mod fmt;
+pub mod hook;
 mod stats;
 
 pub use filter::TraceFilter;

@@ -63,7 +63,9 @@ fn random_u64() -> u64 {
 impl PtracePlatform {
     /// Sets up the stub and the doorbell. Must be called on the thread that
     /// will run the event loop: ptrace ties tracees to one tracer thread.
-    pub fn new() -> Result<PtracePlatform, PlatformError> {
+    /// `trap_all`: trap every syscall, also the reviewed native ones (for
+    /// a complete --trace).
+    pub fn new(trap_all: bool) -> Result<PtracePlatform, PlatformError> {
         // The doorbell first: seizing it is also the check that ptrace is
         // permitted here, so that is the error a user sees.
         let mut p = PtracePlatform { stub_fd: -1, secret: 0, filter: Vec::new(), doorbell_pid: 0, known: HashSet::new(), stop_kind: Default::default() };
@@ -89,7 +91,7 @@ impl PtracePlatform {
         let secret = random_u64() & !0xfff | 0x1000;
         p.stub_fd = fd;
         p.secret = secret;
-        p.filter = seccomp::build_filter(stub::INJECT_IP, secret);
+        p.filter = seccomp::build_filter(stub::INJECT_IP, secret, trap_all);
         Ok(p)
     }
 

@@ -97,7 +97,7 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 /// Builds the filter. `inject_ip` is the address right after the stub's
 /// `syscall` instruction; `secret` the per-VM value in r9 that marks
 /// umk's own injected calls.
-pub fn build_filter(inject_ip: u64, secret: u64) -> Vec<SockFilter> {
+pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool) -> Vec<SockFilter> {
     let mut p = Vec::new();
     let ld = |off| stmt(BPF_LD | BPF_W | BPF_ABS, off);
     let ret = |v| stmt(BPF_RET | BPF_K, v);
@@ -125,6 +125,12 @@ pub fn build_filter(inject_ip: u64, secret: u64) -> Vec<SockFilter> {
         p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, *val, 0, remaining * 2 + 1));
     }
     p.push(ret(SECCOMP_RET_ALLOW));
+
+    if trap_all {
+        // --trace: every call stops, so the trace is complete.
+        p.push(ret(SECCOMP_RET_TRACE));
+        return p;
+    }
 
     // Anonymous, non-fixed mmap runs natively: the host picks a free
     // address, so it cannot replace anything. File-backed and fixed
@@ -163,7 +169,7 @@ mod tests {
     #[test]
     fn filter_fits_in_a_jump_offset() {
         // Conditional jumps are 8-bit: the list must stay short.
-        let f = build_filter(0x1234, 0x5678_0000);
+        let f = build_filter(0x1234, 0x5678_0000, false);
         assert!(NATIVE.len() < 250);
         assert!(f.len() < 4096);
     }
