@@ -75,3 +75,7 @@ fn threads() {
 fn locks() {
     case("locks");
 }
+#[test]
+fn events() {
+    case("events");
+}

@@ -118,6 +118,7 @@ impl Kernel {
             overlay: None,
             trace: None,
             locks: super::fs::lock::LockTable::new(&waker),
+            memfd_fs: TmpFs::new_anon(makedev(0, 44), &waker, TMPFS_LIMIT),
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts, creds: None };

@@ -66,6 +66,8 @@ pub struct Kernel {
     pub boot_time: Instant,
     /// The pid /proc/self names during the current syscall.
     pub proc_current: Rc<std::cell::Cell<Pid>>,
+    /// Where memfd_create's files live.
+    pub memfd_fs: Rc<fs::tmpfs::TmpFs>,
     /// flock and fcntl locks.
     pub locks: fs::lock::LockTable,
     /// The VM's writable layer over the image (fsync reaches it).

@@ -50,6 +50,11 @@ pub trait FileOps {
     fn attr(&self) -> Option<Attr> {
         None
     }
+    /// The concrete object, for calls that need one kind of file
+    /// (epoll_ctl on an epoll fd).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

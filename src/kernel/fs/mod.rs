@@ -10,6 +10,8 @@
 //! directory: see [`path::Mounts`].
 
 pub mod devfs;
+pub mod epoll;
+pub mod eventfd;
 pub mod ext4;
 pub mod fdtable;
 pub mod lock;

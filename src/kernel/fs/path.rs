@@ -32,6 +32,10 @@ impl Dentry {
 
     /// The absolute path of this dentry, as getcwd and /proc show it.
     pub fn path(self: &Rc<Dentry>) -> Vec<u8> {
+        // A dentry outside the tree (a memfd) is shown by its name.
+        if self.parent.is_none() && !self.name.is_empty() {
+            return self.name.clone();
+        }
         let mut parts = Vec::new();
         let mut d = self.clone();
         while let Some(p) = d.parent.clone() {

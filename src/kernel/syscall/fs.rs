@@ -688,3 +688,30 @@ pub fn sys_lremovexattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 pub fn sys_fremovexattr(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_removexattr(k, ctx, XattrTarget::Fd).into()
 }
+
+const MFD_CLOEXEC: u64 = 1;
+const MFD_ALLOW_SEALING: u64 = 2;
+
+/// memfd_create(2): an anonymous tmpfs file; /proc/PID/fd shows it as
+/// "/memfd:NAME (deleted)", as Linux does.
+pub fn sys_memfd_create(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let flags = ctx.args[1];
+        if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // The name may be 249 bytes (NAME_MAX minus "memfd:").
+        let name = mem(k, ctx).read_cstr(ctx.args[0], 249).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
+        let creds = k.creds_of(ctx.pid);
+        let inode = k.memfd_fs.create_anon(S_IFREG | 0o777, &creds);
+        let mut shown = b"/memfd:".to_vec();
+        shown.extend_from_slice(&name);
+        shown.extend_from_slice(b" (deleted)");
+        let dentry = std::rc::Rc::new(crate::kernel::fs::path::Dentry { name: shown, parent: None, inode: inode.clone() });
+        let ops: std::rc::Rc<dyn crate::kernel::fs::file::FileOps> = std::rc::Rc::new(crate::kernel::fs::file::InodeFile { inode: inode.clone() });
+        let file = crate::kernel::fs::file::OpenFile::new(ops, Some(inode), Some(dentry), O_RDWR | O_LARGEFILE);
+        let limit = k.nofile_limit(ctx.pid);
+        Ok(k.files_of(ctx.pid)?.borrow_mut().install(file, flags & MFD_CLOEXEC != 0, limit)? as i64)
+    })();
+    r.into()
+}

@@ -10,6 +10,7 @@
 //! [`io`] (reading, writing, descriptors), [`task`] (processes and ids),
 //! [`mm`] (memory), [`signal`], [`misc`] (system information).
 
+pub mod event;
 pub mod fs;
 pub mod io;
 pub mod misc;
@@ -232,6 +233,9 @@ table! {
     SYS_SCHED_GETAFFINITY => Some(misc::sys_sched_getaffinity), Full;
     SYS_GETDENTS64 => Some(fs::sys_getdents64), Full;
     SYS_FADVISE64 => Some(io::sys_fadvise64), Full;
+    SYS_EPOLL_CREATE => Some(event::sys_epoll_create), Full;
+    SYS_EPOLL_WAIT => Some(event::sys_epoll_wait), Full;
+    SYS_EPOLL_CTL => Some(event::sys_epoll_ctl), Partial("EPOLLET is emulated over level-triggered readiness; EPOLLEXCLUSIVE is accepted as plain");
     SYS_SET_TID_ADDRESS => Some(task::sys_set_tid_address), Full;
     SYS_CLOCK_GETTIME => None, Native("guest time is host time (vDSO)");
     SYS_CLOCK_GETRES => None, Native("guest time is host time");
@@ -256,7 +260,11 @@ table! {
     SYS_PPOLL => Some(io::sys_ppoll), Partial("the temporary signal mask is not applied while waiting");
     SYS_SET_ROBUST_LIST => None, Native("own memory");
     SYS_UTIMENSAT => Some(fs::sys_utimensat), Full;
+    SYS_EPOLL_PWAIT => Some(event::sys_epoll_pwait), Partial("the temporary signal mask is not applied while waiting");
+    SYS_EVENTFD => Some(event::sys_eventfd), Full;
+    SYS_EVENTFD2 => Some(event::sys_eventfd2), Full;
     SYS_DUP3 => Some(io::sys_dup3), Full;
+    SYS_EPOLL_CREATE1 => Some(event::sys_epoll_create1), Full;
     SYS_PIPE2 => Some(io::sys_pipe2), Partial("O_DIRECT (packet mode) unsupported");
     SYS_PREADV => Some(io::sys_preadv), Full;
     SYS_RT_TGSIGQUEUEINFO => Some(signal::sys_rt_tgsigqueueinfo), Full;
@@ -265,10 +273,12 @@ table! {
     SYS_RENAMEAT2 => Some(fs::sys_renameat2), Partial("RENAME_NOREPLACE only; RENAME_EXCHANGE and RENAME_WHITEOUT fail with EINVAL");
     SYS_GETRANDOM => None, Native("writes own memory");
     SYS_EXECVEAT => Some(task::sys_execveat), Full;
+    SYS_MEMFD_CREATE => Some(fs::sys_memfd_create), Partial("no file seals (F_ADD_SEALS fails with EINVAL)");
     SYS_STATX => Some(fs::sys_statx), Full;
     SYS_RSEQ => None, Native("own memory");
     SYS_CLONE3 => Some(task::sys_clone3), Partial("returns ENOSYS so that libcs fall back to clone, whose flags the seccomp filter can see");
     SYS_FACCESSAT2 => Some(fs::sys_faccessat2), Full;
+    SYS_EPOLL_PWAIT2 => Some(event::sys_epoll_pwait2), Partial("the temporary signal mask is not applied while waiting");
     SYS_RESTART_SYSCALL => None, Native("restarts a native sleep");
 }
 

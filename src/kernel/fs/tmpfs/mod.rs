@@ -43,11 +43,23 @@ pub struct TmpInode {
 
 impl TmpFs {
     /// A new tmpfs and its root directory.
+    /// A tmpfs with no root in any tree (for memfds).
+    pub fn new_anon(dev: u64, waker: &Waker, limit: u64) -> Rc<TmpFs> {
+        Rc::new(TmpFs { dev, next_ino: Cell::new(1), waker: waker.clone(), used: Cell::new(0), limit })
+    }
+
     pub fn new_root(dev: u64, waker: &Waker, mode: u32, limit: u64) -> Rc<TmpInode> {
         let fs = Rc::new(TmpFs { dev, next_ino: Cell::new(1), waker: waker.clone(), used: Cell::new(0), limit });
         let root = fs.make(S_IFDIR | (mode & 0o7777), 0, None, &Creds::default());
         *root.parent.borrow_mut() = root.me.clone();
         root
+    }
+
+    /// An inode in no directory (memfd_create, O_TMPFILE).
+    pub fn create_anon(self: &Rc<Self>, mode: u32, creds: &Creds) -> InodeRef {
+        let i = self.make(mode, 0, None, creds);
+        i.attr.borrow_mut().nlink = 0;
+        i
     }
 
     fn make(self: &Rc<Self>, mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> Rc<TmpInode> {
