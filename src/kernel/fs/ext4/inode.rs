@@ -9,15 +9,8 @@
 use super::bytes::{array, le16, le32};
 use super::{Ext4Error, Ino};
 
-// i_mode file types (S_IFMT), as in st_mode.
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFSOCK: u32 = 0o140000;
-pub const S_IFLNK: u32 = 0o120000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFBLK: u32 = 0o060000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFCHR: u32 = 0o020000;
-pub const S_IFIFO: u32 = 0o010000;
+// i_mode file types are st_mode's (S_IFMT).
+pub use guest_abi::stat::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 
 // i_flags
 pub const EXT4_INDEX_FL: u32 = 0x0000_1000; // directory has an htree index
