@@ -103,6 +103,8 @@ impl Kernel {
             root: root.clone(),
             waker: waker.clone(),
             parked: HashMap::new(),
+            deadlines: Default::default(),
+            itimers: Default::default(),
             tty: console.clone(),
             hostname: cfg.hostname,
             entropy: entropy.clone(),

@@ -48,6 +48,10 @@ pub struct Kernel {
     pub waker: Waker,
     /// Threads parked on each wait queue.
     pub parked: HashMap<WaitId, Vec<Pid>>,
+    /// Parked threads with a timeout, soonest first.
+    pub deadlines: std::collections::BTreeSet<(Instant, Pid)>,
+    /// Processes with an armed ITIMER_REAL, soonest first.
+    pub itimers: std::collections::BTreeSet<(Instant, Pid)>,
     pub tty: Rc<tty::Console>,
     pub hostname: Vec<u8>,
     pub entropy: fs::devfs::Entropy,
@@ -167,6 +171,9 @@ impl Kernel {
                 for w in &waits {
                     self.parked.entry(*w).or_default().push(ctx.tid);
                 }
+                if let Some(d) = deadline {
+                    self.deadlines.insert((d, ctx.tid));
+                }
                 let mut t = self.table.borrow_mut();
                 if let Some(task) = t.tasks.get_mut(&ctx.tid) {
                     task.parked = Some(task::Parked { regs: ctx.regs, waits, deadline, restart });
@@ -191,12 +198,21 @@ impl Kernel {
                 }
             }
         }
+        if let Some(d) = p.deadline {
+            self.deadlines.remove(&(d, tid));
+        }
         Some((p, host, pid))
     }
 
     /// Re-runs the syscalls of threads whose wait queues were woken and of
     /// those whose deadline passed.
     pub fn run_woken(&mut self) {
+        // The common case, a syscall that woke nobody and no deadline due,
+        // costs two checks and no allocation.
+        let due = |k: &Kernel| k.deadlines.first().is_some_and(|(d, _)| *d <= Instant::now()) || k.itimers.first().is_some_and(|(d, _)| *d <= Instant::now());
+        if !self.waker.has_woken() && !due(self) {
+            return;
+        }
         time::run_timers(self);
         for _round in 0..64 {
             let woken = self.waker.take_woken();
@@ -207,16 +223,7 @@ impl Kernel {
                     ready.extend(v.iter().copied());
                 }
             }
-            {
-                let t = self.table.borrow();
-                for task in t.tasks.values() {
-                    if let Some(p) = &task.parked {
-                        if p.deadline.is_some_and(|d| d <= now) {
-                            ready.push(task.tid);
-                        }
-                    }
-                }
-            }
+            ready.extend(self.deadlines.iter().take_while(|(d, _)| *d <= now).map(|(_, tid)| *tid));
             if ready.is_empty() {
                 return;
             }
@@ -233,10 +240,9 @@ impl Kernel {
 
     /// The earliest deadline of any parked thread (for the VM's timer).
     pub fn next_deadline(&self) -> Option<Instant> {
-        let t = self.table.borrow();
-        let parked = t.tasks.values().filter_map(|t| t.parked.as_ref().and_then(|p| p.deadline)).min();
-        drop(t);
-        [parked, time::next_timer(self)].into_iter().flatten().min()
+        let parked = self.deadlines.first().map(|(d, _)| *d);
+        let timer = self.itimers.first().map(|(d, _)| *d);
+        [parked, timer].into_iter().flatten().min()
     }
 
     /// Logs an unimplemented syscall once.

@@ -45,7 +45,6 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         let mut t = k.table.borrow_mut();
         let Some(p) = t.procs.get_mut(&pid) else { return };
         p.exit = Some(status);
-        p.itimer_real = None;
         // Release what a zombie does not need; closing pipe ends here
         // wakes their peers.
         let files = std::mem::take(&mut p.files);
@@ -53,6 +52,7 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         (p.ppid, p.exit_signal, children, files, p.cred.uid)
     };
     drop(released);
+    crate::kernel::time::set_itimer(k, pid, None);
     k.locks.release_process(pid);
     if pid == 1 {
         k.init_exit = Some(status);

@@ -32,9 +32,21 @@ fn current(k: &Kernel, pid: Pid) -> (Duration, Duration) {
     }
 }
 
-fn arm(k: &Kernel, pid: Pid, value: Duration, interval: Duration) {
-    if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
-        p.itimer_real = if value.is_zero() { None } else { Some((Instant::now() + value, interval)) };
+fn arm(k: &mut Kernel, pid: Pid, value: Duration, interval: Duration) {
+    let at = if value.is_zero() { None } else { Some((Instant::now() + value, interval)) };
+    set_itimer(k, pid, at);
+}
+
+/// Sets a process's ITIMER_REAL and keeps the kernel's timer index in step.
+pub fn set_itimer(k: &mut Kernel, pid: Pid, at: Option<(Instant, Duration)>) {
+    let old = k.table.borrow_mut().procs.get_mut(&pid).map(|p| std::mem::replace(&mut p.itimer_real, at));
+    if let Some(Some((t, _))) = old {
+        k.itimers.remove(&(t, pid));
+    }
+    if let Some((t, _)) = at {
+        if k.table.borrow().procs.contains_key(&pid) {
+            k.itimers.insert((t, pid));
+        }
     }
 }
 
@@ -80,20 +92,15 @@ pub fn sys_getitimer(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 /// Fires expired ITIMER_REAL timers: SIGALRM to the process, then reload.
 pub fn run_timers(k: &mut Kernel) {
     let now = Instant::now();
-    let due: Vec<Pid> = k.table.borrow().procs.values().filter(|p| p.itimer_real.is_some_and(|(at, _)| at <= now)).map(|p| p.pid).collect();
+    let due: Vec<Pid> = k.itimers.iter().take_while(|(at, _)| *at <= now).map(|(_, pid)| *pid).collect();
     for pid in due {
-        if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
-            p.itimer_real = match p.itimer_real {
-                Some((at, iv)) if !iv.is_zero() => Some((at + iv, iv)),
-                _ => None,
-            };
-        }
+        let cur = k.table.borrow().procs.get(&pid).and_then(|p| p.itimer_real);
+        let next = match cur {
+            Some((at, iv)) if !iv.is_zero() => Some((at + iv, iv)),
+            _ => None,
+        };
+        set_itimer(k, pid, next);
         let sig = guest_abi::signal::SIGALRM;
         crate::kernel::signal::send_to_process(k, pid, sig, crate::kernel::signal::SigOrigin::kernel(sig));
     }
-}
-
-/// The next ITIMER_REAL expiry of any process.
-pub fn next_timer(k: &Kernel) -> Option<Instant> {
-    k.table.borrow().procs.values().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min()
 }
