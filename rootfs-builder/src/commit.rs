@@ -172,6 +172,11 @@ pub fn stage_tree(root: &InodeRef, stager: &mut Stager) -> Result<Vec<String>, C
     // First staged path (relative) of every non-directory inode number.
     let mut first_name: HashMap<u64, Vec<u8>> = HashMap::new();
     let mut dirs_seen: HashMap<u64, Vec<u8>> = HashMap::new();
+    // Directories stay alive until the walk ends, as the dentries of a path
+    // walk would keep them: the overlay answers ".." of a copied-up
+    // directory under a not-copied-up one only while the parent's inode
+    // object lives (and readdir needs "..").
+    let mut keep: Vec<InodeRef> = Vec::new();
     let mut stack: Vec<(Vec<u8>, InodeRef)> = vec![(Vec::new(), root.clone())];
     while let Some((rel, node)) = stack.pop() {
         let shown = if rel.is_empty() { b"/".to_vec() } else { rel.clone() };
@@ -212,6 +217,7 @@ pub fn stage_tree(root: &InodeRef, stager: &mut Stager) -> Result<Vec<String>, C
                     let inode = node.lookup(&name).map_err(read_err(&child))?;
                     stack.push((child, inode));
                 }
+                keep.push(node.clone());
             }
             S_IFREG => {
                 let mut reader = InodeReader { inode: &node, offset: 0 };

@@ -1,6 +1,7 @@
 //! `ls`, `cat` and `check`: reading an image through umk's own ext4 driver,
 //! exactly as the guest will see it (no mount, no debugfs, no root).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
@@ -106,7 +107,19 @@ impl Tree for Ext4 {
 
 /// A VFS inode tree (the merged view of an image and its overlay).
 pub struct VfsTree {
-    pub root: InodeRef,
+    root: InodeRef,
+    /// Every directory looked into, kept alive for the tree's lifetime.
+    /// The overlay answers ".." of a copied-up directory only while its
+    /// parent's inode object is alive when that parent is still an image
+    /// directory (the guest's dentries keep it alive), so we hold them as
+    /// a path walk would.
+    keep: RefCell<Vec<InodeRef>>,
+}
+
+impl VfsTree {
+    pub fn new(root: InodeRef) -> VfsTree {
+        VfsTree { root, keep: RefCell::new(Vec::new()) }
+    }
 }
 
 fn vfs_err(path: &[u8]) -> impl FnOnce(Errno) -> InspectError + '_ {
@@ -132,6 +145,7 @@ impl Tree for VfsTree {
         Ok(stat_of(&node.attr().map_err(vfs_err(path))?))
     }
     fn lookup(&self, dir: &InodeRef, name: &[u8], path: &[u8]) -> Result<Option<InodeRef>, InspectError> {
+        self.keep.borrow_mut().push(dir.clone());
         match dir.lookup(name) {
             Ok(n) => Ok(Some(n)),
             Err(Errno::ENOENT) => Ok(None),
@@ -142,6 +156,7 @@ impl Tree for VfsTree {
         node.readlink().map_err(vfs_err(path))
     }
     fn list(&self, dir: &InodeRef, path: &[u8]) -> Result<Vec<(Vec<u8>, InodeRef)>, InspectError> {
+        self.keep.borrow_mut().push(dir.clone());
         let mut names = Vec::new();
         dir.readdir(0, &mut |e| {
             names.push(e.name.to_vec());

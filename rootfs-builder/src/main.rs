@@ -130,7 +130,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => inspect::ls(&inspect::open(&image)?, path.as_bytes(), recursive, &mut out)?,
                 Some(ovl) => {
                     let merged = merged::open(&image, &ovl)?;
-                    inspect::ls(&VfsTree { root: merged.root.clone() }, path.as_bytes(), recursive, &mut out)?
+                    inspect::ls(&VfsTree::new(merged.root.clone()), path.as_bytes(), recursive, &mut out)?
                 }
             }
             out.flush().or_else(ignore_broken_pipe)?;
@@ -142,7 +142,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => inspect::cat(&inspect::open(&image)?, path.as_bytes(), &mut out)?,
                 Some(ovl) => {
                     let merged = merged::open(&image, &ovl)?;
-                    inspect::cat(&VfsTree { root: merged.root.clone() }, path.as_bytes(), &mut out)?
+                    inspect::cat(&VfsTree::new(merged.root.clone()), path.as_bytes(), &mut out)?
                 }
             };
             out.flush().or_else(ignore_broken_pipe)?;
