@@ -68,6 +68,9 @@ pub struct Stat {
     pub mtime: i64,
 }
 
+/// A directory's (name, node) pairs.
+pub type Listing<N> = Vec<(Vec<u8>, N)>;
+
 /// A tree that `ls` and `cat` can walk: an image read directly through
 /// umk's ext4 driver ([`Ext4`]), or any VFS inode tree such as an image
 /// with its overlay on top ([`VfsTree`]). Errors carry `path`.
@@ -78,7 +81,7 @@ pub trait Tree {
     fn lookup(&self, dir: &Self::Node, name: &[u8], path: &[u8]) -> Result<Option<Self::Node>, InspectError>;
     fn readlink(&self, node: &Self::Node, path: &[u8]) -> Result<Vec<u8>, InspectError>;
     /// Every entry of a directory, "." and ".." included, sorted by name.
-    fn list(&self, dir: &Self::Node, path: &[u8]) -> Result<Vec<(Vec<u8>, Self::Node)>, InspectError>;
+    fn list(&self, dir: &Self::Node, path: &[u8]) -> Result<Listing<Self::Node>, InspectError>;
     fn read(&self, node: &Self::Node, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError>;
 }
 

@@ -120,6 +120,8 @@ fn change_everything(root: &InodeRef) {
     conf.set_owner(Some(1000), Some(1000)).unwrap();
     conf.set_mode(0o640).unwrap();
     conf.set_xattr(b"user.comment", b"made in the guest").unwrap();
+    conf.set_xattr(b"user.gone", b"removed again").unwrap();
+    conf.remove_xattr(b"user.gone").unwrap();
     conf.set_times(None, Some((FIXED, 5))).unwrap();
     let big = create(root, "/big", S_IFREG | 0o600, 0, None);
     big.write_at(1 << 20, &big_data()[1 << 20..]).unwrap();
@@ -140,6 +142,8 @@ fn change_everything(root: &InodeRef) {
     link(root, "/usr/bin/su", "/usr/bin/su2");
     // Directories: sticky, setgid with owners.
     let data = create(root, "/opt", S_IFDIR | 0o755, 0, None);
+    data.set_xattr(b"user.dir", b"on a directory").unwrap();
+    root.set_mode(0o750).unwrap();
     let shared = data.create(b"shared", S_IFDIR | 0o1777, 0, None, &root_creds()).unwrap();
     shared.set_owner(Some(1000), Some(100)).unwrap();
     let sg = create(root, "/opt/sgid", S_IFDIR | 0o2775, 0, None);
@@ -348,8 +352,9 @@ fn commit_keeps_exactly_what_the_guest_saw() {
     assert!(debugfs(&new, "stat /usr/bin/ping").is_empty() || !debugfs(&new, "stat /usr/bin/ping").contains("Inode:"));
     assert!(debugfs(&new, "ea_get /etc/new.conf user.comment").contains("made in the guest"));
     assert!(debugfs(&new, "ea_get -x /usr/bin/su security.capability").contains("01 00 00 02 00 20"));
-    // The image's own xattr went with its (renamed-away) file: none left.
-    assert!(!debugfs(&new, "ea_list /usr/bin/wall").contains("capability"));
+    assert!(debugfs(&new, "ea_get /opt user.dir").contains("on a directory"));
+    assert!(!debugfs(&new, "ea_list /etc/new.conf").contains("user.gone"));
+    assert_eq!(debugfs_field(&new, "/", "Mode:"), "0750");
     // Nothing left behind but the inputs and the image.
     assert_eq!(entries_of(dir.path()), vec![base.clone(), new.clone(), dir.path().join("rootfs.tar"), ovl.clone()]);
     drop(root);
@@ -545,6 +550,31 @@ fn a_real_guest_commit_boots_with_the_guests_changes() {
         String::from_utf8_lossy(&out.stdout),
         "data\nconf\n/root/file\nprw-r--r-- -rwsr-xr-x -rwsr-xr-x crw-r--r-- 12:34 755\n0:0 1777\nno hostname\n"
     );
+
+    // A VM still running on its overlay: commit what it has synced.
+    let mut vm = Command::new(&umk)
+        .arg("run")
+        .arg("--image")
+        .arg(&new)
+        .arg("--overlay")
+        .arg(&ovl2)
+        .args(["--", "/bin/sh", "-c", "echo live > /root/live; sync; sleep 5"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ls_r(&new, Some(&ovl2)).contains(" live\n") {
+        assert!(std::time::Instant::now() < deadline, "the VM never synced /root/live");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let snap = dir.path().join("snap.img");
+    assert_ok(&commit(&new, &ovl2, &snap, &[]));
+    // SIGTERM ends a VM cleanly (its guest processes too).
+    let _ = Command::new("kill").arg("-TERM").arg(vm.id().to_string()).status();
+    let _ = vm.wait();
+    assert_eq!(run(&[&"cat", &snap, &"/root/live"]).stdout, b"live\n");
+    fsck_clean(&snap);
 }
 
 
