@@ -84,13 +84,13 @@ pub struct BuildReport {
 }
 
 /// Temporary files next to the output; removed however we leave `build`.
-struct Scratch {
-    image: PathBuf,
-    work: PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) image: PathBuf,
+    pub(crate) work: PathBuf,
 }
 
 impl Scratch {
-    fn create(output: &Path) -> Result<Scratch, BuildError> {
+    pub(crate) fn create(output: &Path) -> Result<Scratch, BuildError> {
         let dir = match output.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -135,7 +135,7 @@ fn fnv(seed: u64, bytes: &[u8], mut h: u64) -> u64 {
     h
 }
 
-fn uuid_from(seed: u64, manifest: &Manifest) -> String {
+pub(crate) fn uuid_from(seed: u64, manifest: &Manifest) -> String {
     let (mut a, mut b) = (0u64, 0u64);
     for node in &manifest.nodes {
         for p in &node.paths {
@@ -163,7 +163,7 @@ fn valid_uuid(text: &str) -> bool {
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn source_date_epoch() -> Result<Option<i64>, BuildError> {
+pub(crate) fn source_date_epoch() -> Result<Option<i64>, BuildError> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(text) if !text.trim().is_empty() => {
             text.trim().parse().map(Some).map_err(|_| BuildError::BadEpoch(text))
@@ -259,21 +259,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         (stager.finish()?, Some(compression), Some(xattrs))
     };
 
-    // 2. Size.
-    let estimate = mkfs::estimate(&manifest);
-    let (size, size_text) = match (size_request, &opts.size) {
-        (Some(bytes), Some(text)) => {
-            mkfs::check_size(&estimate, bytes, text)?;
-            (bytes / BLOCK_SIZE * BLOCK_SIZE, text.clone())
-        }
-        _ => {
-            let bytes = mkfs::default_size(&estimate);
-            (bytes, human(bytes))
-        }
-    };
-
-    // 3. Filesystem and metadata.
-    let epoch = epoch_override.unwrap_or_else(|| manifest.newest_mtime());
+    // 2.-3. Size, filesystem, metadata, check.
     let id = Identity {
         uuid: match &uuid {
             UuidChoice::Derived => Some(uuid_from(1, &manifest)),
@@ -282,15 +268,47 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         },
         hash_seed: uuid_from(2, &manifest),
         label: opts.label.clone(),
-        epoch,
+        epoch: epoch_override.unwrap_or_else(|| manifest.newest_mtime()),
+    };
+    let request = size_request.zip(opts.size.as_deref());
+    let (size, estimate) = make_image(&manifest, xattr_dir.as_deref(), &scratch, request, &id, interactive)?;
+
+    // 4. Into place, atomically.
+    fs::rename(&scratch.image, &opts.output).map_err(|e| BuildError::Rename(opts.output.clone(), e))?;
+    Ok(BuildReport { image: opts.output.clone(), size, content: estimate.content, inodes: manifest.nodes.len(), compression })
+}
+
+/// Steps 2 and 3 of a build, shared with `commit`: size the image, run
+/// mke2fs on the staged tree, apply the true metadata with debugfs and check
+/// the result with e2fsck, all on `scratch.image`. `request` is the size
+/// asked for (bytes, as written); None picks one. Returns the size and the
+/// estimate it was checked against.
+pub(crate) fn make_image(
+    manifest: &Manifest,
+    xattr_dir: Option<&Path>,
+    scratch: &Scratch,
+    request: Option<(u64, &str)>,
+    id: &Identity,
+    interactive: bool,
+) -> Result<(u64, mkfs::SizeEstimate), BuildError> {
+    let estimate = mkfs::estimate(manifest);
+    let (size, size_text) = match request {
+        Some((bytes, text)) => {
+            mkfs::check_size(&estimate, bytes, text)?;
+            (bytes / BLOCK_SIZE * BLOCK_SIZE, text.to_string())
+        }
+        None => {
+            let bytes = mkfs::default_size(&estimate);
+            (bytes, human(bytes))
+        }
     };
     let bar = progress_bar(interactive && estimate.content >= PROGRESS_THRESHOLD, None);
     set_phase(&bar, "creating filesystem");
-    mkfs::mke2fs(&manifest, &scratch.image, size, &size_text, &estimate, &id)?;
+    mkfs::mke2fs(manifest, &scratch.image, size, &size_text, &estimate, id)?;
     set_phase(&bar, "fixing metadata");
-    let script = mkfs::fixup_script(&manifest, xattr_dir.as_deref())?;
+    let script = mkfs::fixup_script(manifest, xattr_dir)?;
     if !script.is_empty() {
-        mkfs::debugfs(&scratch.image, &script, &scratch.work.join("fixup.debugfs"), epoch)?;
+        mkfs::debugfs(&scratch.image, &script, &scratch.work.join("fixup.debugfs"), id.epoch)?;
     }
     set_phase(&bar, "checking");
     if let Some(problems) = mkfs::fsck(&scratch.image)? {
@@ -299,8 +317,5 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-
-    // 4. Into place, atomically.
-    fs::rename(&scratch.image, &opts.output).map_err(|e| BuildError::Rename(opts.output.clone(), e))?;
-    Ok(BuildReport { image: opts.output.clone(), size, content: estimate.content, inodes: manifest.nodes.len(), compression })
+    Ok((size, estimate))
 }

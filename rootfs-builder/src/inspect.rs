@@ -1,15 +1,18 @@
 //! `ls`, `cat` and `check`: reading an image through umk's own ext4 driver,
 //! exactly as the guest will see it (no mount, no debugfs, no root).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
-use umk::kernel::fs::ext4::{Ext4, Ext4Error, InodeAttr, Ino, ROOT_INO};
+use umk::kernel::errno::Errno;
+use umk::kernel::fs::ext4::{Ext4, Ext4Error, Ino, ROOT_INO};
+use umk::kernel::fs::InodeRef;
 
-use crate::stage::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+use crate::stage::{dev_major, dev_minor, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 
 /// Linux gives up after this many symlinks in one lookup (ELOOP).
 const MAX_SYMLINKS: usize = 40;
@@ -32,6 +35,8 @@ pub enum InspectError {
     Loop(String),
     #[error("{path}: {source}")]
     Fs { path: String, source: Ext4Error },
+    #[error("{path}: {errno}")]
+    Vfs { path: String, errno: &'static str },
     #[error("cannot write output: {0}")]
     Write(io::Error),
     #[error("{0} problem(s) found in the image")]
@@ -51,43 +56,166 @@ pub fn open(image: &Path) -> Result<Ext4, InspectError> {
     Ext4::open(Box::new(file)).map_err(|e| InspectError::Mount(image.to_path_buf(), e))
 }
 
+/// What `ls` shows of an inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub rdev: (u32, u32),
+    pub mtime: i64,
+}
+
+/// A directory's (name, node) pairs.
+pub type Listing<N> = Vec<(Vec<u8>, N)>;
+
+/// A tree that `ls` and `cat` can walk: an image read directly through
+/// umk's ext4 driver ([`Ext4`]), or any VFS inode tree such as an image
+/// with its overlay on top ([`VfsTree`]). Errors carry `path`.
+pub trait Tree {
+    type Node: Clone;
+    fn root(&self) -> Self::Node;
+    fn stat(&self, node: &Self::Node, path: &[u8]) -> Result<Stat, InspectError>;
+    fn lookup(&self, dir: &Self::Node, name: &[u8], path: &[u8]) -> Result<Option<Self::Node>, InspectError>;
+    fn readlink(&self, node: &Self::Node, path: &[u8]) -> Result<Vec<u8>, InspectError>;
+    /// Every entry of a directory, "." and ".." included, sorted by name.
+    fn list(&self, dir: &Self::Node, path: &[u8]) -> Result<Listing<Self::Node>, InspectError>;
+    fn read(&self, node: &Self::Node, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError>;
+}
+
+impl Tree for Ext4 {
+    type Node = Ino;
+    fn root(&self) -> Ino {
+        ROOT_INO
+    }
+    fn stat(&self, node: &Ino, path: &[u8]) -> Result<Stat, InspectError> {
+        let a = self.inode(*node).map_err(fs_err(path))?;
+        Ok(Stat { mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: (a.rdev_major, a.rdev_minor), mtime: a.mtime.0 })
+    }
+    fn lookup(&self, dir: &Ino, name: &[u8], path: &[u8]) -> Result<Option<Ino>, InspectError> {
+        Ext4::lookup(self, *dir, name).map_err(fs_err(path))
+    }
+    fn readlink(&self, node: &Ino, path: &[u8]) -> Result<Vec<u8>, InspectError> {
+        Ext4::readlink(self, *node).map_err(fs_err(path))
+    }
+    fn list(&self, dir: &Ino, path: &[u8]) -> Result<Vec<(Vec<u8>, Ino)>, InspectError> {
+        Ok(entries(self, *dir, path)?.into_iter().map(|(name, ino, _)| (name, ino)).collect())
+    }
+    fn read(&self, node: &Ino, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError> {
+        Ext4::read(self, *node, offset, buf).map_err(fs_err(path))
+    }
+}
+
+/// A VFS inode tree (the merged view of an image and its overlay).
+pub struct VfsTree {
+    root: InodeRef,
+    /// Every directory looked into, kept alive for the tree's lifetime.
+    /// The overlay answers ".." of a copied-up directory only while its
+    /// parent's inode object is alive when that parent is still an image
+    /// directory (the guest's dentries keep it alive), so we hold them as
+    /// a path walk would.
+    keep: RefCell<Vec<InodeRef>>,
+}
+
+impl VfsTree {
+    pub fn new(root: InodeRef) -> VfsTree {
+        VfsTree { root, keep: RefCell::new(Vec::new()) }
+    }
+}
+
+fn vfs_err(path: &[u8]) -> impl FnOnce(Errno) -> InspectError + '_ {
+    move |e| match e {
+        Errno::ENOENT => InspectError::NotFound(show(path)),
+        Errno::ENOTDIR => InspectError::NotDir(show(path)),
+        Errno::EISDIR => InspectError::IsDir(show(path)),
+        e => InspectError::Vfs { path: show(path), errno: e.name() },
+    }
+}
+
+/// The fields of a VFS [`Attr`](umk::kernel::fs::Attr) that `ls` shows.
+pub fn stat_of(a: &umk::kernel::fs::Attr) -> Stat {
+    Stat { mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: (dev_major(a.rdev), dev_minor(a.rdev)), mtime: a.mtime.0 }
+}
+
+impl Tree for VfsTree {
+    type Node = InodeRef;
+    fn root(&self) -> InodeRef {
+        self.root.clone()
+    }
+    fn stat(&self, node: &InodeRef, path: &[u8]) -> Result<Stat, InspectError> {
+        Ok(stat_of(&node.attr().map_err(vfs_err(path))?))
+    }
+    fn lookup(&self, dir: &InodeRef, name: &[u8], path: &[u8]) -> Result<Option<InodeRef>, InspectError> {
+        self.keep.borrow_mut().push(dir.clone());
+        match dir.lookup(name) {
+            Ok(n) => Ok(Some(n)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(vfs_err(path)(e)),
+        }
+    }
+    fn readlink(&self, node: &InodeRef, path: &[u8]) -> Result<Vec<u8>, InspectError> {
+        node.readlink().map_err(vfs_err(path))
+    }
+    fn list(&self, dir: &InodeRef, path: &[u8]) -> Result<Vec<(Vec<u8>, InodeRef)>, InspectError> {
+        self.keep.borrow_mut().push(dir.clone());
+        let mut names = Vec::new();
+        dir.readdir(0, &mut |e| {
+            names.push(e.name.to_vec());
+            true
+        })
+        .map_err(vfs_err(path))?;
+        names.sort();
+        let mut list = Vec::with_capacity(names.len());
+        for name in names {
+            let node = dir.lookup(&name).map_err(vfs_err(&join(path, &name)))?;
+            list.push((name, node));
+        }
+        Ok(list)
+    }
+    fn read(&self, node: &InodeRef, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError> {
+        node.read_at(offset, buf).map_err(vfs_err(path))
+    }
+}
+
 /// Resolve `path` inside the image the way the guest kernel would: from the
 /// image's root (relative paths too), ".." through the directory entries,
 /// symlinks (absolute ones restart at the image root, never the host's).
 /// The last component's symlink is followed only if `follow` is set.
 /// Returns the inode and the parent directory it was found in.
-pub fn resolve(fs: &Ext4, path: &[u8], follow: bool) -> Result<Ino, InspectError> {
+pub fn resolve<T: Tree>(fs: &T, path: &[u8], follow: bool) -> Result<T::Node, InspectError> {
     let mut hops = 0usize;
     // Components still to walk, in reverse order so we can push a link's
     // target in front of what remains.
     let mut todo: Vec<Vec<u8>> = components(path).into_iter().rev().collect();
     let trailing_slash = path.ends_with(b"/");
-    let mut cur = ROOT_INO;
+    let mut cur = fs.root();
     while let Some(name) = todo.pop() {
-        let attr = fs.inode(cur).map_err(fs_err(path))?;
+        let attr = fs.stat(&cur, path)?;
         if attr.mode & S_IFMT != S_IFDIR {
             return Err(InspectError::NotDir(show(path)));
         }
-        let Some(next) = fs.lookup(cur, &name).map_err(fs_err(path))? else {
+        let Some(next) = fs.lookup(&cur, &name, path)? else {
             return Err(InspectError::NotFound(show(path)));
         };
-        let next_attr = fs.inode(next).map_err(fs_err(path))?;
+        let next_attr = fs.stat(&next, path)?;
         let last = todo.is_empty();
         if next_attr.mode & S_IFMT == S_IFLNK && (!last || follow || trailing_slash) {
             hops += 1;
             if hops > MAX_SYMLINKS {
                 return Err(InspectError::Loop(show(path)));
             }
-            let target = fs.readlink(next).map_err(fs_err(path))?;
+            let target = fs.readlink(&next, path)?;
             if target.starts_with(b"/") {
-                cur = ROOT_INO;
+                cur = fs.root();
             }
             todo.extend(components(&target).into_iter().rev());
             continue;
         }
         cur = next;
     }
-    if trailing_slash && fs.inode(cur).map_err(fs_err(path))?.mode & S_IFMT != S_IFDIR {
+    if trailing_slash && fs.stat(&cur, path)?.mode & S_IFMT != S_IFDIR {
         return Err(InspectError::NotDir(show(path)));
     }
     Ok(cur)
@@ -163,14 +291,14 @@ struct Row {
     name: Vec<u8>,
 }
 
-fn row(fs: &Ext4, ino: Ino, attr: &InodeAttr, name: &[u8], path: &[u8]) -> Result<Row, InspectError> {
+fn row<T: Tree>(fs: &T, node: &T::Node, attr: &Stat, name: &[u8], path: &[u8]) -> Result<Row, InspectError> {
     let mut shown = name.to_vec();
     if attr.mode & S_IFMT == S_IFLNK {
         shown.extend_from_slice(b" -> ");
-        shown.extend_from_slice(&fs.readlink(ino).map_err(fs_err(path))?);
+        shown.extend_from_slice(&fs.readlink(node, path)?);
     }
     let size = match attr.mode & S_IFMT {
-        S_IFCHR | S_IFBLK => format!("{}, {}", attr.rdev_major, attr.rdev_minor),
+        S_IFCHR | S_IFBLK => format!("{}, {}", attr.rdev.0, attr.rdev.1),
         _ => attr.size.to_string(),
     };
     Ok(Row {
@@ -179,7 +307,7 @@ fn row(fs: &Ext4, ino: Ino, attr: &InodeAttr, name: &[u8], path: &[u8]) -> Resul
         uid: attr.uid.to_string(),
         gid: attr.gid.to_string(),
         size,
-        time: format_time(attr.mtime.0),
+        time: format_time(attr.mtime),
         name: shown,
     })
 }
@@ -220,27 +348,27 @@ fn entries(fs: &Ext4, dir: Ino, path: &[u8]) -> Result<Vec<(Vec<u8>, Ino, u8)>, 
 /// `ls -la PATH` (and `-R`): a directory lists its entries; anything else
 /// lists itself. A symlink named on the command line is shown, not followed,
 /// unless written with a trailing '/'.
-pub fn ls(fs: &Ext4, path: &[u8], recursive: bool, out: &mut dyn Write) -> Result<(), InspectError> {
-    let ino = resolve(fs, path, false)?;
-    let attr = fs.inode(ino).map_err(fs_err(path))?;
+pub fn ls<T: Tree>(fs: &T, path: &[u8], recursive: bool, out: &mut dyn Write) -> Result<(), InspectError> {
+    let node = resolve(fs, path, false)?;
+    let attr = fs.stat(&node, path)?;
     if attr.mode & S_IFMT != S_IFDIR {
         let name = path.to_vec();
-        let r = row(fs, ino, &attr, &name, path)?;
+        let r = row(fs, &node, &attr, &name, path)?;
         return print_rows(out, &[r]).map_err(InspectError::Write);
     }
-    let mut stack: Vec<(Vec<u8>, Ino)> = vec![(path.to_vec(), ino)];
+    let mut stack: Vec<(Vec<u8>, T::Node)> = vec![(path.to_vec(), node)];
     let mut first = true;
     while let Some((dir_path, dir)) = stack.pop() {
-        let list = entries(fs, dir, &dir_path)?;
+        let list = fs.list(&dir, &dir_path)?;
         let mut rows = Vec::with_capacity(list.len());
         let mut subdirs = Vec::new();
-        for (name, child, _) in &list {
+        for (name, child) in &list {
             let child_path = join(&dir_path, name);
-            let child_attr = fs.inode(*child).map_err(fs_err(&child_path))?;
+            let child_attr = fs.stat(child, &child_path)?;
             if recursive && child_attr.mode & S_IFMT == S_IFDIR && name != b"." && name != b".." {
-                subdirs.push((child_path.clone(), *child));
+                subdirs.push((child_path.clone(), child.clone()));
             }
-            rows.push(row(fs, *child, &child_attr, name, &child_path)?);
+            rows.push(row(fs, child, &child_attr, name, &child_path)?);
         }
         if recursive {
             if !first {
@@ -256,16 +384,16 @@ pub fn ls(fs: &Ext4, path: &[u8], recursive: bool, out: &mut dyn Write) -> Resul
 }
 
 /// Write the whole file at `path` (symlinks followed) to `out`.
-pub fn cat(fs: &Ext4, path: &[u8], out: &mut dyn Write) -> Result<u64, InspectError> {
-    let ino = resolve(fs, path, true)?;
-    let attr = fs.inode(ino).map_err(fs_err(path))?;
+pub fn cat<T: Tree>(fs: &T, path: &[u8], out: &mut dyn Write) -> Result<u64, InspectError> {
+    let node = resolve(fs, path, true)?;
+    let attr = fs.stat(&node, path)?;
     if attr.mode & S_IFMT == S_IFDIR {
         return Err(InspectError::IsDir(show(path)));
     }
     let mut buf = vec![0u8; CAT_BUFFER.min(attr.size.max(4096) as usize)];
     let mut offset = 0u64;
     loop {
-        let n = fs.read(ino, offset, &mut buf).map_err(fs_err(path))?;
+        let n = fs.read(&node, offset, &mut buf, path)?;
         if n == 0 {
             break;
         }

@@ -10,11 +10,13 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use umk_rootfs::build::{build, BuildOptions, UuidChoice};
-use umk_rootfs::inspect;
+use umk_rootfs::commit::{commit, CommitOptions};
+use umk_rootfs::inspect::{self, VfsTree};
+use umk_rootfs::merged;
 use umk_rootfs::size::human;
 
 #[derive(Parser)]
-#[command(name = "umk-rootfs", version, about = "Build and inspect ext4 root filesystem images for umk")]
+#[command(name = "umk-rootfs", version, about = "Build, inspect and commit ext4 root filesystem images for umk")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -46,6 +48,31 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Flatten a base image and a VM's overlay into a new ext4 image with exactly what the guest saw.
+    ///
+    /// The overlay is read without taking its lock, so the overlay of a
+    /// running VM can be committed: the result is a snapshot of what that
+    /// VM has written to its overlay (everything it synced).
+    Commit {
+        /// The base image the overlay was made for.
+        #[arg(long, value_name = "BASE")]
+        image: PathBuf,
+        /// The VM's overlay file.
+        #[arg(long, value_name = "OVL")]
+        overlay: PathBuf,
+        /// Image file to write.
+        #[arg(short, long, value_name = "NEW")]
+        output: PathBuf,
+        /// Overwrite NEW if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Image size, e.g. 512M, 2G or a byte count (default: content plus headroom).
+        #[arg(long)]
+        size: Option<String>,
+        /// Do not report what was written.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// List a directory of an image like `ls -la` (read with umk's ext4 driver).
     Ls {
         image: PathBuf,
@@ -55,9 +82,18 @@ enum Cmd {
         /// List subdirectories recursively.
         #[arg(short = 'R', long)]
         recursive: bool,
+        /// Show the image with this VM overlay on top (the guest's view).
+        #[arg(long, value_name = "OVL")]
+        overlay: Option<PathBuf>,
     },
     /// Write a file of an image to stdout (read with umk's ext4 driver).
-    Cat { image: PathBuf, path: OsString },
+    Cat {
+        image: PathBuf,
+        path: OsString,
+        /// Read the image with this VM overlay on top (the guest's view).
+        #[arg(long, value_name = "OVL")]
+        overlay: Option<PathBuf>,
+    },
     /// Read every directory, inode, file and symlink reachable from the root; report problems.
     Check { image: PathBuf },
 }
@@ -82,17 +118,33 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Cmd::Ls { image, path, recursive } => {
-            let fs = inspect::open(&image)?;
+        Cmd::Commit { image, overlay, output, force, size, quiet } => {
+            let report = commit(&CommitOptions { image, overlay, output, force, size })?;
+            if !quiet {
+                eprintln!("umk-rootfs: wrote {} ({}, {} of content, {} inodes)", report.image.display(), human(report.size), human(report.content), report.inodes);
+            }
+        }
+        Cmd::Ls { image, path, recursive, overlay } => {
             let mut out = BufWriter::new(io::stdout().lock());
-            inspect::ls(&fs, path.as_bytes(), recursive, &mut out)?;
+            match overlay {
+                None => inspect::ls(&inspect::open(&image)?, path.as_bytes(), recursive, &mut out)?,
+                Some(ovl) => {
+                    let merged = merged::open(&image, &ovl)?;
+                    inspect::ls(&VfsTree::new(merged.root.clone()), path.as_bytes(), recursive, &mut out)?
+                }
+            }
             out.flush().or_else(ignore_broken_pipe)?;
         }
-        Cmd::Cat { image, path } => {
-            let fs = inspect::open(&image)?;
+        Cmd::Cat { image, path, overlay } => {
             // Large writes straight to the stdout fd: no extra buffering layer.
             let mut out = io::stdout().lock();
-            inspect::cat(&fs, path.as_bytes(), &mut out)?;
+            match overlay {
+                None => inspect::cat(&inspect::open(&image)?, path.as_bytes(), &mut out)?,
+                Some(ovl) => {
+                    let merged = merged::open(&image, &ovl)?;
+                    inspect::cat(&VfsTree::new(merged.root.clone()), path.as_bytes(), &mut out)?
+                }
+            };
             out.flush().or_else(ignore_broken_pipe)?;
         }
         Cmd::Check { image } => {
