@@ -825,7 +825,21 @@ impl Overlay {
         }
         let up = self.st.borrow().nodes.get(&h.ino).map(|n| n.parent);
         if let Some(p) = up {
-            return self.handle_known(p).ok_or(Errno::EIO);
+            if let Some(hp) = self.handle_known(p) {
+                return Ok(hp);
+            }
+            // The parent is an image directory that nothing holds and that
+            // was never copied up. A directory gaining or losing entries is
+            // copied up, so `h` still sits where the image has it: the
+            // image's ".." is the parent.
+            if let Some(l) = self.lower_of(h)? {
+                let lp = l.lookup(b"..")?;
+                if lp.attr()?.ino == p {
+                    let path = self.lower_path_of(h).map(|x| dirname(&x));
+                    return Ok(self.handle(p, Some(lp), path));
+                }
+            }
+            return Err(Errno::EIO);
         }
         // An image directory still where the image has it.
         let l = self.lower_of(h)?.ok_or(Errno::EIO)?;
