@@ -6,7 +6,8 @@
 #
 #   --rounds N  rounds per benchmark (default 5); each round runs the
 #               benchmark once natively, then once under umk
-#   --quick     1 round at UMK_BENCH_SCALE=0.1 (unless UMK_BENCH_SCALE is set)
+#   --quick     1 round (unless --rounds) at UMK_BENCH_SCALE=0.1 (unless
+#               UMK_BENCH_SCALE is set)
 #   NAME...     a subset: getpid open_fstat_close pread4k seq_read
 #               fork_exit_wait fork_exec_wait pipe_pingpong stat_deep
 #               cpu_loop futex_pingpong pthread_create_join
@@ -71,7 +72,7 @@ spec_field() { # NAME FIELD(1-based)
 
 # ---- arguments --------------------------------------------------------------
 
-ROUNDS=5
+ROUNDS=
 QUICK=0
 NAMES=()
 while [[ $# -gt 0 ]]; do
@@ -85,9 +86,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 if [[ $QUICK == 1 ]]; then
-    ROUNDS=1
+    ROUNDS=${ROUNDS:-1}
     SCALE=${UMK_BENCH_SCALE:-0.1}
 else
+    ROUNDS=${ROUNDS:-5}
     SCALE=${UMK_BENCH_SCALE:-1}
 fi
 [[ ${#NAMES[@]} -gt 0 ]] || for s in "${SPECS[@]}"; do NAMES+=("${s%%|*}"); done
@@ -233,6 +235,8 @@ fmt() { # KIND NS
         else               printf "%.2f ms", v / 1e6 }'
 }
 
+dashes() { local s=""; while [[ ${#s} -lt $1 ]]; do s+=-; done; printf '%s' "$s"; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 
 declare -A RAW=()   # raw_trap mode -> per-round figures (newline separated)
@@ -247,39 +251,58 @@ run_raw_trap() { # ROUND
     done <"$log.out"
 }
 
-# bench NAME: all rounds, then one table row.
+# bench NAME: all rounds, then one table row.  A failed umk run costs its
+# round; two failures in a row end the benchmark.  Any failure shows as
+# FAIL in the umk column (with K/N when some rounds did succeed).
 bench() {
-    local name=$1 label kind goal peer r nat umk nats=() umks=() ratios=() failed=""
+    local name=$1 label kind goal peer r nat umk nats=() umks=() ratios=()
+    local fails=0 streak=0 first_err="" natfail=0
     label=$(spec_field "$name" 2); kind=$(spec_field "$name" 3)
     goal=$(spec_field "$name" 4); peer=$(spec_field "$name" 5)
     for ((r = 1; r <= ROUNDS; r++)); do
         [[ $name == getpid && -x $HOSTBIN/raw_trap ]] && run_raw_trap "$r"
-        nat=$(run_one native "$name" "$r") || { failed="FAIL (native; $LOGS/$name.native.r$r.err)"; break; }
-        umk=$(run_one umk "$name" "$r") || { failed="FAIL ($LOGS/$name.umk.r$r.err)"; break; }
+        if ! nat=$(run_one native "$name" "$r"); then
+            natfail=1; first_err="native: $(err_line "$LOGS/$name.native.r$r.err")"; break
+        fi
+        if ! umk=$(run_one umk "$name" "$r"); then
+            fails=$((fails + 1)); streak=$((streak + 1))
+            [[ -n $first_err ]] || first_err="round $r: $(err_line "$LOGS/$name.umk.r$r.err")"
+            [[ $streak -ge 2 ]] && break
+            continue
+        fi
+        streak=0
         nats+=("$nat"); umks+=("$umk"); ratios+=("$(ratio "$umk" "$nat")")
         [[ $name == getpid ]] && UMK_GETPID+="$umk"$'\n'
     done
-    if [[ -n $failed ]]; then
-        local natcol="-"
-        [[ ${#nats[@]} -gt 0 ]] && natcol=$(fmt "$kind" "$(printf '%s\n' "${nats[@]}" | median)")
-        [[ $failed == "FAIL (native"* ]] && natcol=FAIL
-        row "$label" "$natcol" "FAIL" "-" "$goal" "$peer"
-        FAILURES+=("$name: ${failed#FAIL }")
-        return
+    [[ -n $first_err ]] && FAILURES+=("$name: $first_err (logs: $LOGS/$name.*)")
+    if [[ $natfail == 1 ]]; then
+        row "$label" FAIL - - - "$goal" "$peer"; return
     fi
+    if [[ ${#umks[@]} -eq 0 ]]; then
+        row "$label" "$(fmt "$kind" "$(printf '%s\n' "$nat" | median)")" FAIL - - "$goal" "$peer"; return
+    fi
+    local umkcol range
+    umkcol=$(fmt "$kind" "$(printf '%s\n' "${umks[@]}" | median)")
+    [[ $fails -gt 0 ]] && umkcol="FAIL $fails/$((fails + ${#umks[@]}))"
+    range=$(printf '%s\n' "${ratios[@]}" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+        END { printf "%.1f–%.1f", lo, hi }')
     row "$label" \
         "$(fmt "$kind" "$(printf '%s\n' "${nats[@]}" | median)")" \
-        "$(fmt "$kind" "$(printf '%s\n' "${umks[@]}" | median)")" \
+        "$umkcol" \
         "$(printf '%s\n' "${ratios[@]}" | median | awk '{ printf "%.2f×", $1 }')" \
-        "$goal" "$peer"
+        "$range" "$goal" "$peer"
+}
+
+err_line() { # LOG: the first line saying what went wrong
+    grep -v '^exit status' "$1" 2>/dev/null | head -1 | cut -c1-160 | grep . || tail -1 "$1" 2>/dev/null
 }
 
 # Column padding by characters, not bytes (µ, ≤ and × are multibyte).
 lpad() { local s=$2; while [[ ${#s} -lt $1 ]]; do s+=" "; done; printf '%s' "$s"; }
 rpad() { local s=$2; while [[ ${#s} -lt $1 ]]; do s=" $s"; done; printf '%s' "$s"; }
 row() {
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$(lpad 32 "$1")" "$(rpad 11 "$2")" \
-        "$(rpad 11 "$3")" "$(rpad 9 "$4")" "$(lpad 8 "$5")" "$(lpad 11 "$6")"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(lpad 32 "$1")" "$(rpad 11 "$2")" \
+        "$(rpad 11 "$3")" "$(rpad 9 "$4")" "$(rpad 11 "$5")" "$(lpad 8 "$6")" "$(lpad 11 "$7")"
 }
 
 raw_trap_section() {
@@ -289,7 +312,7 @@ raw_trap_section() {
     echo "Raw trap round trips on this machine (bench/raw_trap, a null handler on getpid):"
     g=$(printf '%s' "$UMK_GETPID" | median) || g=""
     printf '| %-44s | %10s | %-26s |\n' "mechanism" "round trip" "umk getpid / it"
-    printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..28})"
+    echo "|$(dashes 46)|$(dashes 12)|$(dashes 28)|"
     for mode in native sysemu sysemu_regs seccomp_cont seccomp_regs; do
         [[ -n ${RAW[$mode]:-} ]] || continue
         m=$(printf '%s' "${RAW[$mode]}" | median)
@@ -319,17 +342,15 @@ echo "umk benchmarks: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || ech
 echo "host: $(uname -r), $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "rounds: $ROUNDS, UMK_BENCH_SCALE=$SCALE, image: $IMG"
 echo
-row "benchmark" "native" "umk" "ratio" "goal" "best peer"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..34})" "$(printf -- '-%.0s' {1..13})" \
-    "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..10})" \
-    "$(printf -- '-%.0s' {1..13})"
+row "benchmark" "native" "umk" "ratio" "ratio range" "goal" "best peer"
+echo "|$(dashes 34)|$(dashes 13)|$(dashes 13)|$(dashes 11)|$(dashes 13)|$(dashes 10)|$(dashes 13)|"
 FAILURES=()
 for n in "${NAMES[@]}"; do bench "$n"; done
 raw_trap_section
 echo
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); logs: $LOGS"
 if [[ ${#FAILURES[@]} -gt 0 ]]; then
-    echo "failures:"
+    echo "failures (FAIL: a run exited non-zero or printed no figure):"
     printf '  %s\n' "${FAILURES[@]}"
 fi
 exit 0
