@@ -2,12 +2,15 @@
 # Run umk's micro-benchmarks natively and under umk, interleaved, and print
 # the ratios to native next to the project's goals.
 #
-#   scripts/bench.sh [--rounds N] [--quick] [NAME...]
+#   scripts/bench.sh [--rounds N] [--quick] [--pin CPU] [NAME...]
 #
 #   --rounds N  rounds per benchmark (default 5); each round runs the
 #               benchmark once natively, then once under umk
 #   --quick     1 round (unless --rounds) at UMK_BENCH_SCALE=0.1 (unless
 #               UMK_BENCH_SCALE is set)
+#   --pin CPU   run everything (native, umk and its guests, raw_trap) on
+#               that one CPU (taskset): far steadier trap-heavy figures on a
+#               busy machine, but not what an unpinned user sees
 #   NAME...     a subset: getpid open_fstat_close pread4k seq_read
 #               fork_exit_wait fork_exec_wait pipe_pingpong stat_deep
 #               cpu_loop futex_pingpong pthread_create_join
@@ -74,11 +77,13 @@ spec_field() { # NAME FIELD(1-based)
 
 ROUNDS=
 QUICK=0
+PIN=()
 NAMES=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rounds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; ROUNDS=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
+        --pin) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; PIN=(taskset -c "$2"); shift 2 ;;
         -h|--help) usage ;;
         -*) usage ;;
         *) spec_field "$1" 1 >/dev/null || { echo "bench.sh: unknown benchmark '$1'" >&2; usage; }
@@ -211,7 +216,7 @@ cmd_for() {
 run_one() {
     local where=$1 name=$2 round=$3 log=$LOGS/$2.$1.r$3 fig rc
     cmd_for "$where" "$name"
-    timeout "$TIMEOUT" "${CMD[@]}" </dev/null >"$log.out" 2>"$log.err"
+    timeout "$TIMEOUT" "${PIN[@]}" "${CMD[@]}" </dev/null >"$log.out" 2>"$log.err"
     rc=$?
     fig=$(awk -v n="$name" '$1 == n && $3 ~ /^[0-9.]+$/ { f = $3 } END { if (f != "") print f }' "$log.out")
     if [[ $rc -ne 0 || -z $fig ]]; then
@@ -244,7 +249,7 @@ UMK_GETPID=""       # per-round umk getpid figures, for the raw_trap ratios
 
 run_raw_trap() { # ROUND
     local log=$LOGS/raw_trap.r$1 mode fig
-    timeout "$TIMEOUT" env UMK_BENCH_SCALE="$SCALE" "$HOSTBIN/raw_trap" >"$log.out" 2>"$log.err" \
+    timeout "$TIMEOUT" "${PIN[@]}" env UMK_BENCH_SCALE="$SCALE" "$HOSTBIN/raw_trap" >"$log.out" 2>"$log.err" \
         || { note "raw_trap failed (see $log.err)"; return; }
     while read -r mode _ fig; do
         RAW[${mode#raw_trap_}]+="$fig"$'\n'
@@ -340,7 +345,7 @@ rm -rf "$LOGS"; mkdir -p "$LOGS" || die "mkdir $LOGS"
 
 echo "umk benchmarks: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "host: $(uname -r), $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "rounds: $ROUNDS, UMK_BENCH_SCALE=$SCALE, image: $IMG"
+echo "rounds: $ROUNDS, UMK_BENCH_SCALE=$SCALE, $([[ ${#PIN[@]} -gt 0 ]] && echo "pinned: ${PIN[*]}" || echo unpinned), image: $IMG"
 echo
 row "benchmark" "native" "umk" "ratio" "ratio range" "goal" "best peer"
 echo "|$(dashes 34)|$(dashes 13)|$(dashes 13)|$(dashes 11)|$(dashes 13)|$(dashes 10)|$(dashes 13)|"
