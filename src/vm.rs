@@ -131,6 +131,11 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let terminal = console::is_tty(0) && console::is_tty(1);
     let tracing = cfg.trace.trace.is_some();
     let mut platform = PtracePlatform::new(tracing)?;
+    // Kept open for the VM's life: guests map file pages from it.
+    let image_for_guests = std::fs::File::open(&cfg.image).ok();
+    if let Some(f) = &image_for_guests {
+        platform.set_image_fd(std::os::fd::AsRawFd::as_raw_fd(f));
+    }
     let doorbell = platform.doorbell();
     let (host, regs) = platform.spawn()?;
 

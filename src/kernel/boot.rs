@@ -115,6 +115,7 @@ impl Kernel {
             log_enosys: cfg.log_enosys,
             early_started: HashSet::new(),
             exec_cache: HashMap::new(),
+            exec_inodes: HashMap::new(),
             boot_time: Instant::now(),
             proc_current: current.clone(),
             overlay: None,

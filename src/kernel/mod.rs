@@ -33,6 +33,9 @@ use syscall::{Ctx, SysResult};
 use task::{Pid, ProcessTable};
 use wait::{WaitId, Waker};
 
+/// mtime, ctime and size of a cached executable.
+pub type ExecStamp = ((i64, u32), (i64, u32), u64);
+
 /// What the VM tells the kernel at boot.
 pub struct BootConfig {
     pub hostname: Vec<u8>,
@@ -66,7 +69,10 @@ pub struct Kernel {
     pub early_started: HashSet<HostTid>,
     /// Executable files read from the image, by (dev, ino): the image never
     /// changes under a running VM, so busybox is read once, not per exec.
-    pub exec_cache: HashMap<(u64, u64), Arc<Vec<u8>>>,
+    pub exec_cache: HashMap<(u64, u64), (ExecStamp, Arc<Vec<u8>>)>,
+    /// The image-backed inode behind each cached executable (by the
+    /// address of its bytes), so exec can map its segments from the image.
+    pub exec_inodes: HashMap<usize, fs::InodeRef>,
     pub boot_time: Instant,
     /// The pid /proc/self names during the current syscall.
     pub proc_current: Rc<std::cell::Cell<Pid>>,

@@ -117,6 +117,9 @@ impl Platform for FakePlatform {
             _ => Ok(0),
         }
     }
+    fn inject_syscall6(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError> {
+        self.inject_syscall(tid, nr, [args[0], args[1], args[2], args[3], args[4]])
+    }
     fn read_memory(&mut self, _tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         let len = buf.len();
         let (bytes, off) = self.region(addr, len).ok_or(Fault)?;
@@ -151,7 +154,7 @@ impl Platform for FakePlatform {
         self
     }
     fn stub(&self) -> StubLayout {
-        StubLayout { empty_string: 0, empty_argv: 0, exec_fd: -1 }
+        StubLayout { empty_string: 0, empty_argv: 0, exec_fd: -1, image_fd: -1 }
     }
     fn start_state(&mut self, _tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError> {
         Ok(StartState { stack_top: regs.rsp, vdso: None })

@@ -161,6 +161,10 @@ pub struct StubLayout {
     pub empty_argv: u64,
     /// The host fd (in every guest process) of the stub executable.
     pub exec_fd: i32,
+    /// The host fd (in every guest process) of the base image, opened
+    /// read-only, for mapping file pages straight from it; -1 if none.
+    /// Only umk's injected calls can use it: guest fds are umk's objects.
+    pub image_fd: i32,
 }
 
 /// What the initial stub left on its stack: where the guest stack goes.
@@ -204,6 +208,10 @@ pub trait Platform {
     /// Runs one system call inside a stopped thread and returns its raw
     /// result. The thread's registers are restored afterwards.
     fn inject_syscall(&mut self, tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError>;
+    /// The same for a call that needs all six argument registers (mmap of
+    /// a file): it cannot carry the injection secret, so it takes the
+    /// ordinary trapped path (one more stop).
+    fn inject_syscall6(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError>;
 
     fn read_memory(&mut self, tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
     fn write_memory(&mut self, tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault>;

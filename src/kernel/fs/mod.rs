@@ -213,6 +213,12 @@ pub trait Inode: Any {
     fn follow_link(&self) -> Option<KResult<Rc<path::Dentry>>> {
         None
     }
+    /// Where file byte `off` lies in the base image file, if the inode's
+    /// data is there unchanged: (byte offset in the image, contiguous
+    /// bytes). Lets file pages be mapped straight from the image.
+    fn image_extent(&self, _off: u64) -> Option<(u64, u64)> {
+        None
+    }
     /// Whether the inode's filesystem is mounted read-only.
     fn read_only(&self) -> bool {
         false

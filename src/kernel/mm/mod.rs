@@ -6,6 +6,7 @@
 //! the one typed accessor through which the kernel reads and writes guest
 //! memory. Every access is length-checked and a fault becomes EFAULT.
 
+pub mod filemap;
 pub mod memory;
 
 pub use memory::GuestMem;

@@ -90,6 +90,14 @@ pub fn sys_mmap(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         let keep = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED | MAP_STACK);
         let mflags = keep | MAP_PRIVATE | MAP_ANONYMOUS;
         let at = inject(k, ctx, SYS_MMAP, [addr, len_pages, prot | PROT_WRITE, mflags, u64::MAX])?;
+        if let (false, Some(inode)) = (is_zero_dev, f.inode.clone()) {
+            if inode.image_extent(off).is_some() {
+                // Pages straight from the image over the reservation.
+                let valid = attr.size.saturating_sub(off).min(len_pages);
+                crate::kernel::mm::filemap::map_file(k, ctx.host, &inode, None, off, at, len_pages, valid, prot)?;
+                return Ok(at as i64);
+            }
+        }
         if !is_zero_dev && off < attr.size {
             let n = (attr.size - off).min(len_pages) as usize;
             let mut buf = vec![0u8; n];

@@ -59,11 +59,12 @@ pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_
     crate::kernel::fs::permission::permission(&a, &k.creds_of(pid), crate::kernel::fs::permission::MAY_EXEC)?;
     let resolved = d.path();
     let key = (a.dev, a.ino);
-    if d.inode.read_only() {
-        if let Some(bytes) = k.exec_cache.get(&key) {
-            if bytes.len() as u64 == a.size {
-                return Ok((bytes.clone(), resolved));
-            }
+    // A file whose data lies unchanged in the base image is read once per
+    // VM, not per exec; its stamp catches a guest that rewrites it.
+    let stamp = (a.mtime, a.ctime, a.size);
+    if let Some((s, bytes)) = k.exec_cache.get(&key) {
+        if *s == stamp {
+            return Ok((bytes.clone(), resolved));
         }
     }
     let size = usize::try_from(a.size).map_err(|_| Errno::EFBIG)?;
@@ -81,8 +82,12 @@ pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_
     }
     buf.truncate(done);
     let bytes = Arc::new(buf);
-    if d.inode.read_only() {
-        k.exec_cache.insert(key, bytes.clone());
+    if d.inode.image_extent(0).is_some() {
+        if let Some((_, old)) = k.exec_cache.insert(key, (stamp, bytes.clone())) {
+            k.exec_inodes.remove(&(Arc::as_ptr(&old) as usize));
+        }
+        // Segments of this file can then be mapped from the image.
+        k.exec_inodes.insert(Arc::as_ptr(&bytes) as usize, d.inode.clone());
     }
     Ok((bytes, resolved))
 }
@@ -194,6 +199,13 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
     for seg in &plan.segments {
         if seg.mem_len == 0 {
             continue;
+        }
+        if let Some(inode) = k.exec_inodes.get(&(Arc::as_ptr(&seg.file) as usize)).cloned() {
+            // copy_to is the segment's first page (see loader::Segment).
+            if seg.copy_to == seg.vaddr {
+                crate::kernel::mm::filemap::map_file(k, host, &inode, Some(&seg.file), seg.file_off, seg.vaddr, seg.mem_len, seg.file_len, seg.prot)?;
+                continue;
+            }
         }
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
         inject(k, SYS_MMAP, [seg.vaddr, seg.mem_len, PROT_READ | PROT_WRITE, flags, u64::MAX])?;

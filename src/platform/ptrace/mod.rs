@@ -30,6 +30,8 @@ enum StopKind {
 
 pub struct PtracePlatform {
     stub_fd: i32,
+    /// umk's read-only fd of the base image, handed to every guest process.
+    image_fd: i32,
     secret: u64,
     filter: Vec<seccomp::SockFilter>,
     doorbell_pid: i32,
@@ -68,7 +70,7 @@ impl PtracePlatform {
     pub fn new(trap_all: bool) -> Result<PtracePlatform, PlatformError> {
         // The doorbell first: seizing it is also the check that ptrace is
         // permitted here, so that is the error a user sees.
-        let mut p = PtracePlatform { stub_fd: -1, secret: 0, filter: Vec::new(), doorbell_pid: 0, known: HashSet::new(), stop_kind: Default::default() };
+        let mut p = PtracePlatform { stub_fd: -1, image_fd: -1, secret: 0, filter: Vec::new(), doorbell_pid: 0, known: HashSet::new(), stop_kind: Default::default() };
         p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
         let name = CString::new("umk-stub").unwrap_or_default();
@@ -127,6 +129,12 @@ impl PtracePlatform {
         Ok(pid)
     }
 
+    /// Gives guest processes the base image (read-only) at a fixed fd, so
+    /// umk can map file pages from it instead of copying them.
+    pub fn set_image_fd(&mut self, fd: i32) {
+        self.image_fd = fd;
+    }
+
     /// Starts a new guest process: fork, seize, install the seccomp filter,
     /// exec the stub. Returns once the stub has stopped at its entry point,
     /// with its registers (an `Exec` event is NOT reported for it).
@@ -142,6 +150,7 @@ impl PtracePlatform {
         let envp: [*const libc::c_char; 1] = [std::ptr::null()];
         let empty = c"";
         let stub_fd = self.stub_fd;
+        let image_fd = self.image_fd;
         // SAFETY: after fork the child calls only async-signal-safe syscalls
         // on memory prepared before the fork, then execs or exits.
         let pid = unsafe { libc::fork() };
@@ -159,8 +168,15 @@ impl PtracePlatform {
                 if libc::dup2(stub_fd, stub::STUB_FD) < 0 {
                     libc::_exit(126);
                 }
-                // No host descriptor but the stub survives into the guest.
-                libc::syscall(libc::SYS_close_range, 0u32, (stub::STUB_FD - 1) as u32, 0u32);
+                if image_fd >= 0 && libc::dup2(image_fd, stub::IMAGE_FD) < 0 {
+                    libc::_exit(126);
+                }
+                // No host descriptor but the stub and the image survive
+                // into the guest (IMAGE_FD is STUB_FD - 1).
+                libc::syscall(libc::SYS_close_range, 0u32, (stub::IMAGE_FD - 1) as u32, 0u32);
+                if image_fd < 0 {
+                    libc::close(stub::IMAGE_FD);
+                }
                 libc::syscall(libc::SYS_close_range, (stub::STUB_FD + 1) as u32, u32::MAX, 0u32);
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                     libc::_exit(125);
@@ -350,6 +366,53 @@ impl PtracePlatform {
     }
 }
 
+impl PtracePlatform {
+    /// Runs one syscall at the stub's injection site and stops at the
+    /// int3 after it. A seccomp stop on the way (a call without the
+    /// secret) is continued as is; a signal that arrives meanwhile is held
+    /// back and raised again afterwards.
+    fn inject(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError> {
+        let saved = self.get_regs(tid)?;
+        let mut r = saved;
+        r.rip = stub::INJECT_SITE;
+        r.rax = nr as u64;
+        r.orig_rax = u64::MAX;
+        r.set_syscall_args(args);
+        self.set_regs(tid, &r)?;
+        self.ptrace_cont(tid, 0)?;
+        let mut deferred = Vec::new();
+        let result = loop {
+            let st = self.wait_for(tid)?;
+            if !libc::WIFSTOPPED(st) {
+                return Err(PlatformError::Vanished(tid));
+            }
+            let sig = libc::WSTOPSIG(st);
+            if sig == libc::SIGTRAP && (st >> 16) == 0 {
+                let after = self.get_regs(tid)?;
+                if after.rip != stub::INJECT_SITE + 3 {
+                    return Err(PlatformError::StubBroken(tid));
+                }
+                break after.rax as i64;
+            }
+            if (st >> 16) == 0 {
+                deferred.push(sig);
+            } else if sig == libc::SIGSEGV || sig == libc::SIGBUS {
+                return Err(PlatformError::StubBroken(tid));
+            }
+            self.ptrace_cont(tid, 0)?;
+        };
+        self.stop_kind.insert(tid, StopKind::Signal);
+        // Back to where the thread was; the caller resumes it.
+        let mut back = saved;
+        back.orig_rax = u64::MAX;
+        self.set_regs(tid, &back)?;
+        for sig in deferred {
+            let _ = self.signal_thread(tid, sig);
+        }
+        Ok(result)
+    }
+}
+
 impl Drop for PtracePlatform {
     fn drop(&mut self) {
         // SAFETY: killing and reaping our own doorbell child.
@@ -459,46 +522,14 @@ impl Platform for PtracePlatform {
     }
 
     fn inject_syscall(&mut self, tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError> {
-        let saved = self.get_regs(tid)?;
-        let mut r = saved;
-        r.rip = stub::INJECT_SITE;
-        r.rax = nr as u64;
-        r.orig_rax = u64::MAX;
-        r.set_syscall_args([args[0], args[1], args[2], args[3], args[4], self.secret]);
-        self.set_regs(tid, &r)?;
-        self.ptrace_cont(tid, 0)?;
-        let mut deferred = Vec::new();
-        let result = loop {
-            let st = self.wait_for(tid)?;
-            if !libc::WIFSTOPPED(st) {
-                return Err(PlatformError::Vanished(tid));
-            }
-            let sig = libc::WSTOPSIG(st);
-            if sig == libc::SIGTRAP && (st >> 16) == 0 {
-                let after = self.get_regs(tid)?;
-                if after.rip != stub::INJECT_SITE + 3 {
-                    return Err(PlatformError::StubBroken(tid));
-                }
-                break after.rax as i64;
-            }
-            if (st >> 16) == 0 {
-                // A signal came in while umk was working inside the thread:
-                // hold it back and raise it again afterwards.
-                deferred.push(sig);
-            } else if sig == libc::SIGSEGV || sig == libc::SIGBUS {
-                return Err(PlatformError::StubBroken(tid));
-            }
-            self.ptrace_cont(tid, 0)?;
-        };
-        self.stop_kind.insert(tid, StopKind::Signal);
-        // Back to where the thread was; the caller resumes it.
-        let mut back = saved;
-        back.orig_rax = u64::MAX;
-        self.set_regs(tid, &back)?;
-        for sig in deferred {
-            let _ = self.signal_thread(tid, sig);
-        }
-        Ok(result)
+        self.inject(tid, nr, [args[0], args[1], args[2], args[3], args[4], self.secret])
+    }
+
+    fn inject_syscall6(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError> {
+        // Without the secret the call traps like any guest call; the
+        // seccomp stop that follows is continued unchanged by `inject`
+        // (seccomp lets a traced call run once its tracer resumes it).
+        self.inject(tid, nr, args)
     }
 
     fn read_memory(&mut self, tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
@@ -594,7 +625,7 @@ impl Platform for PtracePlatform {
         self
     }
     fn stub(&self) -> StubLayout {
-        StubLayout { empty_string: stub::EMPTY_STRING, empty_argv: stub::EMPTY_ARGV, exec_fd: stub::STUB_FD }
+        StubLayout { empty_string: stub::EMPTY_STRING, empty_argv: stub::EMPTY_ARGV, exec_fd: stub::STUB_FD, image_fd: if self.image_fd >= 0 { stub::IMAGE_FD } else { -1 } }
     }
 
     fn start_state(&mut self, tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError> {

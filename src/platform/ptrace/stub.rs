@@ -33,6 +33,8 @@ pub const EMPTY_ENVP: u64 = STUB_BASE + 0x80;
 const FILE_LEN: usize = 0x98;
 /// The fd number the stub executable has in every guest process.
 pub const STUB_FD: i32 = 1021;
+/// The fd number of the base image (read-only) in every guest process.
+pub const IMAGE_FD: i32 = STUB_FD - 1;
 
 /// The stub ELF image (ELF header, one program header, code).
 pub fn image() -> Vec<u8> {

@@ -114,6 +114,10 @@ impl Inode for ImageInode {
         self.fs.ext4.xattrs(self.ino).map_err(eio)
     }
 
+    fn image_extent(&self, off: u64) -> Option<(u64, u64)> {
+        self.fs.ext4.map_extent(self.ino, off).ok().flatten()
+    }
+
     fn read_only(&self) -> bool {
         true
     }

@@ -1186,6 +1186,14 @@ impl Inode for OvInode {
         self.ov.lower_of(self)?.ok_or(Errno::EIO)?.readlink()
     }
 
+    fn image_extent(&self, off: u64) -> Option<(u64, u64)> {
+        // Only a file the VM never touched is the image's bytes.
+        if self.ov.st.borrow().nodes.contains_key(&self.ino) {
+            return None;
+        }
+        self.ov.lower_of(self).ok().flatten()?.image_extent(off)
+    }
+
     fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
         let st = self.ov.st.borrow();
         if let Some(n) = st.nodes.get(&self.ino) {
