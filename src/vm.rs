@@ -35,6 +35,9 @@ pub struct VmConfig {
     pub hostname: Vec<u8>,
     pub ephemeral: bool,
     pub verbose: bool,
+    /// Run umk and the guest on one host CPU (the default): traps are then
+    /// hand-offs on one CPU instead of cross-CPU wake-ups.
+    pub one_cpu: bool,
 }
 
 /// Why a VM could not boot. Each message is the one line the user sees.
@@ -129,6 +132,9 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     };
 
     let terminal = console::is_tty(0) && console::is_tty(1);
+    if cfg.one_cpu {
+        crate::platform::pin_to_current_cpu();
+    }
     let tracing = cfg.trace.trace.is_some();
     let mut platform = PtracePlatform::new(tracing)?;
     // Kept open for the VM's life: guests map file pages from it.

@@ -56,6 +56,12 @@ pub struct RunArgs {
     /// the list of syscalls umk answered with ENOSYS.
     #[arg(long)]
     pub stats: bool,
+    /// Host CPUs the VM may use: "1" (default: umk and every guest process
+    /// on the CPU umk starts on, which makes each trapped syscall several
+    /// times cheaper) or "all" (guest processes spread over every CPU, for
+    /// parallel CPU-bound work).
+    #[arg(long, value_name = "1|all", default_value = "1")]
+    pub cpus: String,
     /// Log unimplemented system calls and umk's notes to stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -99,6 +105,14 @@ pub fn main() -> i32 {
                     return 125;
                 }
             };
+            let one_cpu = match a.cpus.as_str() {
+                "1" => true,
+                "all" => false,
+                other => {
+                    eprintln!("umk: --cpus {other}: expected 1 or all");
+                    return 125;
+                }
+            };
             let trace = crate::vm::TraceOptions {
                 trace: a.trace.clone(),
                 config: crate::kernel::trace::TraceConfig { format, filter, string_limit: 32 },
@@ -114,6 +128,7 @@ pub fn main() -> i32 {
                 hostname: a.hostname.into_bytes(),
                 ephemeral: a.ephemeral,
                 verbose: a.verbose,
+                one_cpu,
             };
             match crate::vm::run(cfg) {
                 Ok(code) => code,

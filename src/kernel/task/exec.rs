@@ -49,6 +49,36 @@ impl ExecSource for VfsExecSource<'_> {
     }
 }
 
+/// How much of an image-backed executable is read up front.
+const HEADER_READ: usize = 64 * 1024;
+
+/// Whether the ELF header, program headers and PT_INTERP string of `head`
+/// lie within its first `len` bytes (always true for non-ELF files: a #!
+/// line is within the first page).
+fn headers_within(head: &[u8], len: usize) -> bool {
+    let u16at = |o: usize| head.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u64at = |o: usize| head.get(o..o + 8).and_then(|b| b.try_into().ok()).map(|b| u64::from_le_bytes(b) as usize);
+    if !head.starts_with(b"\x7fELF") {
+        return true;
+    }
+    let (Some(phoff), Some(phent), Some(phnum)) = (u64at(32), u16at(54), u16at(56)) else { return false };
+    let Some(end) = phent.checked_mul(phnum).and_then(|n| n.checked_add(phoff)) else { return false };
+    if end > len {
+        return false;
+    }
+    (0..phnum).all(|i| {
+        let ph = phoff + i * phent;
+        let kind = head.get(ph..ph + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if kind != Some(3) {
+            return true; // only PT_INTERP's bytes are read from the file
+        }
+        match (u64at(ph + 8), u64at(ph + 32)) {
+            (Some(off), Some(sz)) => off.checked_add(sz).is_some_and(|e| e <= len),
+            _ => false,
+        }
+    })
+}
+
 /// Reads a whole executable file, checking it may be executed.
 pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_ok: bool) -> KResult<(Arc<Vec<u8>>, Vec<u8>)> {
     let d = k.lookup_at(pid, dirfd, path, Follow::Yes, empty_ok)?;
@@ -71,16 +101,29 @@ pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_
     if size > 1 << 30 {
         return Err(Errno::EFBIG);
     }
+    // The whole file as the loader sees it. For a file whose data is in
+    // the image, segments are mapped from the image, so only the headers
+    // are read: the rest of the buffer stays (lazily allocated) zeros.
+    let image_backed = d.inode.image_extent(0).is_some();
     let mut buf = vec![0u8; size];
+    let mut want = if image_backed { size.min(HEADER_READ) } else { size };
     let mut done = 0;
-    while done < size {
-        let n = d.inode.read_at(done as u64, &mut buf[done..])?;
-        if n == 0 {
+    loop {
+        while done < want {
+            let n = d.inode.read_at(done as u64, &mut buf[done..want])?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        if want == size || headers_within(&buf[..done], want) {
             break;
         }
-        done += n;
+        want = size;
     }
-    buf.truncate(done);
+    if !image_backed {
+        buf.truncate(done);
+    }
     let bytes = Arc::new(buf);
     if d.inode.image_extent(0).is_some() {
         if let Some((_, old)) = k.exec_cache.insert(key, (stamp, bytes.clone())) {
@@ -201,11 +244,12 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
             continue;
         }
         if let Some(inode) = k.exec_inodes.get(&(Arc::as_ptr(&seg.file) as usize)).cloned() {
+            // Only the headers of this file were read: its pages come from
+            // the image (or are read through the inode where they cannot).
             // copy_to is the segment's first page (see loader::Segment).
-            if seg.copy_to == seg.vaddr {
-                crate::kernel::mm::filemap::map_file(k, host, &inode, Some(&seg.file), seg.file_off, seg.vaddr, seg.mem_len, seg.file_len, seg.prot)?;
-                continue;
-            }
+            let lead = seg.copy_to - seg.vaddr;
+            crate::kernel::mm::filemap::map_file(k, host, &inode, None, seg.file_off, seg.vaddr, seg.mem_len, lead + seg.file_len, seg.prot)?;
+            continue;
         }
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
         inject(k, SYS_MMAP, [seg.vaddr, seg.mem_len, PROT_READ | PROT_WRITE, flags, u64::MAX])?;
