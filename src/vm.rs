@@ -73,6 +73,50 @@ impl VmError {
 /// What the host tells the event loop besides guest events.
 enum HostEvent {
     Terminate(i32),
+    /// The person at the console typed the escape sequence.
+    Escape,
+}
+
+/// The console escape, as ssh's: after a newline, `~.` kills the VM (a
+/// hung guest can always be left); `~~` types one `~`.
+#[derive(Default)]
+struct Escape {
+    /// Whether the last byte ended a line (or nothing was typed yet).
+    at_line_start: bool,
+    /// A `~` at a line start, held back to see what follows.
+    pending_tilde: bool,
+    started: bool,
+}
+
+impl Escape {
+    /// The bytes to hand to the guest, and whether the escape was typed.
+    fn filter(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        if !self.started {
+            self.started = true;
+            self.at_line_start = true;
+        }
+        let mut out = Vec::with_capacity(input.len() + 1);
+        for &b in input {
+            if self.pending_tilde {
+                self.pending_tilde = false;
+                match b {
+                    b'.' => return (out, true),
+                    b'~' => {
+                        out.push(b'~');
+                        self.at_line_start = false;
+                        continue;
+                    }
+                    _ => out.push(b'~'),
+                }
+            } else if self.at_line_start && b == b'~' {
+                self.pending_tilde = true;
+                continue;
+            }
+            out.push(b);
+            self.at_line_start = b == b'\r' || b == b'\n';
+        }
+        (out, false)
+    }
 }
 
 /// Where trace lines go: FILE, stderr, or (when stderr is the guest's
@@ -148,18 +192,30 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     // Host input and signals reach the loop through channels + doorbell.
     let (in_tx, in_rx) = unbounded::<ConsoleInput>();
     let (host_tx, host_rx) = unbounded::<HostEvent>();
-    start_host_signals(host_tx, in_tx.clone(), doorbell.clone(), terminal);
+    start_host_signals(host_tx.clone(), in_tx.clone(), doorbell.clone(), terminal);
     {
         let tx = in_tx.clone();
         let bell = doorbell.clone();
+        let host_tx = host_tx.clone();
         std::thread::Builder::new()
             .name("umk-stdin".into())
             .spawn(move || {
+                let mut escape = Escape::default();
                 console::read_stdin(|chunk| {
-                    let _ = tx.send(match chunk {
+                    let msg = match chunk {
+                        Some(b) if terminal => {
+                            let (bytes, kill) = escape.filter(&b);
+                            if kill {
+                                let _ = host_tx.send(HostEvent::Escape);
+                                bell.ring();
+                                return;
+                            }
+                            ConsoleInput::Bytes(bytes)
+                        }
                         Some(b) => ConsoleInput::Bytes(b),
                         None => ConsoleInput::Eof,
-                    });
+                    };
+                    let _ = tx.send(msg);
                     bell.ring();
                 })
             })
@@ -223,8 +279,13 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
                 kernel.platform.kill_process(tid);
             }
         }
-        if let Ok(HostEvent::Terminate(sig)) = host_rx.try_recv() {
-            break ExitStatus::Killed { sig, core: false };
+        match host_rx.try_recv() {
+            Ok(HostEvent::Terminate(sig)) => break ExitStatus::Killed { sig, core: false },
+            Ok(HostEvent::Escape) => {
+                console::write_all(2, b"\r\numk: escape sequence: the VM is killed\r\n");
+                break ExitStatus::Killed { sig: 9, core: false };
+            }
+            Err(_) => {}
         }
         if let Some(st) = kernel.init_exit {
             break st;
@@ -322,5 +383,24 @@ impl Timer {
 
     fn set(&self, at: Option<Instant>) {
         let _ = self.tx.send(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Escape;
+
+    #[test]
+    fn tilde_dot_after_newline_kills() {
+        let mut e = Escape::default();
+        assert_eq!(e.filter(b"ls\r"), (b"ls\r".to_vec(), false));
+        assert_eq!(e.filter(b"~"), (Vec::new(), false));
+        assert_eq!(e.filter(b"."), (Vec::new(), true));
+    }
+
+    #[test]
+    fn tilde_elsewhere_is_typed() {
+        let mut e = Escape::default();
+        assert_eq!(e.filter(b"a~.b\r~~x\r~y"), (b"a~.b\r~x\r~y".to_vec(), false));
     }
 }

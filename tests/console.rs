@@ -132,3 +132,15 @@ fn terminal_is_restored_after_sigterm_and_sighup() {
         assert_eq!(after, fresh.termios(), "termios not restored after signal {sig}");
     }
 }
+
+#[test]
+fn escape_sequence_kills_a_hung_guest() {
+    let mut p = shell();
+    // A guest that ignores ^C and never reads: only the escape ends it.
+    p.send(b"trap '' INT; while true; do :; done\r");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(b"\x03");
+    p.send(b"\r~.");
+    assert_eq!(p.wait(10), 128 + 9);
+    p.expect("escape sequence", 5);
+}
