@@ -79,3 +79,7 @@ fn locks() {
 fn events() {
     case("events");
 }
+#[test]
+fn pty() {
+    case("pty");
+}

@@ -122,6 +122,7 @@ impl Kernel {
             trace: None,
             locks: super::fs::lock::LockTable::new(&waker),
             memfd_fs: TmpFs::new_anon(makedev(0, 44), &waker, TMPFS_LIMIT),
+            devpts: super::tty::pty::DevPts::new(&waker, makedev(0, 43)),
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts, creds: None };
@@ -141,12 +142,16 @@ impl Kernel {
         mount(b"/tmp", tmp(40, 0o1777), "tmpfs");
         mount(b"/run", tmp(41, 0o755), "tmpfs");
         let shm = tmp(42, 0o1777);
-        let pts = tmp(43, 0o755);
-        let devfs = DevFs::new(makedev(0, 5), console.file(Handle::Tty), entropy, shm.clone(), pts);
+        let devpts = super::tty::pty::DevPts::new(&waker, makedev(0, 43));
+        let pts = devpts.root();
+        let devfs = DevFs::new(makedev(0, 5), console.file(Handle::Tty), entropy, shm.clone(), pts.clone());
         mount(b"/dev", Rc::new(DevRoot { fs: devfs }), "devtmpfs");
         let procfs = Rc::new(ProcFs { dev: makedev(0, 4), table, current, mounts: mounts.clone(), boot: Instant::now() });
         mount(b"/proc", ProcFs::root(&procfs), "proc");
         mounts.list.borrow_mut().push((b"/dev/shm".to_vec(), "tmpfs", shm));
+        mounts.list.borrow_mut().push((b"/dev/pts".to_vec(), "devpts", pts));
+        let mut k = k;
+        k.devpts = devpts;
         Ok(k)
     }
 

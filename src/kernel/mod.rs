@@ -76,6 +76,8 @@ pub struct Kernel {
     pub boot_time: Instant,
     /// The pid /proc/self names during the current syscall.
     pub proc_current: Rc<std::cell::Cell<Pid>>,
+    /// Pseudo-terminals (/dev/ptmx, /dev/pts).
+    pub devpts: Rc<tty::pty::DevPts>,
     /// Where memfd_create's files live.
     pub memfd_fs: Rc<fs::tmpfs::TmpFs>,
     /// flock and fcntl locks.
@@ -105,6 +107,8 @@ impl Kernel {
         }
         let tty = self.tty.clone();
         tty.pump(self);
+        let pts = self.devpts.clone();
+        pts.pump(self);
         self.run_woken();
     }
 

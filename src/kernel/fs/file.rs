@@ -37,10 +37,15 @@ pub trait FileOps {
     fn wait_ids(&self, _events: i16) -> Vec<WaitId> {
         Vec::new()
     }
-    /// Handles an ioctl that needs no guest memory beyond an integer
-    /// argument; ioctls with structs are decoded by the syscall layer.
-    fn is_tty(&self) -> bool {
-        false
+    /// The terminal behind this file, if it is one (the console, a pty
+    /// slave): terminal ioctls and job control go there.
+    fn tty(&self) -> Option<Rc<crate::kernel::tty::core::Tty>> {
+        None
+    }
+    /// Ioctls particular to this kind of file (a pty master's TIOCGPTN);
+    /// None: not one of them.
+    fn ioctl(&self, _k: &mut crate::kernel::Kernel, _ctx: &crate::kernel::syscall::Ctx, _req: u64, _arg: u64) -> Option<KResult<i64>> {
+        None
     }
     /// For fifo/pipe ends: the peer wake-up and counts are handled on drop.
     fn kind(&self) -> FileKind {

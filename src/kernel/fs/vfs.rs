@@ -156,6 +156,10 @@ impl Kernel {
         }
         let acc = flags & O_ACCMODE;
         let writing = acc == O_WRONLY || acc == O_RDWR;
+        if let Some(pts) = crate::kernel::tty::pty::is_ptmx(&inode) {
+            let owner = creds.map(|c| (c.uid, c.gid)).unwrap_or((0, 0));
+            return pts.open_master(flags, owner);
+        }
         if let Some(c) = creds {
             use super::permission::*;
             let mut want = 0;

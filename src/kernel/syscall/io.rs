@@ -48,8 +48,7 @@ fn do_read(k: &mut Kernel, ctx: &Ctx, fd: i32, addr: u64, len: usize, off: Optio
     if !f.readable() {
         return SysResult::err(Errno::EBADF);
     }
-    if f.ops.is_tty() {
-        let tty = k.tty.clone();
+    if let Some(tty) = f.ops.tty() {
         if let Some(r) = tty.job_control(k, ctx, guest_abi::signal::SIGTTIN) {
             return r;
         }
@@ -84,8 +83,7 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
     if !f.writable() {
         return SysResult::err(Errno::EBADF);
     }
-    if f.ops.is_tty() {
-        let tty = k.tty.clone();
+    if let Some(tty) = f.ops.tty() {
         if let Some(r) = tty.job_control(k, ctx, SIGTTOU) {
             return r;
         }
@@ -605,8 +603,7 @@ pub fn sys_ioctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let req = ctx.args[1] & 0xffff_ffff;
     if matches!(req, TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TCFLSH | TCXONC) {
         if let Ok(f) = k.file(ctx.pid, ctx.arg_i32(0)) {
-            if f.ops.is_tty() {
-                let tty = k.tty.clone();
+            if let Some(tty) = f.ops.tty() {
                 if let Some(r) = tty.job_control(k, ctx, SIGTTOU) {
                     return r;
                 }
@@ -632,8 +629,10 @@ pub fn sys_ioctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             }
             _ => {}
         }
-        if f.ops.is_tty() {
-            let tty = k.tty.clone();
+        if let Some(r) = f.ops.ioctl(k, ctx, req, arg) {
+            return r;
+        }
+        if let Some(tty) = f.ops.tty() {
             return tty.ioctl(k, ctx, req, arg);
         }
         if req == FIONREAD {

@@ -66,4 +66,6 @@ pub use ioctl::{IoctlArg, IoctlArgKind, IoctlReply};
 pub use ldisc::{InputEffect, LineDiscipline, ReadReady};
 
 pub mod console;
+pub mod core;
+pub mod pty;
 pub use console::{Console, ConsoleInput};

@@ -162,6 +162,14 @@ impl LineDiscipline {
         }
     }
 
+    /// Puts back output a reader (a pty master with a short buffer) could
+    /// not take, at the front of the queue.
+    pub fn requeue_output(&mut self, rest: &[u8]) {
+        let mut v = rest.to_vec();
+        v.append(&mut self.out);
+        self.out = v;
+    }
+
     /// `TCFLSH TCOFLUSH`: drop output not yet taken by the console.
     pub fn flush_output(&mut self) {
         self.out.clear();

@@ -270,7 +270,11 @@ impl Inode for ProcInode {
                         let ino = f.attr().map(|a| a.ino).unwrap_or(0);
                         match kind {
                             super::file::FileKind::Pipe => format!("pipe:[{ino}]").into_bytes(),
-                            super::file::FileKind::Tty => b"/dev/console".to_vec(),
+                            super::file::FileKind::Tty => match f.attr().map(|a| a.rdev) {
+                                Ok(r) if guest_abi::stat::major(r) == 136 => format!("/dev/pts/{}", guest_abi::stat::minor(r)).into_bytes(),
+                                Ok(r) if r == guest_abi::stat::makedev(5, 2) => b"/dev/ptmx".to_vec(),
+                                _ => b"/dev/console".to_vec(),
+                            },
                             _ => format!("anon_inode:[{ino}]").into_bytes(),
                         }
                     }
