@@ -12,6 +12,7 @@
 pub mod boot;
 pub mod errno;
 pub mod fs;
+pub mod hash;
 pub mod mm;
 pub mod signal;
 pub mod syscall;

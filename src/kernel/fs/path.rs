@@ -101,16 +101,21 @@ pub struct Walker<'a> {
 impl<'a> Walker<'a> {
     /// Looks up one name in a directory dentry, crossing mounts.
     pub fn child(&self, dir: &Rc<Dentry>, name: &[u8]) -> KResult<Rc<Dentry>> {
+        self.child_attr(dir, name).map(|(d, _)| d)
+    }
+
+    /// Looks up one name, crossing mounts, and returns its attributes too.
+    fn child_attr(&self, dir: &Rc<Dentry>, name: &[u8]) -> KResult<(Rc<Dentry>, Attr)> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
         let mut inode = dir.inode.lookup(name)?;
-        if let Ok(a) = inode.attr() {
-            if let Some(root) = self.mounts.covering(&a) {
-                inode = root;
-            }
+        let mut attr = inode.attr()?;
+        if let Some(root) = self.mounts.covering(&attr) {
+            inode = root;
+            attr = inode.attr()?;
         }
-        Ok(Rc::new(Dentry { name: name.to_vec(), parent: Some(dir.clone()), inode }))
+        Ok((Rc::new(Dentry { name: name.to_vec(), parent: Some(dir.clone()), inode }), attr))
     }
 
     fn parent_of(&self, d: &Rc<Dentry>) -> Rc<Dentry> {
@@ -156,25 +161,28 @@ impl<'a> Walker<'a> {
             return Err(Errno::ENOENT);
         }
         let mut cur = if path[0] == b'/' { self.root.clone() } else { start.clone() };
+        // The attributes of `cur`, asked once per component (each ask goes
+        // down to the filesystem).
+        let mut cur_attr = cur.inode.attr()?;
         let must_be_dir = path.ends_with(b"/");
-        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
-        for (i, comp) in comps.iter().enumerate() {
-            let last = i + 1 == comps.len();
-            if !cur.inode.attr()?.is_dir() {
+        let mut comps = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).peekable();
+        while let Some(comp) = comps.next() {
+            let last = comps.peek().is_none();
+            if !cur_attr.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            if *comp == b"." {
+            if comp == b"." {
                 continue;
             }
-            if *comp == b".." {
+            if comp == b".." {
                 cur = self.parent_of(&cur);
+                cur_attr = cur.inode.attr()?;
                 continue;
             }
             if let Some(c) = self.creds {
-                super::permission::permission(&cur.inode.attr()?, c, super::permission::MAY_EXEC)?;
+                super::permission::permission(&cur_attr, c, super::permission::MAY_EXEC)?;
             }
-            let next = self.child(&cur, comp)?;
-            let a = next.inode.attr()?;
+            let (next, a) = self.child_attr(&cur, comp)?;
             if a.is_symlink() && (!last || follow == Follow::Yes || must_be_dir) {
                 *links += 1;
                 if *links > MAX_SYMLINKS {
@@ -186,11 +194,13 @@ impl<'a> Walker<'a> {
                     let target = next.inode.readlink()?;
                     cur = self.walk_inner(&cur, &target, Follow::Yes, links)?;
                 }
+                cur_attr = cur.inode.attr()?;
             } else {
                 cur = next;
+                cur_attr = a;
             }
         }
-        if must_be_dir && !cur.inode.attr()?.is_dir() {
+        if must_be_dir && !cur_attr.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         Ok(cur)

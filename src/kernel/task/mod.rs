@@ -21,7 +21,7 @@ use crate::kernel::mm::Mm;
 use crate::kernel::wait::WaitId;
 use crate::platform::{HostTid, Regs};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -155,8 +155,8 @@ pub struct Process {
 #[derive(Default)]
 pub struct ProcessTable {
     pub procs: BTreeMap<Pid, Process>,
-    pub tasks: HashMap<Pid, Task>,
-    pub by_host: HashMap<HostTid, Pid>,
+    pub tasks: crate::kernel::hash::FastMap<Pid, Task>,
+    pub by_host: crate::kernel::hash::FastMap<HostTid, Pid>,
     next_pid: Pid,
 }
 

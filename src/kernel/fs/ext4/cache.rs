@@ -4,11 +4,10 @@
 //! oldest stamp is cheaper than maintaining a linked list, and it keeps the
 //! code obvious.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 
 pub struct Lru<K, V> {
-    map: HashMap<K, (V, u64)>,
+    map: crate::kernel::hash::FastMap<K, (V, u64)>,
     tick: u64,
     cap: usize,
 }
@@ -16,7 +15,7 @@ pub struct Lru<K, V> {
 impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
         Lru {
-            map: HashMap::with_capacity(cap),
+            map: crate::kernel::hash::FastMap::with_capacity_and_hasher(cap, Default::default()),
             tick: 0,
             cap: cap.max(1),
         }

@@ -336,7 +336,7 @@ struct Node {
 
 #[derive(Default)]
 struct State {
-    nodes: HashMap<u64, Node>,
+    nodes: crate::kernel::hash::FastMap<u64, Node>,
     next_ino: u64,
 }
 
@@ -495,7 +495,7 @@ pub struct Overlay {
     log: RefCell<Log>,
     /// The live inode object of each inode number (one per number, so that
     /// all opens and names of an inode share it).
-    handles: RefCell<HashMap<u64, Weak<OvInode>>>,
+    handles: RefCell<crate::kernel::hash::FastMap<u64, Weak<OvInode>>>,
     /// Inode numbers whose inode object was dropped since the last reap.
     dropped: RefCell<Vec<u64>>,
     fifos: RefCell<HashMap<u64, Rc<Pipe>>>,
@@ -535,7 +535,7 @@ impl Overlay {
         } else {
             log::check_header(&bytes, base_id)?
         };
-        let mut st = State { nodes: HashMap::new(), next_ino: first_new };
+        let mut st = State { nodes: Default::default(), next_ino: first_new };
         let mut pos = hlen;
         let mut records = 0;
         while pos < bytes.len() {
@@ -564,7 +564,7 @@ impl Overlay {
             base_id: base_id.to_vec(),
             st: RefCell::new(st),
             log: RefCell::new(log),
-            handles: RefCell::new(HashMap::new()),
+            handles: RefCell::new(Default::default()),
             dropped: RefCell::new(Vec::new()),
             fifos: RefCell::new(HashMap::new()),
         }))
