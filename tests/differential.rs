@@ -6,13 +6,19 @@ mod common;
 use common::*;
 
 fn case(name: &str) {
+    case_in(name, "/tmp");
+}
+
+/// Runs a program with its scratch directory at `scratch` in the guest:
+/// /tmp is tmpfs, /root is on the image with the VM's overlay over it.
+fn case_in(name: &str, scratch: &str) {
     let image = busybox_image();
     let cases = std::fs::read_to_string(repo().join("tests/guest/cases")).expect("cases");
     let line = cases.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("{name} not in tests/guest/cases"));
     let mut f = line.split_whitespace();
     f.next();
     let want_exit: i32 = f.next().and_then(|c| c.parse().ok()).expect("exit code");
-    let mut args: Vec<String> = vec![format!("/opt/tests/{name}"), "/tmp".into()];
+    let mut args: Vec<String> = vec![format!("/opt/tests/{name}"), scratch.into()];
     args.extend(f.map(|a| a.replace("@FIXTURE@", "/fixture")));
     let env: Vec<String> = TEST_ENV.iter().map(|(k, v)| format!("--env={k}={v}")).collect();
     let env_refs: Vec<&str> = env.iter().map(|s| s.as_str()).collect();
@@ -82,4 +88,19 @@ fn events() {
 #[test]
 fn pty() {
     case("pty");
+}
+
+/// The write family on the overlay (the image's /root with the VM's
+/// changes over it) instead of tmpfs.
+#[test]
+fn overlay_write() {
+    case_in("tmpfs_write", "/root");
+}
+#[test]
+fn overlay_locks() {
+    case_in("locks", "/root");
+}
+#[test]
+fn overlay_events() {
+    case_in("events", "/root");
 }

@@ -80,3 +80,44 @@ fn stats_count_calls_and_list_enosys() {
     let enosys = s.split("ENOSYS").nth(1).unwrap_or_else(|| panic!("{s}"));
     assert!(enosys.contains("io_uring_setup") && enosys.contains('3'), "{s}");
 }
+
+/// Replaces what changes from run to run (addresses, times) so a trace
+/// can be compared with a golden copy.
+fn normalise(trace: &str) -> String {
+    let mut out = String::new();
+    for line in trace.lines() {
+        let mut l = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '0' && chars.peek() == Some(&'x') {
+                chars.next();
+                while chars.peek().is_some_and(|d| d.is_ascii_hexdigit()) {
+                    chars.next();
+                }
+                l.push_str("0xADDR");
+            } else if c == '<' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                while chars.next().is_some_and(|d| d != '>') {}
+                l.push_str("<TIME>");
+            } else {
+                l.push(c);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Golden test: the whole trace of a small static program. Regenerate
+/// with UMK_BLESS=1 after an intended change of the trace format.
+#[test]
+fn golden_trace_of_hello() {
+    let out = traced(&["--trace"], &["/opt/tests/hello", "/tmp", "alpha"]);
+    let got = normalise(&stderr(&out));
+    let path = repo().join("tests/golden/hello.trace");
+    if std::env::var_os("UMK_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(got, want, "trace differs from tests/golden/hello.trace (UMK_BLESS=1 to accept)");
+}
