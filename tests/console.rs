@@ -144,3 +144,34 @@ fn escape_sequence_kills_a_hung_guest() {
     assert_eq!(p.wait(10), 128 + 9);
     p.expect("escape sequence", 5);
 }
+
+#[test]
+fn vi_edits_and_saves_a_file() {
+    let mut p = shell();
+    p.send(b"printf 'one\\ntwo\\n' > /root/f\r");
+    p.expect("/ # ", 10);
+    p.send(b"vi /root/f\r");
+    p.expect("/root/f", 10);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(b"jA three\x1b");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    p.send(b":wq\r");
+    p.expect("/ # ", 10);
+    p.send(b"cat /root/f\r");
+    p.expect("one\r\ntwo three\r\n", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+#[test]
+fn stty_changes_made_inside_are_seen() {
+    let mut p = shell();
+    p.send(b"stty -a | grep -o 'rows [0-9]*; columns [0-9]*'\r");
+    p.expect("rows 30; columns 100", 10);
+    p.send(b"stty -echo; stty -a | grep -o -- ' -echo '; stty echo\r");
+    p.expect(" -echo ", 10);
+    p.send(b"stty intr ^X; stty -a | grep -o 'intr = ^X'; stty intr ^C\r");
+    p.expect("intr = ^X", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
