@@ -104,3 +104,7 @@ fn overlay_locks() {
 fn overlay_events() {
     case_in("events", "/root");
 }
+#[test]
+fn reaper() {
+    case("reaper");
+}

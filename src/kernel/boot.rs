@@ -235,6 +235,8 @@ impl Kernel {
                     continued_report: false,
                     start_time: Instant::now(),
                     itimer_real: None,
+                    pdeathsig: 0,
+                    child_subreaper: false,
                 },
             );
             let mut task = Task::new(pid, host, pid, 0);

@@ -170,9 +170,31 @@ pub fn sys_prctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             PR_GET_NO_NEW_PRIVS => Ok(1),
             PR_GET_DUMPABLE => Ok(1),
             PR_SET_DUMPABLE if ctx.args[1] <= 1 => Ok(0),
-            PR_SET_PDEATHSIG | PR_SET_CHILD_SUBREAPER | PR_GET_PDEATHSIG | PR_GET_CHILD_SUBREAPER => {
-                k.note_unsupported("prctl PDEATHSIG and CHILD_SUBREAPER");
-                Err(Errno::EINVAL)
+            PR_SET_PDEATHSIG => {
+                let sig = ctx.args[1];
+                if sig > guest_abi::signal::NSIG as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                if let Some(p) = k.table.borrow_mut().procs.get_mut(&ctx.pid) {
+                    p.pdeathsig = sig as i32;
+                }
+                Ok(0)
+            }
+            PR_GET_PDEATHSIG => {
+                let v = k.table.borrow().procs.get(&ctx.pid).map(|p| p.pdeathsig).unwrap_or(0);
+                GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &v)?;
+                Ok(0)
+            }
+            PR_SET_CHILD_SUBREAPER => {
+                if let Some(p) = k.table.borrow_mut().procs.get_mut(&ctx.pid) {
+                    p.child_subreaper = ctx.args[1] != 0;
+                }
+                Ok(0)
+            }
+            PR_GET_CHILD_SUBREAPER => {
+                let v = k.table.borrow().procs.get(&ctx.pid).map(|p| p.child_subreaper as i32).unwrap_or(0);
+                GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &v)?;
+                Ok(0)
             }
             _ => Err(Errno::EINVAL),
         }

@@ -211,7 +211,7 @@ table! {
     SYS_MKNOD => Some(fs::sys_mknod), Full;
     SYS_STATFS => Some(fs::sys_statfs), Full;
     SYS_FSTATFS => Some(fs::sys_fstatfs), Full;
-    SYS_PRCTL => Some(misc::sys_prctl), Partial("PR_SET_NAME, PR_GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, PR_SET/GET_NO_NEW_PRIVS");
+    SYS_PRCTL => Some(misc::sys_prctl), Partial("PR_SET/GET_NAME, PDEATHSIG (on parent process exit), CHILD_SUBREAPER, DUMPABLE, NO_NEW_PRIVS; others EINVAL");
     SYS_ARCH_PRCTL => None, Native("own FS/GS base");
     SYS_SETXATTR => Some(fs::sys_setxattr), Partial("on the root filesystem (the overlay); tmpfs has no xattrs");
     SYS_LSETXATTR => Some(fs::sys_lsetxattr), Partial("as setxattr");

@@ -104,6 +104,9 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 continued_report: false,
                 start_time: Instant::now(),
                 itimer_real: None,
+                // Not inherited across fork (prctl(2)).
+                pdeathsig: 0,
+                child_subreaper: false,
             };
             t.procs.insert(pid, child);
             if let Some(rp) = t.procs.get_mut(&real_parent) {

@@ -60,8 +60,34 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
     if k.trace.is_some() {
         k.trace_process_exit(pid, status);
     }
-    // Orphans go to init (pid 1), which reaps them.
-    let reaper: Pid = 1;
+    // Orphans go to the nearest living ancestor that is a child
+    // subreaper, else to init (kernel/exit.c find_new_reaper).
+    let reaper: Pid = {
+        let t = k.table.borrow();
+        let mut a = ppid;
+        let mut found = 1;
+        for _ in 0..super::PID_MAX {
+            match t.procs.get(&a) {
+                Some(p) if p.pid != 1 => {
+                    if p.child_subreaper && p.exit.is_none() {
+                        found = p.pid;
+                        break;
+                    }
+                    a = p.ppid;
+                }
+                _ => break,
+            }
+        }
+        found
+    };
+    // Children that asked for it learn that their parent died.
+    let deaths: Vec<(Pid, i32)> = {
+        let t = k.table.borrow();
+        children.iter().filter_map(|c| t.procs.get(c)).filter(|c| c.exit.is_none() && c.pdeathsig > 0).map(|c| (c.pid, c.pdeathsig)).collect()
+    };
+    for (c, sig) in deaths {
+        crate::kernel::signal::send_to_process(k, c, sig, SigOrigin::kernel(sig));
+    }
     let mut zombie_orphans = false;
     {
         let mut t = k.table.borrow_mut();

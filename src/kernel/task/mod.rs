@@ -148,6 +148,10 @@ pub struct Process {
     pub stop_report: Option<i32>,
     pub continued_report: bool,
     pub start_time: Instant,
+    /// PR_SET_PDEATHSIG: the signal this process gets when its parent ends.
+    pub pdeathsig: i32,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants come here, not to pid 1.
+    pub child_subreaper: bool,
     /// ITIMER_REAL: next expiry and reload interval (alarm, setitimer).
     pub itimer_real: Option<(Instant, std::time::Duration)>,
 }
