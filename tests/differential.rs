@@ -108,3 +108,7 @@ fn overlay_events() {
 fn reaper() {
     case("reaper");
 }
+#[test]
+fn tmpfile() {
+    case("tmpfile");
+}

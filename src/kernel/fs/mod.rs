@@ -172,6 +172,10 @@ pub trait Inode: Any {
     fn rename(&self, _name: &[u8], _new_dir: &InodeRef, _new_name: &[u8]) -> KResult<()> {
         Err(Errno::EROFS)
     }
+    /// A nameless regular file in this directory's filesystem (O_TMPFILE).
+    fn create_tmpfile(&self, _mode: u32, _creds: &Creds) -> KResult<InodeRef> {
+        Err(if self.read_only() { Errno::EROFS } else { Errno::EOPNOTSUPP })
+    }
     /// Extended attributes, full names ("user.x") and values.
     fn xattrs(&self) -> KResult<Vec<(Vec<u8>, Vec<u8>)>> {
         Ok(Vec::new())

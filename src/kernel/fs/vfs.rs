@@ -86,7 +86,7 @@ impl Kernel {
     /// open(2): resolve, create if asked, check, and make an open file.
     pub fn open_at(&self, pid: Pid, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Rc<OpenFile>> {
         if flags & O_TMPFILE == O_TMPFILE {
-            return Err(Errno::EOPNOTSUPP);
+            return self.open_tmpfile(pid, dirfd, path, flags, mode);
         }
         let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
         let dentry = if flags & O_CREAT != 0 {
@@ -200,6 +200,30 @@ impl Kernel {
             }
         };
         Ok(OpenFile::new(ops, Some(inode), Some(dentry), flags))
+    }
+
+    /// open(O_TMPFILE): an unnamed regular file in the directory's
+    /// filesystem, which linkat(AT_EMPTY_PATH) may name later. Only
+    /// filesystems that can hold nameless inodes support it (tmpfs);
+    /// others answer EOPNOTSUPP, as Linux does for them.
+    fn open_tmpfile(&self, pid: Pid, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Rc<OpenFile>> {
+        let acc = flags & O_ACCMODE;
+        if acc != O_WRONLY && acc != O_RDWR {
+            return Err(Errno::EINVAL);
+        }
+        let dir = self.lookup_at(pid, dirfd, path, Follow::Yes, false)?;
+        let dattr = dir.inode.attr()?;
+        if !dattr.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let creds = self.creds_of(pid);
+        super::permission::may_create(&dattr, &creds)?;
+        let umask = self.fs_of(pid)?.borrow().umask;
+        let inode = dir.inode.create_tmpfile(S_IFREG | (mode & 0o7777 & !umask), &creds)?;
+        let name = b"#tmpfile (deleted)".to_vec();
+        let d = Rc::new(Dentry { name, parent: Some(dir), inode: inode.clone() });
+        let ops: Rc<dyn FileOps> = Rc::new(InodeFile { inode: inode.clone() });
+        Ok(OpenFile::new(ops, Some(inode), Some(d), flags & !O_TMPFILE))
     }
 
     /// Changes the calling process's cwd.

@@ -880,3 +880,57 @@ pub fn sys_sendfile(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     })();
     r.into()
 }
+
+const FALLOC_FL_KEEP_SIZE: i32 = 0x01;
+const FALLOC_FL_PUNCH_HOLE: i32 = 0x02;
+const FALLOC_FL_ZERO_RANGE: i32 = 0x10;
+
+/// fallocate(2). umk's filesystems keep data in memory or in the overlay
+/// log, so "allocating" is making sure the range exists: mode 0 extends
+/// the size; KEEP_SIZE alone has no visible effect; PUNCH_HOLE (with
+/// KEEP_SIZE) and ZERO_RANGE make the range read as zeros.
+pub fn sys_fallocate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let f = k.file(ctx.pid, ctx.arg_i32(0))?;
+        let mode = ctx.arg_i32(1);
+        let (off, len) = (ctx.args[2] as i64, ctx.args[3] as i64);
+        if off < 0 || len <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+        if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if !f.writable() {
+            return Err(Errno::EBADF);
+        }
+        match f.ops.kind() {
+            crate::kernel::fs::file::FileKind::Regular => {}
+            crate::kernel::fs::file::FileKind::Pipe => return Err(Errno::ESPIPE),
+            crate::kernel::fs::file::FileKind::Directory => return Err(Errno::EISDIR),
+            _ => return Err(Errno::ENODEV),
+        }
+        let inode = f.inode.clone().ok_or(Errno::ENODEV)?;
+        let size = inode.attr()?.size;
+        if mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
+            // Zero what exists of the range (in bounded chunks).
+            let stop = if mode & FALLOC_FL_KEEP_SIZE != 0 { end.min(size) } else { end };
+            let zeros = vec![0u8; 1 << 16];
+            let mut at = off as u64;
+            while at < stop {
+                let n = (stop - at).min(zeros.len() as u64) as usize;
+                inode.write_at(at, &zeros[..n])?;
+                at += n as u64;
+            }
+            return Ok(0);
+        }
+        if mode & FALLOC_FL_KEEP_SIZE == 0 && end > size {
+            inode.truncate(end)?;
+        }
+        Ok(0)
+    })();
+    r.into()
+}

@@ -244,7 +244,7 @@ table! {
     SYS_TGKILL => Some(signal::sys_tgkill), Full;
     SYS_TKILL => Some(signal::sys_tkill), Full;
     SYS_WAITID => Some(task::sys_waitid), Partial("P_PIDFD unsupported");
-    SYS_OPENAT => Some(fs::sys_openat), Partial("O_TMPFILE unsupported");
+    SYS_OPENAT => Some(fs::sys_openat), Partial("O_TMPFILE on tmpfs only (EOPNOTSUPP on the root overlay)");
     SYS_MKDIRAT => Some(fs::sys_mkdirat), Full;
     SYS_MKNODAT => Some(fs::sys_mknodat), Full;
     SYS_FCHOWNAT => Some(fs::sys_fchownat), Full;
@@ -260,6 +260,7 @@ table! {
     SYS_PPOLL => Some(io::sys_ppoll), Partial("the temporary signal mask is not applied while waiting");
     SYS_SET_ROBUST_LIST => None, Native("own memory");
     SYS_UTIMENSAT => Some(fs::sys_utimensat), Full;
+    SYS_FALLOCATE => Some(io::sys_fallocate), Partial("modes 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE; no COLLAPSE/INSERT_RANGE");
     SYS_EPOLL_PWAIT => Some(event::sys_epoll_pwait), Partial("the temporary signal mask is not applied while waiting");
     SYS_EVENTFD => Some(event::sys_eventfd), Full;
     SYS_EVENTFD2 => Some(event::sys_eventfd2), Full;

@@ -274,6 +274,11 @@ impl Inode for TmpInode {
         Ok(child)
     }
 
+    fn create_tmpfile(&self, mode: u32, creds: &Creds) -> KResult<InodeRef> {
+        self.dir()?;
+        Ok(self.fs.create_anon(mode, creds))
+    }
+
     fn link(&self, name: &[u8], target: &InodeRef) -> KResult<()> {
         let t = Self::downcast(target)?;
         if !Rc::ptr_eq(&t.fs, &self.fs) {
