@@ -9,5 +9,5 @@ bash scripts/install-deps.sh
 cargo build --release --workspace --all-targets
 # Test images (busybox, and Debian's bash/coreutils) are built once here so
 # the test binaries, which run in parallel, find them ready.
-bash tests/setup-images.sh target/umk-test --debian
+bash tests/setup-images.sh target/umk-test --debian --python
 cargo test --release --workspace "$@"

@@ -5,6 +5,7 @@
 #                        + the fixture tree in /fixture
 #   OUT/debian.img       (with --debian) busybox + Debian's bash, coreutils
 #                        and their libraries, dynamically linked
+#   OUT/python.img       (with --python) the same plus Debian's python3
 # Everything comes from Debian packages and the repo; nothing is downloaded
 # from anywhere else. Reruns reuse what is already built.
 set -euo pipefail
@@ -12,7 +13,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${1:-$ROOT/target/umk-test}
 WANT_DEBIAN=0
-[[ ${2:-} == --debian ]] && WANT_DEBIAN=1
+WANT_PYTHON=0
+for a in "${@:2}"; do
+    case $a in
+        --debian) WANT_DEBIAN=1 ;;
+        --python) WANT_PYTHON=1 ;;
+        *) echo "setup-images.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -53,4 +61,7 @@ build_image() { # FLAVOR IMAGE
 build_image busybox "$OUT/busybox.img"
 if [[ $WANT_DEBIAN == 1 ]]; then
     build_image debian "$OUT/debian.img"
+fi
+if [[ $WANT_PYTHON == 1 ]]; then
+    build_image python "$OUT/python.img"
 fi

@@ -18,15 +18,15 @@ pub fn umk_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_umk"))
 }
 
-fn setup(debian: bool) {
+fn setup(flag: Option<&str>) {
     // Several test binaries may run this at once: serialize on a lock file.
     std::fs::create_dir_all(work()).expect("create target/umk-test");
     let lock = std::fs::File::create(work().join(".lock")).expect("lock file");
     lock.lock().expect("lock");
     let mut cmd = Command::new("bash");
     cmd.arg(repo().join("tests/setup-images.sh")).arg(work());
-    if debian {
-        cmd.arg("--debian");
+    if let Some(f) = flag {
+        cmd.arg(f);
     }
     let out = cmd.output().expect("run tests/setup-images.sh");
     assert!(out.status.success(), "tests/setup-images.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -35,15 +35,22 @@ fn setup(debian: bool) {
 /// The busybox test image (builds it on first use).
 pub fn busybox_image() -> PathBuf {
     static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| setup(false));
+    DONE.get_or_init(|| setup(None));
     work().join("busybox.img")
 }
 
 /// The Debian test image: busybox plus dynamically linked bash and coreutils.
 pub fn debian_image() -> PathBuf {
     static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| setup(true));
+    DONE.get_or_init(|| setup(Some("--debian")));
     work().join("debian.img")
+}
+
+/// The Python image: the Debian image plus Debian's python3.
+pub fn python_image() -> PathBuf {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| setup(Some("--python")));
+    work().join("python.img")
 }
 
 /// The environment the differential programs run with, natively and inside.

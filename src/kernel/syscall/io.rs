@@ -934,3 +934,41 @@ pub fn sys_fallocate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     })();
     r.into()
 }
+
+const CLOSE_RANGE_UNSHARE: u32 = 2;
+const CLOSE_RANGE_CLOEXEC: u32 = 4;
+
+/// close_range(2): closes (or marks close-on-exec) every fd in [first, last].
+pub fn sys_close_range(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let (first, last, flags) = (ctx.args[0] as u32, ctx.args[1] as u32, ctx.args[2] as u32);
+        if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+            return Err(Errno::EINVAL);
+        }
+        if flags & CLOSE_RANGE_UNSHARE != 0 {
+            // A private copy of a shared table first (CLONE_FILES sharers
+            // keep theirs).
+            let mut t = k.table.borrow_mut();
+            if let Some(p) = t.procs.get_mut(&ctx.pid) {
+                let copy = p.files.borrow().clone();
+                p.files = Rc::new(std::cell::RefCell::new(copy));
+            }
+        }
+        let table = k.files_of(ctx.pid)?;
+        let fds: Vec<i32> = table.borrow().iter().map(|(fd, _)| fd).filter(|fd| *fd as u32 >= first && *fd as u32 <= last).collect();
+        let mut closed = Vec::new();
+        for fd in fds {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                let _ = table.borrow_mut().set_cloexec(fd, true);
+            } else if let Ok(e) = table.borrow_mut().remove(fd) {
+                closed.push(e);
+            }
+        }
+        for e in &closed {
+            release_record_locks(k, ctx.pid, &e.file);
+        }
+        drop(closed);
+        Ok(0)
+    })();
+    r.into()
+}

@@ -278,6 +278,7 @@ table! {
     SYS_STATX => Some(fs::sys_statx), Full;
     SYS_RSEQ => None, Native("own memory");
     SYS_CLONE3 => Some(task::sys_clone3), Partial("returns ENOSYS so that libcs fall back to clone, whose flags the seccomp filter can see");
+    SYS_CLOSE_RANGE => Some(io::sys_close_range), Full;
     SYS_FACCESSAT2 => Some(fs::sys_faccessat2), Full;
     SYS_EPOLL_PWAIT2 => Some(event::sys_epoll_pwait2), Partial("the temporary signal mask is not applied while waiting");
     SYS_RESTART_SYSCALL => None, Native("restarts a native sleep");

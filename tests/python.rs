@@ -1,0 +1,34 @@
+//! Debian's python3 as a guest: scripts, subprocess, threads, and the
+//! interactive prompt on a terminal.
+
+mod common;
+#[path = "common/pty.rs"]
+mod pty;
+use common::*;
+
+#[test]
+fn python_runs_subprocess_and_threads() {
+    let script = "import subprocess, threading, os, sys\n\
+                  print(subprocess.run(['echo', 'sub'], capture_output=True, text=True).stdout.strip())\n\
+                  r = []\n\
+                  ts = [threading.Thread(target=lambda i=i: r.append(i * i)) for i in range(8)]\n\
+                  [t.start() for t in ts]; [t.join() for t in ts]\n\
+                  print(sorted(r))\n\
+                  print(os.getpid(), sys.version_info[:2])\n";
+    let out = umk_run(&python_image(), &[], &["/usr/bin/python3", "-c", script], b"");
+    assert_eq!(stdout(&out), "sub\n[0, 1, 4, 9, 16, 25, 36, 49]\n1 (3, 11)\n", "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn python_interactive_prompt_on_a_terminal() {
+    let mut cmd = std::process::Command::new(umk_bin());
+    cmd.args(["run", "--ephemeral", "--image"]).arg(python_image()).args(["--", "/usr/bin/python3"]).env("TERM", "xterm");
+    let mut p = pty::Pty::spawn(cmd, 24, 80);
+    p.expect(">>> ", 30);
+    p.send(b"6 * 7\r");
+    p.expect("42", 10);
+    p.send(b"import os; os.isatty(0)\r");
+    p.expect("True", 10);
+    p.send(b"\x04");
+    assert_eq!(p.wait(10), 0);
+}
