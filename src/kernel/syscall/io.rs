@@ -488,13 +488,13 @@ pub fn sys_fcntl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 f.flags.set((f.flags.get() & !changeable) | (arg as i32 & changeable));
                 Ok(0)
             }
-            F_GETPIPE_SZ => {
+            F_GETPIPE_SZ | F_SETPIPE_SZ => {
                 let f = t.borrow().file(fd)?;
-                if f.ops.kind() == crate::kernel::fs::file::FileKind::Pipe {
-                    Ok(crate::kernel::fs::pipe::PIPE_CAPACITY as i64)
-                } else {
-                    Err(Errno::EBADF)
+                let pipe = f.ops.as_any().and_then(|a| a.downcast_ref::<PipeEnd>()).map(|e| e.pipe.clone()).ok_or(Errno::EBADF)?;
+                if ctx.arg_i32(1) == F_GETPIPE_SZ {
+                    return Ok(pipe.capacity() as i64);
                 }
+                pipe.set_capacity(arg as usize).map(|c| c as i64)
             }
             F_SETOWN | F_GETOWN => Ok(0),
             _ => Err(Errno::EINVAL),

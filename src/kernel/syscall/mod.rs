@@ -199,7 +199,11 @@ table! {
     SYS_SETSID => Some(task::sys_setsid), Full;
     SYS_GETGROUPS => Some(task::sys_getgroups), Full;
     SYS_SETGROUPS => Some(task::sys_setgroups), Full;
+    SYS_SETREUID => Some(task::sys_setreuid), Full;
+    SYS_SETREGID => Some(task::sys_setregid), Full;
+    SYS_SETRESUID => Some(task::sys_setresuid), Full;
     SYS_GETRESUID => Some(task::sys_getresuid), Full;
+    SYS_SETRESGID => Some(task::sys_setresgid), Full;
     SYS_GETRESGID => Some(task::sys_getresgid), Full;
     SYS_GETPGID => Some(task::sys_getpgid), Full;
     SYS_GETSID => Some(task::sys_getsid), Full;

@@ -329,3 +329,56 @@ pub fn sys_setsid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         None => SysResult::err(Errno::ESRCH),
     }
 }
+
+/// The id-setting rules of setreuid/setresuid (kernel/sys.c): root may set
+/// anything; others may only use ids they already have (real, effective
+/// or saved). -1 leaves an id unchanged.
+fn set_ids(k: &mut Kernel, ctx: &Ctx, new: [u32; 3], gid: bool) -> SysResult {
+    let mut t = k.table.borrow_mut();
+    let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let c = &mut p.cred;
+    let root = c.euid == 0;
+    let cur = if gid { [c.gid, c.egid, c.sgid] } else { [c.uid, c.euid, c.suid] };
+    for v in new {
+        if v != u32::MAX && !root && !cur.contains(&v) {
+            return SysResult::err(Errno::EPERM);
+        }
+    }
+    let pick = |n: u32, old: u32| if n == u32::MAX { old } else { n };
+    let ids = [pick(new[0], cur[0]), pick(new[1], cur[1]), pick(new[2], cur[2])];
+    if gid {
+        (c.gid, c.egid, c.sgid) = (ids[0], ids[1], ids[2]);
+    } else {
+        (c.uid, c.euid, c.suid) = (ids[0], ids[1], ids[2]);
+    }
+    SysResult::Done(0)
+}
+
+pub fn sys_setresuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    set_ids(k, ctx, [ctx.args[0] as u32, ctx.args[1] as u32, ctx.args[2] as u32], false)
+}
+pub fn sys_setresgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    set_ids(k, ctx, [ctx.args[0] as u32, ctx.args[1] as u32, ctx.args[2] as u32], true)
+}
+
+/// setreuid: setting the real id, or the effective id to something other
+/// than the real one, also sets the saved id to the new effective id.
+fn set_re(k: &mut Kernel, ctx: &Ctx, gid: bool) -> SysResult {
+    let (r, e) = (ctx.args[0] as u32, ctx.args[1] as u32);
+    let real = {
+        let t = k.table.borrow();
+        match t.procs.get(&ctx.pid) {
+            Some(p) => if gid { p.cred.gid } else { p.cred.uid },
+            None => return SysResult::err(Errno::ESRCH),
+        }
+    };
+    let saved = if r != u32::MAX || (e != u32::MAX && e != real) { e } else { u32::MAX };
+    set_ids(k, ctx, [r, e, saved], gid)
+}
+
+pub fn sys_setreuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    set_re(k, ctx, false)
+}
+pub fn sys_setregid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    set_re(k, ctx, true)
+}
