@@ -29,6 +29,10 @@ fn python_interactive_prompt_on_a_terminal() {
     p.expect("42", 10);
     p.send(b"import os; os.isatty(0)\r");
     p.expect("True", 10);
+    // Type ^D only at the prompt: readline flushes typed-ahead input when
+    // it switches the terminal mode (TCSETSF), as on any Linux.
+    p.expect(">>> ", 10);
+    std::thread::sleep(std::time::Duration::from_millis(200));
     p.send(b"\x04");
     assert_eq!(p.wait(10), 0);
 }
