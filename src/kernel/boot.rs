@@ -112,6 +112,7 @@ impl Kernel {
             enosys_seen: HashSet::new(),
             unsupported_seen: HashSet::new(),
             scratch: Vec::new(),
+            scratch_write: Vec::new(),
             log_enosys: cfg.log_enosys,
             early_started: HashSet::new(),
             exec_cache: HashMap::new(),

@@ -63,8 +63,10 @@ pub struct Kernel {
     pub init_exit: Option<task::ExitStatus>,
     pub enosys_seen: HashSet<usize>,
     pub unsupported_seen: HashSet<&'static str>,
-    /// Reused buffer for read(2) and friends (no allocation per call).
+    /// Reused buffers for read(2) and write(2) and friends (no allocation
+    /// per call).
     pub scratch: Vec<u8>,
+    pub scratch_write: Vec<u8>,
     pub log_enosys: bool,
     /// Children whose first stop arrived before their parent's clone event.
     pub early_started: HashSet<HostTid>,

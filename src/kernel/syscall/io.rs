@@ -144,26 +144,29 @@ pub fn sys_pread64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_read(k, ctx, ctx.arg_i32(0), ctx.args[1], ctx.args[2] as usize, Some(ctx.args[3]))
 }
 
-fn read_user(k: &mut Kernel, ctx: &Ctx, addr: u64, len: usize) -> KResult<Vec<u8>> {
-    let len = len.min(MAX_RW).min(CHUNK);
-    mem(k, ctx).read_vec(addr, len)
+/// write/pwrite64: the guest's bytes are copied into umk's reusable write
+/// buffer (no allocation per call), then written.
+fn write_from_user(k: &mut Kernel, ctx: &Ctx, off: Option<u64>) -> SysResult {
+    let len = (ctx.args[2] as usize).min(MAX_RW).min(CHUNK);
+    let mut buf = std::mem::take(&mut k.scratch_write);
+    buf.resize(len, 0);
+    let r = match mem(k, ctx).read(ctx.args[1], &mut buf[..len]) {
+        Ok(()) => do_write(k, ctx, ctx.arg_i32(0), &buf[..len], off),
+        Err(e) => SysResult::err(e),
+    };
+    k.scratch_write = buf;
+    r
 }
 
 pub fn sys_write(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    match read_user(k, ctx, ctx.args[1], ctx.args[2] as usize) {
-        Ok(data) => do_write(k, ctx, ctx.arg_i32(0), &data, None),
-        Err(e) => SysResult::err(e),
-    }
+    write_from_user(k, ctx, None)
 }
 
 pub fn sys_pwrite64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if (ctx.args[3] as i64) < 0 {
         return SysResult::err(Errno::EINVAL);
     }
-    match read_user(k, ctx, ctx.args[1], ctx.args[2] as usize) {
-        Ok(data) => do_write(k, ctx, ctx.arg_i32(0), &data, Some(ctx.args[3])),
-        Err(e) => SysResult::err(e),
-    }
+    write_from_user(k, ctx, Some(ctx.args[3]))
 }
 
 fn read_iovecs(k: &mut Kernel, ctx: &Ctx, addr: u64, count: u64) -> KResult<Vec<IoVec>> {
