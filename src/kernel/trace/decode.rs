@@ -552,10 +552,10 @@ pub(super) fn wait_status(s: i32) -> String {
 
 /// The siginfo of a signal or waitid: `{si_signo=SIGCHLD, si_code=CLD_EXITED, ...}`.
 pub(super) fn siginfo(b: &[u8; 128]) -> String {
-    let i32_at = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let i64_at = |o: usize| i64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let i32_at = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap_or_default());
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or_default());
+    let i64_at = |o: usize| i64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
     let signo = i32_at(0);
     if signo == 0 {
         return "{}".into();
@@ -1075,7 +1075,7 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_CLONE3 => {
             let s = match d.r.bytes(a[0], 64) {
                 Some(b) => {
-                    let f = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+                    let f = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default());
                     let mut s = format!("{{flags={}", flags(f(0), CLONE, "0"));
                     for (i, n) in [(1, "pidfd"), (2, "child_tid"), (3, "parent_tid")] {
                         if f(i) != 0 {
@@ -1165,9 +1165,9 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_SIGALTSTACK => {
             let s = match d.r.bytes(a[0], 24) {
                 Some(b) if a[0] != 0 => {
-                    let base = u64::from_le_bytes(b[0..8].try_into().unwrap());
-                    let fl = u32::from_le_bytes(b[8..12].try_into().unwrap()) as u64;
-                    let size = u64::from_le_bytes(b[16..24].try_into().unwrap());
+                    let base = u64::from_le_bytes(b[0..8].try_into().unwrap_or_default());
+                    let fl = u32::from_le_bytes(b[8..12].try_into().unwrap_or_default()) as u64;
+                    let size = u64::from_le_bytes(b[16..24].try_into().unwrap_or_default());
                     format!(
                         "{{ss_sp={}, ss_flags={}, ss_size={size}}}",
                         ptr(base),
@@ -1519,8 +1519,8 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         Out::Pipe(a) => r.bytes(a, 8).map(|b| {
             format!(
                 "[{}, {}]",
-                i32::from_le_bytes(b[0..4].try_into().unwrap()),
-                i32::from_le_bytes(b[4..8].try_into().unwrap())
+                i32::from_le_bytes(b[0..4].try_into().unwrap_or_default()),
+                i32::from_le_bytes(b[4..8].try_into().unwrap_or_default())
             )
         }),
         Out::Uname(a) => r.bytes(a, 65 * 2).map(|b| {
@@ -1554,7 +1554,7 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         Out::WaitStatus(_) => None,
         Out::SigAction(a) => r.bytes(a, 32).map(|b| sigaction(&b)),
         Out::SigSet(a) => r.u64(a).map(sigset),
-        Out::Siginfo(a) => r.bytes(a, 128).map(|b| siginfo(&b.try_into().unwrap())),
+        Out::Siginfo(a) => r.bytes(a, 128).and_then(|b| <[u8; 128]>::try_from(b.as_slice()).ok()).map(|b| siginfo(&b)),
         Out::Termios(a) => r.bytes(a, 36).map(|b| termios(&b)),
         Out::WinSize(a) => r.bytes(a, 8).map(|b| winsize(&b)),
         Out::Int(a) => r.i32(a).map(|v| format!("[{v}]")),
@@ -1739,9 +1739,9 @@ pub(super) fn pollfds(r: &mut Reader, a: u64, n: u64, limit: usize, revents: boo
     let mut s = String::from("[");
     let mut first = true;
     for e in b.chunks_exact(8) {
-        let fd = i32::from_le_bytes(e[0..4].try_into().unwrap());
-        let ev = i16::from_le_bytes(e[4..6].try_into().unwrap()) as u16 as u64;
-        let rev = i16::from_le_bytes(e[6..8].try_into().unwrap()) as u16 as u64;
+        let fd = i32::from_le_bytes(e[0..4].try_into().unwrap_or_default());
+        let ev = i16::from_le_bytes(e[4..6].try_into().unwrap_or_default()) as u16 as u64;
+        let rev = i16::from_le_bytes(e[6..8].try_into().unwrap_or_default()) as u16 as u64;
         if revents && rev == 0 {
             continue;
         }
@@ -1772,8 +1772,8 @@ fn iovecs(r: &mut Reader, a: u64, n: u64, filled: Option<u64>, limit: usize) -> 
     let mut left = filled;
     let mut s = String::from("[");
     for (i, e) in b.chunks_exact(16).enumerate() {
-        let base = u64::from_le_bytes(e[0..8].try_into().unwrap());
-        let len = u64::from_le_bytes(e[8..16].try_into().unwrap());
+        let base = u64::from_le_bytes(e[0..8].try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(e[8..16].try_into().unwrap_or_default());
         if i > 0 {
             s.push_str(", ");
         }

@@ -171,12 +171,12 @@ impl Reader<'_> {
 
     pub fn u64(&mut self, addr: u64) -> Option<u64> {
         self.bytes(addr, 8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
     }
 
     pub fn i32(&mut self, addr: u64) -> Option<i32> {
         self.bytes(addr, 4)
-            .map(|b| i32::from_le_bytes(b.try_into().unwrap()))
+            .map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()))
     }
 
     /// A NUL-terminated string of at most `max` bytes: the bytes and whether

@@ -454,7 +454,7 @@ impl Tracer {
             .collect();
         tids.sort_unstable();
         for tid in tids {
-            let p = self.pending.remove(&tid).unwrap();
+            let Some(p) = self.pending.remove(&tid) else { continue };
             let args: Vec<String> = p
                 .slots
                 .iter()

@@ -73,15 +73,15 @@ pub fn check_header(log: &[u8], base_id: &[u8]) -> Result<usize, OverlayError> {
     if log.len() < 16 {
         return bad("header is truncated".into());
     }
-    let version = u32::from_le_bytes(log[8..12].try_into().unwrap());
+    let version = u32::from_le_bytes([log[8], log[9], log[10], log[11]]);
     if version != VERSION {
         return bad(format!("log format version {version}, this umk reads version {VERSION}"));
     }
-    let n = u32::from_le_bytes(log[12..16].try_into().unwrap()) as usize;
+    let n = u32::from_le_bytes(log[12..16].try_into().unwrap_or_default()) as usize;
     if n > 1 << 20 || log.len() < 16 + n + 4 {
         return bad("header is truncated".into());
     }
-    let stored = u32::from_le_bytes(log[16 + n..20 + n].try_into().unwrap());
+    let stored = u32::from_le_bytes(log[16 + n..20 + n].try_into().unwrap_or_default());
     if crc32c(&log[..16 + n]) != stored {
         return bad("header checksum does not match".into());
     }
@@ -201,10 +201,10 @@ impl<'a> R<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> D<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
     }
     fn u64(&mut self) -> D<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
     }
     fn time(&mut self) -> D<Time> {
         let s = self.u64()? as i64;
@@ -388,12 +388,12 @@ pub fn parse_frame(log: &[u8], pos: usize) -> Result<(Rec, usize), Stop> {
     if rest.len() < 4 {
         return Err(Stop::Torn);
     }
-    let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+    let len = u32::from_le_bytes(rest[..4].try_into().unwrap_or_default()) as usize;
     if len == 0 || len > MAX_FRAME || rest.len() < 4 + len + 4 {
         return Err(Stop::Torn);
     }
     let body = &rest[4..4 + len];
-    let stored = u32::from_le_bytes(rest[4 + len..8 + len].try_into().unwrap());
+    let stored = u32::from_le_bytes(rest[4 + len..8 + len].try_into().unwrap_or_default());
     if crc32c(body) != stored {
         return Err(Stop::BadCrc);
     }
