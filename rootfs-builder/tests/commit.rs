@@ -487,8 +487,11 @@ fn sockets_are_skipped_with_a_warning() {
 fn umk_bin() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let built = Command::new(env!("CARGO")).args(["build", "-q", "-p", "umk", "--bin", "umk"]).current_dir(&root).status().map(|s| s.success()).unwrap_or(false);
-    let bin = target.join("debug").join("umk");
+    // Build in this test's own profile: after `cargo build --release` (as
+    // scripts/test.sh does) that is a no-op, not a second full build.
+    let (profile, args): (&str, &[&str]) = if cfg!(debug_assertions) { ("debug", &["build", "-q", "-p", "umk", "--bin", "umk"]) } else { ("release", &["build", "-q", "--release", "-p", "umk", "--bin", "umk"]) };
+    let built = Command::new(env!("CARGO")).args(args).current_dir(&root).status().map(|s| s.success()).unwrap_or(false);
+    let bin = target.join(profile).join("umk");
     if !built {
         eprintln!("cannot build umk");
     }
