@@ -112,3 +112,7 @@ fn reaper() {
 fn tmpfile() {
     case("tmpfile");
 }
+#[test]
+fn sockets() {
+    case("sockets");
+}

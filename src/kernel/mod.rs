@@ -14,6 +14,7 @@ pub mod errno;
 pub mod fs;
 pub mod hash;
 pub mod mm;
+pub mod net;
 pub mod signal;
 pub mod syscall;
 pub mod task;

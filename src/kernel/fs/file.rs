@@ -67,6 +67,7 @@ pub enum FileKind {
     Regular,
     Directory,
     Pipe,
+    Socket,
     Tty,
     Other,
 }

@@ -15,6 +15,7 @@ pub mod fs;
 pub mod io;
 pub mod misc;
 pub mod mm;
+pub mod net;
 pub mod signal;
 pub mod task;
 
@@ -151,6 +152,13 @@ table! {
     SYS_ALARM => Some(crate::kernel::time::sys_alarm), Full;
     SYS_SETITIMER => Some(crate::kernel::time::sys_setitimer), Partial("ITIMER_REAL kept by umk; virtual and profiling timers run natively");
     SYS_GETPID => Some(task::sys_getpid), Full;
+    SYS_SENDTO => Some(net::sys_sendto), Partial("unix socket pairs only (no address)");
+    SYS_RECVFROM => Some(net::sys_recvfrom), Partial("unix socket pairs only");
+    SYS_SENDMSG => Some(net::sys_sendmsg), Partial("unix socket pairs; no ancillary data (SCM_RIGHTS): EOPNOTSUPP");
+    SYS_RECVMSG => Some(net::sys_recvmsg), Partial("unix socket pairs; no ancillary data");
+    SYS_SHUTDOWN => Some(net::sys_shutdown), Partial("unix socket pairs");
+    SYS_SOCKETPAIR => Some(net::sys_socketpair), Partial("AF_UNIX stream, datagram and seqpacket pairs");
+    SYS_GETSOCKOPT => Some(net::sys_getsockopt), Partial("SO_TYPE, SO_DOMAIN, SO_ERROR, SO_SNDBUF, SO_RCVBUF");
     SYS_CLONE => Some(task::sys_clone), Partial("namespace flags fail with EINVAL");
     SYS_FORK => Some(task::sys_fork), Full;
     SYS_VFORK => Some(task::sys_vfork), Full;
