@@ -229,7 +229,7 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
     let plan = &pe.plan;
     let inject = |k: &mut Kernel, nr: usize, args: [u64; 5]| -> KResult<u64> {
         let r = k.platform.inject_syscall(host, nr, args).map_err(|e| {
-            if std::env::var_os("UMK_DEBUG").is_some() {
+            if k.debug_trace {
                 eprintln!("umk: exec load: injected syscall {nr} failed: {e}");
             }
             Errno::EFAULT
@@ -264,7 +264,7 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
         }
     }
     let start = k.platform.start_state(host, &regs).map_err(|e| {
-        if std::env::var_os("UMK_DEBUG").is_some() {
+        if k.debug_trace {
             eprintln!("umk: exec load: start state: {e}");
         }
         Errno::EFAULT
@@ -273,7 +273,7 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
     (k.entropy)(&mut random);
     let (stack, rsp) = loader::build_stack(plan, &pe.envp, start.stack_top, random, start.vdso, &pe.execfn).map_err(Errno)?;
     if let Err(e) = GuestMem::new(k.platform.as_mut(), host).write(start.stack_top - stack.len() as u64, &stack) {
-        if std::env::var_os("UMK_DEBUG").is_some() {
+        if k.debug_trace {
             eprintln!("umk: exec load: writing {} bytes of stack below {:#x} failed", stack.len(), start.stack_top);
         }
         return Err(e);
