@@ -274,24 +274,6 @@ const DESC: &[&str] = &[
     "userfaultfd",
     "perf_event_open",
     "bpf",
-    "socket",
-    "socketpair",
-    "connect",
-    "accept",
-    "accept4",
-    "bind",
-    "listen",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
-    "recvmsg",
-    "sendmmsg",
-    "recvmmsg",
-    "shutdown",
-    "getsockname",
-    "getpeername",
-    "setsockopt",
-    "getsockopt",
 ];
 
 const IPC: &[&str] = &[
@@ -309,15 +291,16 @@ const IPC: &[&str] = &[
     "msgctl",
 ];
 
-/// The classes `parse` knows, with their members.
-pub const CLASSES: &[(&str, &[&str])] = &[
-    ("file", FILE),
-    ("process", PROCESS),
-    ("signal", SIGNAL),
-    ("network", NETWORK),
-    ("memory", MEMORY),
-    ("desc", DESC),
-    ("ipc", IPC),
+/// The classes `parse` knows, with their members. Like strace's, %desc
+/// also takes every socket call, since each one takes or returns an fd.
+pub const CLASSES: &[(&str, &[&[&str]])] = &[
+    ("file", &[FILE]),
+    ("process", &[PROCESS]),
+    ("signal", &[SIGNAL]),
+    ("network", &[NETWORK]),
+    ("memory", &[MEMORY]),
+    ("desc", &[DESC, NETWORK]),
+    ("ipc", &[IPC]),
 ];
 
 /// The syscall number of `name`, if x86_64 has it.
@@ -339,18 +322,12 @@ pub struct TraceFilter {
 impl TraceFilter {
     /// Every syscall.
     pub fn all() -> Self {
-        TraceFilter {
-            bits: [!0; WORDS],
-            others: true,
-        }
+        TraceFilter { bits: [!0; WORDS], others: true }
     }
 
     /// No syscall (signals and exits are still shown by the tracer).
     pub fn none() -> Self {
-        TraceFilter {
-            bits: [0; WORDS],
-            others: false,
-        }
+        TraceFilter { bits: [0; WORDS], others: false }
     }
 
     /// Parses an strace `-e trace=` style list; see the module doc.
@@ -375,8 +352,8 @@ impl TraceFilter {
                 f = TraceFilter::all();
             } else if item == "none" {
                 // Adds nothing.
-            } else if let Some((_, members)) = CLASSES.iter().find(|(c, _)| *c == class) {
-                for name in *members {
+            } else if let Some((_, lists)) = CLASSES.iter().find(|(c, _)| *c == class) {
+                for name in lists.iter().flat_map(|l| l.iter()) {
                     if let Some(nr) = number(name) {
                         f.set(nr);
                     }
@@ -386,11 +363,7 @@ impl TraceFilter {
             } else if item.starts_with('%') {
                 return Err(format!(
                     "unknown syscall class '{item}' in trace filter: known classes are {}",
-                    CLASSES
-                        .iter()
-                        .map(|(c, _)| *c)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    CLASSES.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
                 ));
             } else {
                 return Err(format!(
@@ -438,12 +411,9 @@ mod tests {
 
     #[test]
     fn every_class_member_is_a_real_syscall_name() {
-        for (class, members) in CLASSES {
-            for name in *members {
-                assert!(
-                    number(name).is_some(),
-                    "{class}: {name} is not an x86_64 syscall"
-                );
+        for (class, lists) in CLASSES {
+            for name in lists.iter().flat_map(|l| l.iter()) {
+                assert!(number(name).is_some(), "{class}: {name} is not an x86_64 syscall");
             }
         }
     }
@@ -473,6 +443,7 @@ mod tests {
         assert!(
             f.wants(SYS_READ) && f.wants(SYS_CLOSE) && f.wants(SYS_OPENAT) && !f.wants(SYS_STAT)
         );
+        assert!(f.wants(SYS_SOCKET) && f.wants(SYS_RECVMSG) && !f.wants(SYS_KILL));
         let f = TraceFilter::parse("signal,network,ipc").unwrap();
         assert!(
             f.wants(SYS_RT_SIGACTION)
