@@ -122,9 +122,13 @@ impl Escape {
 /// Where trace lines go: FILE, stderr, or (when stderr is the guest's
 /// terminal) ./umk.trace, so the trace never garbles the console unless a
 /// FILE such as /dev/stderr asks for it.
-fn trace_session(opts: &TraceOptions, terminal: bool) -> Result<crate::kernel::trace::hook::TraceSession, VmError> {
+fn trace_session(
+    opts: &TraceOptions,
+    terminal: bool,
+) -> Result<crate::kernel::trace::hook::TraceSession, VmError> {
     use std::io::Write;
-    let tracer = opts.trace.as_ref().map(|_| crate::kernel::trace::Tracer::new(opts.config.clone()));
+    let tracer =
+        opts.trace.as_ref().map(|_| crate::kernel::trace::Tracer::new(opts.config.clone()));
     let stats = opts.stats.then(crate::kernel::trace::Stats::new);
     let path = match opts.trace.as_deref() {
         Some("") if terminal && console::is_tty(2) => Some("umk.trace".to_string()),
@@ -133,7 +137,12 @@ fn trace_session(opts: &TraceOptions, terminal: bool) -> Result<crate::kernel::t
     };
     let out: Box<dyn FnMut(&str)> = match path {
         Some(p) => {
-            let f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&p).map_err(|err| VmError::TraceFile { path: p.clone(), err })?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&p)
+                .map_err(|err| VmError::TraceFile { path: p.clone(), err })?;
             if opts.trace.as_deref() == Some("") {
                 eprintln!("umk: tracing to {p}");
             }
@@ -161,18 +170,23 @@ const DEFAULT_PATH: &[u8] = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
 /// leave umk with.
 pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let path = cfg.image.display().to_string();
-    let file = std::fs::File::open(&cfg.image).map_err(|err| VmError::ImageOpen { path: path.clone(), err })?;
+    let file = std::fs::File::open(&cfg.image)
+        .map_err(|err| VmError::ImageOpen { path: path.clone(), err })?;
     // The overlay is bound to this exact base: its UUID, size and superblock.
     let mut superblock = vec![0u8; 1024];
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = std::os::unix::fs::FileExt::read_exact_at(&file, &mut superblock, 1024);
-    let image = Ext4::open(Box::new(file)).map_err(|err| VmError::ImageFormat { path: path.clone(), err })?;
+    let image = Ext4::open(Box::new(file))
+        .map_err(|err| VmError::ImageFormat { path: path.clone(), err })?;
     let base_id = crate::kernel::fs::overlay::base_id(&image.stats().uuid, size, &superblock);
     let store: Box<dyn LogStore> = if cfg.ephemeral {
         Box::new(MemStore::new())
     } else {
         let ovl = cfg.overlay.clone().unwrap_or_else(|| default_overlay(&cfg.image));
-        Box::new(FileStore::open(&ovl).map_err(|e| VmError::OverlayOpen { path: ovl.display().to_string(), err: e.to_string() })?)
+        Box::new(FileStore::open(&ovl).map_err(|e| VmError::OverlayOpen {
+            path: ovl.display().to_string(),
+            err: e.to_string(),
+        })?)
     };
 
     let terminal = console::is_tty(0) && console::is_tty(1);
@@ -233,8 +247,10 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
         image,
         (store, base_id),
         |waker| {
-            let out: crate::kernel::tty::console::OutputSink = Box::new(|b: &[u8]| console::write_all(1, b));
-            let err: crate::kernel::tty::console::OutputSink = Box::new(|b: &[u8]| console::write_all(2, b));
+            let out: crate::kernel::tty::console::OutputSink =
+                Box::new(|b: &[u8]| console::write_all(1, b));
+            let err: crate::kernel::tty::console::OutputSink =
+                Box::new(|b: &[u8]| console::write_all(2, b));
             Console::new(terminal, winsize, waker, in_rx, out, err)
         },
         entropy,
@@ -253,7 +269,15 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     let argv = match cfg.argv {
         Some(a) => a,
         None => {
-            let has_init = kernel.lookup_at(1, guest_abi::fcntl::AT_FDCWD, b"/sbin/init", crate::kernel::fs::path::Follow::Yes, false).is_ok();
+            let has_init = kernel
+                .lookup_at(
+                    1,
+                    guest_abi::fcntl::AT_FDCWD,
+                    b"/sbin/init",
+                    crate::kernel::fs::path::Follow::Yes,
+                    false,
+                )
+                .is_ok();
             vec![if has_init { b"/sbin/init".to_vec() } else { b"/bin/sh".to_vec() }]
         }
     };
@@ -261,7 +285,9 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
         kernel.trace = Some(trace_session(&cfg.trace, terminal)?);
     }
     let _raw = if terminal { console::RawMode::enter(0).ok() } else { None };
-    if let Err(e) = kernel.start_init(host, regs, InitSpec { argv, envp, workdir: cfg.workdir.clone() }) {
+    if let Err(e) =
+        kernel.start_init(host, regs, InitSpec { argv, envp, workdir: cfg.workdir.clone() })
+    {
         kernel.platform.kill_process(host);
         return Err(e.into());
     }
@@ -272,9 +298,12 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
         let ev = kernel.platform.next_event();
         // A bug in umk's kernel must not take the whole VM down: the guest
         // process it happened in is killed, the others go on.
-        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kernel.handle_event(ev)));
+        let handled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kernel.handle_event(ev)));
         if handled.is_err() {
-            eprintln!("umk: internal error while handling {ev:?}; killing the guest process involved");
+            eprintln!(
+                "umk: internal error while handling {ev:?}; killing the guest process involved"
+            );
             if let Some(tid) = ev.tid() {
                 kernel.platform.kill_process(tid);
             }
@@ -306,7 +335,9 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
     drop(_raw);
     if let Some(report) = kernel.trace_report() {
         match &mut kernel.trace {
-            Some(t) if cfg.trace.trace.as_deref().is_some_and(|f| !f.is_empty()) => (t.out)(&report),
+            Some(t) if cfg.trace.trace.as_deref().is_some_and(|f| !f.is_empty()) => {
+                (t.out)(&report)
+            }
             _ => eprint!("{report}"),
         }
     }
@@ -322,7 +353,12 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
 
 /// SIGWINCH becomes a console resize; SIGTERM, SIGHUP (and SIGINT/SIGQUIT
 /// when the console is not a terminal) end the VM cleanly.
-fn start_host_signals(host_tx: Sender<HostEvent>, in_tx: Sender<ConsoleInput>, bell: crate::platform::Doorbell, terminal: bool) {
+fn start_host_signals(
+    host_tx: Sender<HostEvent>,
+    in_tx: Sender<ConsoleInput>,
+    bell: crate::platform::Doorbell,
+    terminal: bool,
+) {
     use signal_hook::consts::*;
     let mut sigs = vec![SIGWINCH, SIGTERM, SIGHUP];
     if !terminal {
@@ -362,7 +398,9 @@ impl Timer {
                 loop {
                     let msg = match next {
                         Some(at) => rx.recv_deadline(at),
-                        None => rx.recv().map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected),
+                        None => {
+                            rx.recv().map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected)
+                        }
                     };
                     match msg {
                         Ok(n) => {

@@ -19,19 +19,33 @@ fn killed_by_signal_is_128_plus_n() {
 
 #[test]
 fn first_process_is_pid_1_root_in_slash() {
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo $$ $(id -u) $(pwd) $PPID"], b"");
+    let out =
+        umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo $$ $(id -u) $(pwd) $PPID"], b"");
     assert_eq!(stdout(&out), "1 0 / 0\n");
 }
 
 #[test]
 fn default_environment_and_env_flag() {
-    let out = umk_run(&busybox_image(), &["--env", "FOO=bar baz", "--env", "HOME=/tmp"], &["/bin/sh", "-c", "echo \"$PATH|$HOME|$FOO\""], b"");
-    assert_eq!(stdout(&out), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/tmp|bar baz\n");
+    let out = umk_run(
+        &busybox_image(),
+        &["--env", "FOO=bar baz", "--env", "HOME=/tmp"],
+        &["/bin/sh", "-c", "echo \"$PATH|$HOME|$FOO\""],
+        b"",
+    );
+    assert_eq!(
+        stdout(&out),
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/tmp|bar baz\n"
+    );
 }
 
 #[test]
 fn workdir_and_hostname() {
-    let out = umk_run(&busybox_image(), &["--workdir", "/etc", "--hostname", "lab7"], &["/bin/sh", "-c", "pwd; hostname; uname -n"], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &["--workdir", "/etc", "--hostname", "lab7"],
+        &["/bin/sh", "-c", "pwd; hostname; uname -n"],
+        b"",
+    );
     assert_eq!(stdout(&out), "/etc\nlab7\nlab7\n");
 }
 
@@ -104,7 +118,16 @@ fn root_tmp_run_and_shm_are_writable() {
 
 #[test]
 fn pipelines_and_subshells_work() {
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "seq 1 1000 | sort -rn | head -3 | tr '\\n' ' '; (echo a; echo b) | wc -l"], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "seq 1 1000 | sort -rn | head -3 | tr '\\n' ' '; (echo a; echo b) | wc -l",
+        ],
+        b"",
+    );
     assert_eq!(stdout(&out), "1000 999 998 7\n".replace(" 7", " 2"));
 }
 
@@ -194,8 +217,18 @@ fn boots_images_made_by_mke2fs() {
             .status()
             .expect("mke2fs (e2fsprogs)");
         assert!(st.success());
-        let out = umk_run(&img, &[], &["/bin/sh", "-c", "cat /etc/os-release | head -1; ls /bin | wc -l"], b"");
-        assert!(stdout(&out).starts_with("PRETTY_NAME=\"umk test image (busybox)\""), "{fstype}: {}{}", stdout(&out), stderr(&out));
+        let out = umk_run(
+            &img,
+            &[],
+            &["/bin/sh", "-c", "cat /etc/os-release | head -1; ls /bin | wc -l"],
+            b"",
+        );
+        assert!(
+            stdout(&out).starts_with("PRETTY_NAME=\"umk test image (busybox)\""),
+            "{fstype}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         let _ = std::fs::remove_file(&img);
     }
 }

@@ -14,7 +14,10 @@ fn case(name: &str) {
 fn case_in(name: &str, scratch: &str) {
     let image = busybox_image();
     let cases = std::fs::read_to_string(repo().join("tests/guest/cases")).expect("cases");
-    let line = cases.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("{name} not in tests/guest/cases"));
+    let line = cases
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in tests/guest/cases"));
     let mut f = line.split_whitespace();
     f.next();
     let want_exit: i32 = f.next().and_then(|c| c.parse().ok()).expect("exit code");
@@ -24,12 +27,17 @@ fn case_in(name: &str, scratch: &str) {
     let env_refs: Vec<&str> = env.iter().map(|s| s.as_str()).collect();
     let arg_refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let out = umk_run(&image, &env_refs, &arg_refs, b"");
-    let expected = std::fs::read(work().join("guest/expected").join(format!("{name}.out"))).expect("native output");
+    let expected = std::fs::read(work().join("guest/expected").join(format!("{name}.out")))
+        .expect("native output");
     let got = out.stdout.clone();
     if got != expected {
         let e = String::from_utf8_lossy(&expected);
         let g = String::from_utf8_lossy(&got);
-        let first = e.lines().zip(g.lines()).position(|(a, b)| a != b).unwrap_or(e.lines().count().min(g.lines().count()));
+        let first = e
+            .lines()
+            .zip(g.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(e.lines().count().min(g.lines().count()));
         panic!(
             "{name}: output differs from native at line {}:\n  native: {:?}\n  umk:    {:?}\nstderr:\n{}",
             first + 1,
@@ -38,7 +46,12 @@ fn case_in(name: &str, scratch: &str) {
             stderr(&out)
         );
     }
-    assert_eq!(out.status.code(), Some(want_exit), "{name}: exit status (stderr: {})", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(want_exit),
+        "{name}: exit status (stderr: {})",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -27,7 +27,8 @@ fn coreutils_basics() {
     let out = bash("cd /tmp && printf 'b\\na\\nc\\n' > f && sort f | tr '\\n' ,; echo; wc -c < f; md5sum f | cut -c1-32; cp f g && cmp f g && echo cmp-ok; mkdir -p d/e && mv g d/e/ && ls d/e; rm -r d; ls; stat -c '%s %F' f; id -u; basename /a/b/c.txt .txt; date +%Y | grep -c '^20'");
     assert_eq!(
         stdout(&out),
-        "a,b,c,\n6\n0f38e5ac6d3b8c3c9a3e0a5e8e9f8c46\ncmp-ok\ng\nf\n6 regular file\n0\nc\n1\n".replace("0f38e5ac6d3b8c3c9a3e0a5e8e9f8c46", &md5_of(b"b\na\nc\n")),
+        "a,b,c,\n6\n0f38e5ac6d3b8c3c9a3e0a5e8e9f8c46\ncmp-ok\ng\nf\n6 regular file\n0\nc\n1\n"
+            .replace("0f38e5ac6d3b8c3c9a3e0a5e8e9f8c46", &md5_of(b"b\na\nc\n")),
         "stderr: {}",
         stderr(&out)
     );
@@ -48,9 +49,19 @@ fn ls_of_the_fixture_matches_native() {
     let native_fixture = work().join("guest/fixture");
     // link_abs names the tree's absolute root, which differs by design.
     let cmd = "ls -lnR --time-style=+ . | grep -v -e '^total' -e link_abs | sed 's/  */ /g'";
-    let native = std::process::Command::new("bash").arg("-c").arg(cmd).current_dir(&native_fixture).output().unwrap();
+    let native = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&native_fixture)
+        .output()
+        .unwrap();
     let guest = umk_run(&image, &["--workdir", "/fixture"], &["/bin/bash", "-c", cmd], b"");
-    assert_eq!(stdout(&guest), String::from_utf8_lossy(&native.stdout), "stderr: {}", stderr(&guest));
+    assert_eq!(
+        stdout(&guest),
+        String::from_utf8_lossy(&native.stdout),
+        "stderr: {}",
+        stderr(&guest)
+    );
 }
 
 #[test]

@@ -6,7 +6,11 @@ use common::*;
 
 /// A host file with a unique name, in the host's /tmp and in /.
 fn host_secret() -> (String, Vec<std::path::PathBuf>) {
-    let name = format!("umk-escape-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let name = format!(
+        "umk-escape-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    );
     let mut made = Vec::new();
     for dir in ["/tmp", "/var/tmp"] {
         let p = std::path::Path::new(dir).join(&name);
@@ -44,7 +48,12 @@ fn host_files_are_unreachable_by_any_path() {
 #[test]
 fn kill_minus_one_touches_only_guest_processes() {
     let mut host = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "sleep 20 & kill -9 -1; wait; echo survived"], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", "sleep 20 & kill -9 -1; wait; echo survived"],
+        b"",
+    );
     assert_eq!(stdout(&out), "survived\n", "{}", stderr(&out));
     // The host's process is still there.
     assert!(host.try_wait().unwrap().is_none(), "kill(-1) inside the guest reached a host process");
@@ -59,10 +68,12 @@ fn guest_sees_no_host_pid() {
     let s = stdout(&out);
     let mut lines = s.lines();
     assert_eq!(lines.next(), Some("1 0"));
-    let pids: Vec<u32> = lines.next().unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    let pids: Vec<u32> =
+        lines.next().unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
     assert!(!pids.is_empty() && pids.iter().all(|p| *p < 100), "guest /proc shows {pids:?}");
     assert!(!pids.contains(&me));
-    let child: Vec<u32> = lines.next().unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    let child: Vec<u32> =
+        lines.next().unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
     assert!(child.len() == 2 && child[0] < 100 && child[1] == 1, "{s}");
 }
 
@@ -70,7 +81,12 @@ fn guest_sees_no_host_pid() {
 fn guest_cannot_signal_a_host_pid() {
     let mut host = std::process::Command::new("sleep").arg("30").spawn().unwrap();
     let hp = host.id();
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", &format!("kill -9 {hp} 2>/dev/null || echo refused")], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", &format!("kill -9 {hp} 2>/dev/null || echo refused")],
+        b"",
+    );
     assert_eq!(stdout(&out), "refused\n");
     assert!(host.try_wait().unwrap().is_none());
     let _ = host.kill();
@@ -120,14 +136,31 @@ fn umk_without_ptrace_says_so() {
     // A small valid image for the inner umk to open.
     let empty = work().join("nested-empty");
     let _ = std::fs::create_dir_all(&empty);
-    let st = std::process::Command::new("mke2fs").args(["-q", "-F", "-t", "ext4", "-d"]).arg(&empty).arg(nested.join("small.img")).arg("2M").status().unwrap();
+    let st = std::process::Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext4", "-d"])
+        .arg(&empty)
+        .arg(nested.join("small.img"))
+        .arg("2M")
+        .status()
+        .unwrap();
     assert!(st.success());
     let img = work().join("nested.img");
     let rootfs = repo().join("target/release/umk-rootfs");
     let rootfs = if rootfs.exists() { rootfs } else { repo().join("target/debug/umk-rootfs") };
-    let st = std::process::Command::new(rootfs).args(["build", "-q", "--force", "--from"]).arg(&nested).arg("-o").arg(&img).status().unwrap();
+    let st = std::process::Command::new(rootfs)
+        .args(["build", "-q", "--force", "--from"])
+        .arg(&nested)
+        .arg("-o")
+        .arg(&img)
+        .status()
+        .unwrap();
     assert!(st.success());
-    let out = umk_run(&img, &[], &["/bin/bash", "-c", "umk run --image /small.img -- true 2>&1; echo status=$?"], b"");
+    let out = umk_run(
+        &img,
+        &[],
+        &["/bin/bash", "-c", "umk run --image /small.img -- true 2>&1; echo status=$?"],
+        b"",
+    );
     let _ = std::fs::remove_dir_all(&nested);
     let _ = std::fs::remove_file(&img);
     let s = stdout(&out);

@@ -24,7 +24,8 @@ fn changes_persist_in_the_overlay_and_not_in_the_image() {
     let ovl = scratch("persist.overlay");
     let out = run_with(&ovl, "echo data > /root/file && mkdir -p /etc/app && echo conf > /etc/app/c && rm /etc/hostname && ln -s /root/file /l && sync");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = run_with(&ovl, "cat /root/file /etc/app/c /l; ls /etc/hostname 2>&1 | grep -c 'No such'");
+    let out =
+        run_with(&ovl, "cat /root/file /etc/app/c /l; ls /etc/hostname 2>&1 | grep -c 'No such'");
     assert_eq!(stdout(&out), "data\nconf\ndata\n1\n", "{}", stderr(&out));
     assert!(std::fs::read(&img).unwrap() == before, "the base image changed");
     // A VM on another (fresh) overlay sees the base only.
@@ -37,9 +38,19 @@ fn changes_persist_in_the_overlay_and_not_in_the_image() {
 
 #[test]
 fn ephemeral_changes_vanish() {
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "echo x > /root/eph && cat /root/eph"], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", "echo x > /root/eph && cat /root/eph"],
+        b"",
+    );
     assert_eq!(stdout(&out), "x\n");
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "cat /root/eph 2>/dev/null || echo gone"], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", "cat /root/eph 2>/dev/null || echo gone"],
+        b"",
+    );
     assert_eq!(stdout(&out), "gone\n");
 }
 
@@ -61,7 +72,11 @@ fn a_second_vm_on_the_same_overlay_is_refused() {
     let _ = first.wait();
     let _ = std::fs::remove_file(&ovl);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("overlay") && stderr(&out).to_lowercase().contains("lock"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("overlay") && stderr(&out).to_lowercase().contains("lock"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -81,7 +96,8 @@ fn an_overlay_refuses_another_base() {
 /// a random moment; on the next boot every printed number must be there.
 #[test]
 fn fsynced_data_survives_kill_9() {
-    let rounds: u32 = std::env::var("UMK_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let rounds: u32 =
+        std::env::var("UMK_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let ovl = scratch("crash.overlay");
     let arg = format!("--overlay={}", ovl.display());
     // busybox sh: `sync FILE` is fsync of that file (busybox sync -f? no: plain sync).
@@ -107,9 +123,20 @@ fn fsynced_data_survives_kill_9() {
         let mut printed = String::new();
         child.stdout.take().unwrap().read_to_string(&mut printed).unwrap();
         let last: u32 = printed.lines().filter_map(|l| l.trim().parse().ok()).last().unwrap_or(0);
-        let out = umk_run(&busybox_image(), &[&arg], &["/bin/sh", "-c", "cat /root/log 2>/dev/null | tail -n 1; rm -f /root/log; sync"], b"");
-        assert_eq!(out.status.code(), Some(0), "round {round}: the overlay did not reopen: {}", stderr(&out));
-        let kept: u32 = stdout(&out).trim().strip_prefix("line").and_then(|n| n.parse().ok()).unwrap_or(0);
+        let out = umk_run(
+            &busybox_image(),
+            &[&arg],
+            &["/bin/sh", "-c", "cat /root/log 2>/dev/null | tail -n 1; rm -f /root/log; sync"],
+            b"",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: the overlay did not reopen: {}",
+            stderr(&out)
+        );
+        let kept: u32 =
+            stdout(&out).trim().strip_prefix("line").and_then(|n| n.parse().ok()).unwrap_or(0);
         assert!(kept >= last, "round {round}: fsync'd line{last} was lost (kept up to line{kept})");
         progressed += (last > 0) as u32;
     }

@@ -5,7 +5,12 @@ use common::*;
 
 #[test]
 fn nobody_cannot_read_shadow() {
-    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", "su nobody -s /bin/sh -c 'id -u; cat /etc/shadow; echo rc=$?' 2>&1"], b"");
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", "su nobody -s /bin/sh -c 'id -u; cat /etc/shadow; echo rc=$?' 2>&1"],
+        b"",
+    );
     let s = stdout(&out);
     assert!(s.contains("65534\n") && s.contains("Permission denied") && s.contains("rc=1"), "{s}");
 }

@@ -16,13 +16,21 @@ fn python_runs_subprocess_and_threads() {
                   print(sorted(r))\n\
                   print(os.getpid(), sys.version_info[:2])\n";
     let out = umk_run(&python_image(), &[], &["/usr/bin/python3", "-c", script], b"");
-    assert_eq!(stdout(&out), "sub\n[0, 1, 4, 9, 16, 25, 36, 49]\n1 (3, 11)\n", "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "sub\n[0, 1, 4, 9, 16, 25, 36, 49]\n1 (3, 11)\n",
+        "stderr: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn python_interactive_prompt_on_a_terminal() {
     let mut cmd = std::process::Command::new(umk_bin());
-    cmd.args(["run", "--ephemeral", "--image"]).arg(python_image()).args(["--", "/usr/bin/python3"]).env("TERM", "xterm");
+    cmd.args(["run", "--ephemeral", "--image"])
+        .arg(python_image())
+        .args(["--", "/usr/bin/python3"])
+        .env("TERM", "xterm");
     let mut p = pty::Pty::spawn(cmd, 24, 80);
     p.expect(">>> ", 30);
     p.send(b"6 * 7\r");
@@ -42,7 +50,12 @@ fn python_interactive_prompt_on_a_terminal() {
 /// all but the socket-based cases, which need socketpair — see the note.)
 #[test]
 fn cpython_test_wait4_and_fork1_pass() {
-    let out = umk_run(&python_image(), &[], &["/usr/bin/python3", "-m", "test", "test_wait4", "test_fork1"], b"");
+    let out = umk_run(
+        &python_image(),
+        &[],
+        &["/usr/bin/python3", "-m", "test", "test_wait4", "test_fork1"],
+        b"",
+    );
     let s = stdout(&out);
     assert!(s.contains("Tests result: SUCCESS"), "{s}\n{}", stderr(&out));
 }

@@ -13,13 +13,25 @@ fn text_trace_shows_calls_signals_and_exits_like_strace() {
     let t = stderr(&out);
     assert_eq!(stdout(&out), "umk\n");
     assert!(t.contains("openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY) = 3"), "{t}");
-    assert!(t.lines().any(|l| l.starts_with("[pid 2] execve(\"/proc/self/exe\", [\"cat\", \"/etc/hostname\"]")), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l
+                .starts_with("[pid 2] execve(\"/proc/self/exe\", [\"cat\", \"/etc/hostname\"]")),
+        "{t}"
+    );
     assert!(t.contains("--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2"), "{t}");
     assert!(t.contains("+++ exited with 0 +++"), "{t}");
-    assert!(t.contains("--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1, si_uid=0} ---"), "{t}");
+    assert!(
+        t.contains("--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1, si_uid=0} ---"),
+        "{t}"
+    );
     assert!(t.contains("+++ killed by SIGUSR1 +++"), "{t}");
     // Guest pids only: the first process is pid 1.
-    assert!(t.lines().all(|l| !l.starts_with("[pid ") || l[5..].split(']').next().unwrap().parse::<u32>().unwrap() < 100), "{t}");
+    assert!(
+        t.lines().all(|l| !l.starts_with("[pid ")
+            || l[5..].split(']').next().unwrap().parse::<u32>().unwrap() < 100),
+        "{t}"
+    );
 }
 
 #[test]
@@ -36,7 +48,8 @@ fn json_trace_is_one_object_per_line() {
     let dir = work();
     let file = dir.join(format!("trace-{}.json", std::process::id()));
     let arg = format!("--trace={}", file.display());
-    let out = traced(&[&arg, "--trace-format=json"], &["/bin/sh", "-c", "echo hi > /tmp/x; cat /tmp/x"]);
+    let out =
+        traced(&[&arg, "--trace-format=json"], &["/bin/sh", "-c", "echo hi > /tmp/x; cat /tmp/x"]);
     assert_eq!(stdout(&out), "hi\n");
     let text = std::fs::read_to_string(&file).unwrap();
     let _ = std::fs::remove_file(&file);
@@ -48,7 +61,10 @@ fn json_trace_is_one_object_per_line() {
         .unwrap();
     use std::io::Write;
     child_write(check, &text, |n| assert!(n.trim().parse::<u32>().unwrap() > 10, "{text}"));
-    assert!(text.contains("\"name\":\"openat\"") || text.contains("\"name\": \"openat\""), "{text}");
+    assert!(
+        text.contains("\"name\":\"openat\"") || text.contains("\"name\": \"openat\""),
+        "{text}"
+    );
 
     fn child_write(mut c: std::process::Child, input: &str, f: impl Fn(&str)) {
         c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
@@ -60,7 +76,10 @@ fn json_trace_is_one_object_per_line() {
 
 #[test]
 fn filter_limits_the_trace() {
-    let out = traced(&["--trace", "--trace-filter=openat,execve"], &["/bin/sh", "-c", "cat /etc/hostname"]);
+    let out = traced(
+        &["--trace", "--trace-filter=openat,execve"],
+        &["/bin/sh", "-c", "cat /etc/hostname"],
+    );
     let t = stderr(&out);
     let calls: Vec<&str> = t.lines().filter(|l| l.starts_with("[pid") && l.contains('(')).collect();
     assert!(!calls.is_empty());
@@ -73,7 +92,8 @@ fn filter_limits_the_trace() {
 fn stats_count_calls_and_list_enosys() {
     let out = traced(&["--stats"], &["/opt/tests/calls", "250", "3"]);
     let s = stderr(&out);
-    let row = s.lines().find(|l| l.trim_end().ends_with(" getppid")).unwrap_or_else(|| panic!("{s}"));
+    let row =
+        s.lines().find(|l| l.trim_end().ends_with(" getppid")).unwrap_or_else(|| panic!("{s}"));
     let calls: Vec<&str> = row.split_whitespace().collect();
     // % time, seconds, usecs/call, calls, [errors], syscall
     assert!(calls.contains(&"250"), "{row}");

@@ -6,16 +6,16 @@
 //! (`umk::platform`) uses the host's `libc` instead, so the two never mix.
 #![no_std]
 
+pub mod auxv;
 pub mod errno;
-pub mod sysno;
-pub mod signal;
 pub mod fcntl;
-pub mod stat;
+pub mod misc;
 pub mod mman;
 pub mod sched;
+pub mod signal;
+pub mod stat;
+pub mod sysno;
 pub mod termios;
-pub mod auxv;
-pub mod misc;
 
 /// Kernel-internal restart codes (include/linux/errno.h). A syscall that was
 /// interrupted by a signal returns one of these; the signal-delivery code

@@ -87,6 +87,7 @@ pub const CLD_CONTINUED: i32 = 6;
 
 /// The name of a signal (`SIGINT`), as strace prints it.
 pub fn name(sig: i32) -> Option<&'static str> {
+    #[rustfmt::skip]
     const NAMES: [&str; 32] = [
         "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
         "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM",

@@ -21,7 +21,8 @@ fn best_of(n: usize, make: impl Fn() -> Command) -> Duration {
 fn generate(root: &Path) {
     // 100 MiB file + 200 MiB spread over 4000 files of varied size + many tiny ones.
     std::fs::create_dir_all(root.join("big")).unwrap();
-    let block: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let block: Vec<u8> =
+        (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
     let mut big = Vec::with_capacity(100 << 20);
     for _ in 0..100 {
         big.extend_from_slice(&block);
@@ -46,15 +47,22 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(Path::parent).unwrap().join("umk-rootfs");
     if !bin.exists() {
-        let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(["build", "--release", "-q", "-p", "umk-rootfs", "--bin", "umk-rootfs"]).status().unwrap();
+        let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "-q", "-p", "umk-rootfs", "--bin", "umk-rootfs"])
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
     let bin = bin.as_path();
-    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
+    let dir =
+        tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
     let tree = dir.path().join("tree");
     generate(&tree);
     let du = Command::new("du").args(["-sb"]).arg(&tree).output().unwrap();
-    println!("tree: {}", String::from_utf8_lossy(&du.stdout).split_whitespace().next().unwrap_or("?"));
+    println!(
+        "tree: {}",
+        String::from_utf8_lossy(&du.stdout).split_whitespace().next().unwrap_or("?")
+    );
     let ours = dir.path().join("ours.img");
     let theirs = dir.path().join("theirs.img");
     let t_ours = best_of(3, || {
@@ -65,7 +73,10 @@ fn main() {
     let size = std::fs::metadata(&ours).unwrap().len();
     let t_theirs = best_of(3, || {
         let mut c = Command::new("mke2fs");
-        c.args(["-q", "-F", "-t", "ext4", "-d"]).arg(&tree).arg(&theirs).arg(format!("{}k", size / 1024));
+        c.args(["-q", "-F", "-t", "ext4", "-d"])
+            .arg(&tree)
+            .arg(&theirs)
+            .arg(format!("{}k", size / 1024));
         c
     });
     println!(
@@ -76,13 +87,25 @@ fn main() {
     );
     // Tarball source: includes unpacking into staging.
     let tar = dir.path().join("tree.tar");
-    assert!(Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&tree).arg(".").status().unwrap().success());
+    assert!(Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&tree)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
     let t_tar = best_of(3, || {
         let mut c = Command::new(bin);
         c.args(["build", "-q", "--force", "--from"]).arg(&tar).arg("-o").arg(&ours);
         c
     });
-    println!("build (tar source): umk-rootfs {:.2}s, ratio to mke2fs -d {:.2}x", t_tar.as_secs_f64(), t_tar.as_secs_f64() / t_theirs.as_secs_f64());
+    println!(
+        "build (tar source): umk-rootfs {:.2}s, ratio to mke2fs -d {:.2}x",
+        t_tar.as_secs_f64(),
+        t_tar.as_secs_f64() / t_theirs.as_secs_f64()
+    );
 
     let host_file = tree.join("big/file");
     // Warm the page cache for both sides.

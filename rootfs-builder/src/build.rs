@@ -95,23 +95,37 @@ impl Scratch {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-        let seed = std::process::id() as u64 ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into());
+        let seed = std::process::id() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
         for attempt in 0..100u64 {
-            let tag = format!("{:06x}", (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(attempt) >> 40) & 0xff_ffff);
+            let tag = format!(
+                "{:06x}",
+                (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(attempt) >> 40) & 0xff_ffff
+            );
             let image = dir.join(format!("{name}.tmp-{tag}"));
             match fs::OpenOptions::new().write(true).create_new(true).open(&image) {
                 Ok(_) => {
                     let work = dir.join(format!("{name}.tmp-{tag}.d"));
                     let scratch = Scratch { image, work };
-                    fs::create_dir(&scratch.work).map_err(|e| BuildError::OutputDir(dir.clone(), e))?;
+                    fs::create_dir(&scratch.work)
+                        .map_err(|e| BuildError::OutputDir(dir.clone(), e))?;
                     return Ok(scratch);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(BuildError::OutputDir(dir, e)),
             }
         }
-        Err(BuildError::OutputDir(dir, io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary name")))
+        Err(BuildError::OutputDir(
+            dir,
+            io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary name"),
+        ))
     }
 }
 
@@ -143,7 +157,15 @@ pub(crate) fn uuid_from(seed: u64, manifest: &Manifest) -> String {
             b = fnv(seed.rotate_left(17) ^ 0x5555, p, b);
         }
         let m = &node.meta;
-        let fixed = format!("{} {} {} {} {} {}", m.mode, m.uid, m.gid, m.mtime, node.size, m.rdev.0 as u64 * 65536 + m.rdev.1 as u64);
+        let fixed = format!(
+            "{} {} {} {} {} {}",
+            m.mode,
+            m.uid,
+            m.gid,
+            m.mtime,
+            node.size,
+            m.rdev.0 as u64 * 65536 + m.rdev.1 as u64
+        );
         a = fnv(seed, fixed.as_bytes(), a);
         b = fnv(seed.rotate_left(17) ^ 0x5555, fixed.as_bytes(), b);
     }
@@ -160,7 +182,10 @@ pub(crate) fn uuid_from(seed: u64, manifest: &Manifest) -> String {
 fn valid_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 pub(crate) fn source_date_epoch() -> Result<Option<i64>, BuildError> {
@@ -198,7 +223,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     // Cheap checks first, so a typo costs nothing.
     let src_md = match fs::metadata(&opts.from) {
         Ok(md) => md,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BuildError::SourceMissing(opts.from.clone())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(BuildError::SourceMissing(opts.from.clone()))
+        }
         Err(e) => return Err(BuildError::SourceUnreadable(opts.from.clone(), e)),
     };
     if !src_md.is_dir() && !src_md.is_file() {
@@ -220,8 +247,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
 
     let scratch = Scratch::create(&opts.output)?;
     if src_md.is_dir() {
-        let src = fs::canonicalize(&opts.from).map_err(|e| BuildError::SourceUnreadable(opts.from.clone(), e))?;
-        let out_dir = fs::canonicalize(scratch.image.parent().unwrap_or(Path::new("."))).map_err(|e| BuildError::OutputDir(scratch.image.clone(), e))?;
+        let src = fs::canonicalize(&opts.from)
+            .map_err(|e| BuildError::SourceUnreadable(opts.from.clone(), e))?;
+        let out_dir = fs::canonicalize(scratch.image.parent().unwrap_or(Path::new(".")))
+            .map_err(|e| BuildError::OutputDir(scratch.image.clone(), e))?;
         if out_dir.starts_with(&src) {
             return Err(BuildError::OutputInsideSource(opts.output.clone(), opts.from.clone()));
         }
@@ -238,7 +267,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
         (manifest, None, None)
     } else {
-        let bar = progress_bar(interactive && src_md.len() >= PROGRESS_THRESHOLD, Some(src_md.len()));
+        let bar =
+            progress_bar(interactive && src_md.len() >= PROGRESS_THRESHOLD, Some(src_md.len()));
         set_phase(&bar, "unpacking");
         let mut stager = Stager::new(scratch.work.join("staging"), epoch_override.unwrap_or(0))?;
         let counter = bar.clone();
@@ -271,11 +301,19 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         epoch: epoch_override.unwrap_or_else(|| manifest.newest_mtime()),
     };
     let request = size_request.zip(opts.size.as_deref());
-    let (size, estimate) = make_image(&manifest, xattr_dir.as_deref(), &scratch, request, &id, interactive)?;
+    let (size, estimate) =
+        make_image(&manifest, xattr_dir.as_deref(), &scratch, request, &id, interactive)?;
 
     // 4. Into place, atomically.
-    fs::rename(&scratch.image, &opts.output).map_err(|e| BuildError::Rename(opts.output.clone(), e))?;
-    Ok(BuildReport { image: opts.output.clone(), size, content: estimate.content, inodes: manifest.nodes.len(), compression })
+    fs::rename(&scratch.image, &opts.output)
+        .map_err(|e| BuildError::Rename(opts.output.clone(), e))?;
+    Ok(BuildReport {
+        image: opts.output.clone(),
+        size,
+        content: estimate.content,
+        inodes: manifest.nodes.len(),
+        compression,
+    })
 }
 
 /// Steps 2 and 3 of a build, shared with `commit`: size the image, run
@@ -312,7 +350,14 @@ pub(crate) fn make_image(
     }
     set_phase(&bar, "checking");
     if let Some(problems) = mkfs::fsck(&scratch.image)? {
-        return Err(BuildError::Fsck(problems.lines().filter(|l| !l.starts_with("Pass ") && !l.starts_with("e2fsck 1.")).take(4).collect::<Vec<_>>().join("; ")));
+        return Err(BuildError::Fsck(
+            problems
+                .lines()
+                .filter(|l| !l.starts_with("Pass ") && !l.starts_with("e2fsck 1."))
+                .take(4)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -32,7 +32,10 @@ use crate::build::{make_image, source_date_epoch, uuid_from, BuildError, Scratch
 use crate::merged::{self, MergedError};
 use crate::mkfs::{self, Identity};
 use crate::size::parse_size;
-use crate::stage::{dev_major, dev_minor, show, EntryKind, Meta, StageError, Stager, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+use crate::stage::{
+    dev_major, dev_minor, show, EntryKind, Meta, StageError, Stager, S_IFBLK, S_IFCHR, S_IFDIR,
+    S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+};
 
 #[derive(Debug, Error)]
 pub enum CommitError {
@@ -108,8 +111,12 @@ pub fn commit(opts: &CommitOptions) -> Result<CommitReport, CommitError> {
     }
     match fs::metadata(&opts.output) {
         Ok(md) if md.is_dir() => return Err(CommitError::OutputIsDir(opts.output.clone())),
-        Ok(md) if same_file(&md, &opts.image) => return Err(CommitError::OutputIsInput(opts.output.clone(), "base image")),
-        Ok(md) if same_file(&md, &opts.overlay) => return Err(CommitError::OutputIsInput(opts.output.clone(), "overlay")),
+        Ok(md) if same_file(&md, &opts.image) => {
+            return Err(CommitError::OutputIsInput(opts.output.clone(), "base image"))
+        }
+        Ok(md) if same_file(&md, &opts.overlay) => {
+            return Err(CommitError::OutputIsInput(opts.output.clone(), "overlay"))
+        }
         Ok(_) if !opts.force => return Err(CommitError::OutputExists(opts.output.clone())),
         _ => {}
     }
@@ -140,14 +147,25 @@ pub fn commit(opts: &CommitOptions) -> Result<CommitReport, CommitError> {
         // `build` would give the same tree.
         uuid: Some(uuid_from(3, &manifest)),
         hash_seed: uuid_from(2, &manifest),
-        label: if label.is_empty() { None } else { Some(String::from_utf8_lossy(&label).into_owned()) },
+        label: if label.is_empty() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(&label).into_owned())
+        },
         epoch: epoch_override.unwrap_or_else(|| manifest.newest_mtime()),
     };
     let request = size_request.zip(opts.size.as_deref());
     let (size, estimate) = make_image(&manifest, Some(&xattr_dir), &scratch, request, &id, false)?;
     drop(merged);
-    fs::rename(&scratch.image, &opts.output).map_err(|e| CommitError::Rename(opts.output.clone(), e))?;
-    Ok(CommitReport { image: opts.output.clone(), size, content: estimate.content, inodes: manifest.nodes.len(), skipped })
+    fs::rename(&scratch.image, &opts.output)
+        .map_err(|e| CommitError::Rename(opts.output.clone(), e))?;
+    Ok(CommitReport {
+        image: opts.output.clone(),
+        size,
+        content: estimate.content,
+        inodes: manifest.nodes.len(),
+        skipped,
+    })
 }
 
 /// Reads a VFS regular file from the start.
@@ -158,7 +176,9 @@ struct InodeReader<'a> {
 
 impl Read for InodeReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inode.read_at(self.offset, buf).map_err(|e| io::Error::other(format!("read at offset {}: {}", self.offset, e.name())))?;
+        let n = self.inode.read_at(self.offset, buf).map_err(|e| {
+            io::Error::other(format!("read at offset {}: {}", self.offset, e.name()))
+        })?;
         self.offset += n as u64;
         Ok(n)
     }
@@ -184,7 +204,12 @@ pub fn stage_tree(root: &InodeRef, stager: &mut Stager) -> Result<Vec<String>, C
         let ty = attr.mode & S_IFMT;
         if ty != S_IFDIR {
             if let Some(first) = first_name.get(&attr.ino) {
-                stager.add(&rel, EntryKind::HardLink(first.clone()), meta_of(&attr, Vec::new()), &mut io::empty())?;
+                stager.add(
+                    &rel,
+                    EntryKind::HardLink(first.clone()),
+                    meta_of(&attr, Vec::new()),
+                    &mut io::empty(),
+                )?;
                 continue;
             }
         } else if dirs_seen.insert(attr.ino, rel.clone()).is_some() {
@@ -227,9 +252,14 @@ pub fn stage_tree(root: &InodeRef, stager: &mut Stager) -> Result<Vec<String>, C
                 let target = node.readlink().map_err(read_err(&shown))?;
                 stager.add(&rel, EntryKind::Symlink(target), meta, &mut io::empty())?;
             }
-            S_IFCHR | S_IFBLK | S_IFIFO => stager.add(&rel, EntryKind::Special, meta, &mut io::empty())?,
+            S_IFCHR | S_IFBLK | S_IFIFO => {
+                stager.add(&rel, EntryKind::Special, meta, &mut io::empty())?
+            }
             other => {
-                return Err(CommitError::Read { path: show(&shown), errno: if other == 0 { "no file type" } else { "unknown file type" } });
+                return Err(CommitError::Read {
+                    path: show(&shown),
+                    errno: if other == 0 { "no file type" } else { "unknown file type" },
+                });
             }
         }
         if ty != S_IFDIR {

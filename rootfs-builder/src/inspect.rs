@@ -12,7 +12,9 @@ use umk::kernel::errno::Errno;
 use umk::kernel::fs::ext4::{Ext4, Ext4Error, Ino, ROOT_INO};
 use umk::kernel::fs::InodeRef;
 
-use crate::stage::{dev_major, dev_minor, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+use crate::stage::{
+    dev_major, dev_minor, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+};
 
 /// Linux gives up after this many symlinks in one lookup (ELOOP).
 const MAX_SYMLINKS: usize = 40;
@@ -78,11 +80,22 @@ pub trait Tree {
     type Node: Clone;
     fn root(&self) -> Self::Node;
     fn stat(&self, node: &Self::Node, path: &[u8]) -> Result<Stat, InspectError>;
-    fn lookup(&self, dir: &Self::Node, name: &[u8], path: &[u8]) -> Result<Option<Self::Node>, InspectError>;
+    fn lookup(
+        &self,
+        dir: &Self::Node,
+        name: &[u8],
+        path: &[u8],
+    ) -> Result<Option<Self::Node>, InspectError>;
     fn readlink(&self, node: &Self::Node, path: &[u8]) -> Result<Vec<u8>, InspectError>;
     /// Every entry of a directory, "." and ".." included, sorted by name.
     fn list(&self, dir: &Self::Node, path: &[u8]) -> Result<Listing<Self::Node>, InspectError>;
-    fn read(&self, node: &Self::Node, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError>;
+    fn read(
+        &self,
+        node: &Self::Node,
+        offset: u64,
+        buf: &mut [u8],
+        path: &[u8],
+    ) -> Result<usize, InspectError>;
 }
 
 impl Tree for Ext4 {
@@ -92,7 +105,15 @@ impl Tree for Ext4 {
     }
     fn stat(&self, node: &Ino, path: &[u8]) -> Result<Stat, InspectError> {
         let a = self.inode(*node).map_err(fs_err(path))?;
-        Ok(Stat { mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: (a.rdev_major, a.rdev_minor), mtime: a.mtime.0 })
+        Ok(Stat {
+            mode: a.mode,
+            nlink: a.nlink,
+            uid: a.uid,
+            gid: a.gid,
+            size: a.size,
+            rdev: (a.rdev_major, a.rdev_minor),
+            mtime: a.mtime.0,
+        })
     }
     fn lookup(&self, dir: &Ino, name: &[u8], path: &[u8]) -> Result<Option<Ino>, InspectError> {
         Ext4::lookup(self, *dir, name).map_err(fs_err(path))
@@ -103,7 +124,13 @@ impl Tree for Ext4 {
     fn list(&self, dir: &Ino, path: &[u8]) -> Result<Vec<(Vec<u8>, Ino)>, InspectError> {
         Ok(entries(self, *dir, path)?.into_iter().map(|(name, ino, _)| (name, ino)).collect())
     }
-    fn read(&self, node: &Ino, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError> {
+    fn read(
+        &self,
+        node: &Ino,
+        offset: u64,
+        buf: &mut [u8],
+        path: &[u8],
+    ) -> Result<usize, InspectError> {
         Ext4::read(self, *node, offset, buf).map_err(fs_err(path))
     }
 }
@@ -136,7 +163,15 @@ fn vfs_err(path: &[u8]) -> impl FnOnce(Errno) -> InspectError + '_ {
 
 /// The fields of a VFS [`Attr`](umk::kernel::fs::Attr) that `ls` shows.
 pub fn stat_of(a: &umk::kernel::fs::Attr) -> Stat {
-    Stat { mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: (dev_major(a.rdev), dev_minor(a.rdev)), mtime: a.mtime.0 }
+    Stat {
+        mode: a.mode,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        size: a.size,
+        rdev: (dev_major(a.rdev), dev_minor(a.rdev)),
+        mtime: a.mtime.0,
+    }
 }
 
 impl Tree for VfsTree {
@@ -147,7 +182,12 @@ impl Tree for VfsTree {
     fn stat(&self, node: &InodeRef, path: &[u8]) -> Result<Stat, InspectError> {
         Ok(stat_of(&node.attr().map_err(vfs_err(path))?))
     }
-    fn lookup(&self, dir: &InodeRef, name: &[u8], path: &[u8]) -> Result<Option<InodeRef>, InspectError> {
+    fn lookup(
+        &self,
+        dir: &InodeRef,
+        name: &[u8],
+        path: &[u8],
+    ) -> Result<Option<InodeRef>, InspectError> {
         self.keep.borrow_mut().push(dir.clone());
         match dir.lookup(name) {
             Ok(n) => Ok(Some(n)),
@@ -174,7 +214,13 @@ impl Tree for VfsTree {
         }
         Ok(list)
     }
-    fn read(&self, node: &InodeRef, offset: u64, buf: &mut [u8], path: &[u8]) -> Result<usize, InspectError> {
+    fn read(
+        &self,
+        node: &InodeRef,
+        offset: u64,
+        buf: &mut [u8],
+        path: &[u8],
+    ) -> Result<usize, InspectError> {
         node.read_at(offset, buf).map_err(vfs_err(path))
     }
 }
@@ -291,7 +337,13 @@ struct Row {
     name: Vec<u8>,
 }
 
-fn row<T: Tree>(fs: &T, node: &T::Node, attr: &Stat, name: &[u8], path: &[u8]) -> Result<Row, InspectError> {
+fn row<T: Tree>(
+    fs: &T,
+    node: &T::Node,
+    attr: &Stat,
+    name: &[u8],
+    path: &[u8],
+) -> Result<Row, InspectError> {
     let mut shown = name.to_vec();
     if attr.mode & S_IFMT == S_IFLNK {
         shown.extend_from_slice(b" -> ");
@@ -314,9 +366,14 @@ fn row<T: Tree>(fs: &T, node: &T::Node, attr: &Stat, name: &[u8], path: &[u8]) -
 
 fn print_rows(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     let w = |f: fn(&Row) -> usize| rows.iter().map(f).max().unwrap_or(0);
-    let (wn, wu, wg, ws) = (w(|r| r.nlink.len()), w(|r| r.uid.len()), w(|r| r.gid.len()), w(|r| r.size.len()));
+    let (wn, wu, wg, ws) =
+        (w(|r| r.nlink.len()), w(|r| r.uid.len()), w(|r| r.gid.len()), w(|r| r.size.len()));
     for r in rows {
-        write!(out, "{} {:>wn$} {:<wu$} {:<wg$} {:>ws$} {} ", r.mode, r.nlink, r.uid, r.gid, r.size, r.time)?;
+        write!(
+            out,
+            "{} {:>wn$} {:<wu$} {:<wg$} {:>ws$} {} ",
+            r.mode, r.nlink, r.uid, r.gid, r.size, r.time
+        )?;
         out.write_all(&r.name)?;
         out.write_all(b"\n")?;
     }
@@ -348,7 +405,12 @@ fn entries(fs: &Ext4, dir: Ino, path: &[u8]) -> Result<Vec<(Vec<u8>, Ino, u8)>, 
 /// `ls -la PATH` (and `-R`): a directory lists its entries; anything else
 /// lists itself. A symlink named on the command line is shown, not followed,
 /// unless written with a trailing '/'.
-pub fn ls<T: Tree>(fs: &T, path: &[u8], recursive: bool, out: &mut dyn Write) -> Result<(), InspectError> {
+pub fn ls<T: Tree>(
+    fs: &T,
+    path: &[u8],
+    recursive: bool,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
     let node = resolve(fs, path, false)?;
     let attr = fs.stat(&node, path)?;
     if attr.mode & S_IFMT != S_IFDIR {
@@ -374,7 +436,9 @@ pub fn ls<T: Tree>(fs: &T, path: &[u8], recursive: bool, out: &mut dyn Write) ->
             if !first {
                 out.write_all(b"\n").map_err(InspectError::Write)?;
             }
-            out.write_all(&dir_path).and_then(|_| out.write_all(b":\n")).map_err(InspectError::Write)?;
+            out.write_all(&dir_path)
+                .and_then(|_| out.write_all(b":\n"))
+                .map_err(InspectError::Write)?;
         }
         first = false;
         print_rows(out, &rows).map_err(InspectError::Write)?;
@@ -440,10 +504,16 @@ pub fn check(fs: &Ext4) -> CheckReport {
     let mut links: HashMap<Ino, (u32, u32, Vec<u8>)> = HashMap::new();
     let mut buf = vec![0u8; CAT_BUFFER];
     let mut stack: Vec<(Vec<u8>, Ino, Ino)> = vec![(b"/".to_vec(), ROOT_INO, ROOT_INO)];
-    let problem = |report: &mut CheckReport, path: &[u8], what: String| report.problems.push(format!("{}: {}", show(path), what));
+    let problem = |report: &mut CheckReport, path: &[u8], what: String| {
+        report.problems.push(format!("{}: {}", show(path), what))
+    };
     while let Some((path, dir, parent)) = stack.pop() {
         if !seen.insert(dir) {
-            problem(&mut report, &path, format!("directory inode {dir} is reachable twice (directory hard link or loop)"));
+            problem(
+                &mut report,
+                &path,
+                format!("directory inode {dir} is reachable twice (directory hard link or loop)"),
+            );
             continue;
         }
         report.inodes += 1;
@@ -470,7 +540,11 @@ pub fn check(fs: &Ext4) -> CheckReport {
             }
             if name == b".." {
                 if ino != parent {
-                    problem(&mut report, &path, format!("'..' points to inode {ino}, not the parent {parent}"));
+                    problem(
+                        &mut report,
+                        &path,
+                        format!("'..' points to inode {ino}, not the parent {parent}"),
+                    );
                 }
                 continue;
             }
@@ -482,7 +556,14 @@ pub fn check(fs: &Ext4) -> CheckReport {
                 }
             };
             if entry_type != 0 && entry_type != dt_of_mode(attr.mode) {
-                problem(&mut report, &child_path, format!("directory entry says type {entry_type} but the inode's mode is {:o}", attr.mode));
+                problem(
+                    &mut report,
+                    &child_path,
+                    format!(
+                        "directory entry says type {entry_type} but the inode's mode is {:o}",
+                        attr.mode
+                    ),
+                );
             }
             if attr.mode & S_IFMT == S_IFDIR {
                 subdirs.push((child_path, ino, dir));
@@ -507,21 +588,35 @@ pub fn check(fs: &Ext4) -> CheckReport {
                             Ok(0) => break,
                             Ok(n) => offset += n as u64,
                             Err(e) => {
-                                problem(&mut report, &child_path, format!("read at offset {offset}: {e}"));
+                                problem(
+                                    &mut report,
+                                    &child_path,
+                                    format!("read at offset {offset}: {e}"),
+                                );
                                 failed = true;
                                 break;
                             }
                         }
                     }
                     if !failed && offset != attr.size {
-                        problem(&mut report, &child_path, format!("read {offset} bytes but the size is {}", attr.size));
+                        problem(
+                            &mut report,
+                            &child_path,
+                            format!("read {offset} bytes but the size is {}", attr.size),
+                        );
                     }
                     report.bytes += offset;
                 }
                 S_IFLNK => match fs.readlink(ino) {
-                    Ok(t) if t.len() as u64 != attr.size => {
-                        problem(&mut report, &child_path, format!("symlink target has {} bytes but the size is {}", t.len(), attr.size))
-                    }
+                    Ok(t) if t.len() as u64 != attr.size => problem(
+                        &mut report,
+                        &child_path,
+                        format!(
+                            "symlink target has {} bytes but the size is {}",
+                            t.len(),
+                            attr.size
+                        ),
+                    ),
                     Ok(t) => report.bytes += t.len() as u64,
                     Err(e) => problem(&mut report, &child_path, e.to_string()),
                 },
@@ -531,10 +626,15 @@ pub fn check(fs: &Ext4) -> CheckReport {
         }
         stack.extend(subdirs.into_iter().rev());
     }
-    let mut counts: Vec<_> = links.into_iter().filter(|(_, (nlink, found, _))| nlink != found).collect();
+    let mut counts: Vec<_> =
+        links.into_iter().filter(|(_, (nlink, found, _))| nlink != found).collect();
     counts.sort_by(|a, b| a.1 .2.cmp(&b.1 .2));
     for (ino, (nlink, found, path)) in counts {
-        problem(&mut report, &path, format!("inode {ino} has link count {nlink} but {found} name(s) in the tree"));
+        problem(
+            &mut report,
+            &path,
+            format!("inode {ino} has link count {nlink} but {found} name(s) in the tree"),
+        );
     }
     report
 }

@@ -16,7 +16,11 @@ use umk_rootfs::merged;
 use umk_rootfs::size::human;
 
 #[derive(Parser)]
-#[command(name = "umk-rootfs", version, about = "Build, inspect and commit ext4 root filesystem images for umk")]
+#[command(
+    name = "umk-rootfs",
+    version,
+    about = "Build, inspect and commit ext4 root filesystem images for umk"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -121,7 +125,13 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Commit { image, overlay, output, force, size, quiet } => {
             let report = commit(&CommitOptions { image, overlay, output, force, size })?;
             if !quiet {
-                eprintln!("umk-rootfs: wrote {} ({}, {} of content, {} inodes)", report.image.display(), human(report.size), human(report.content), report.inodes);
+                eprintln!(
+                    "umk-rootfs: wrote {} ({}, {} of content, {} inodes)",
+                    report.image.display(),
+                    human(report.size),
+                    human(report.content),
+                    report.inodes
+                );
             }
         }
         Cmd::Ls { image, path, recursive, overlay } => {
@@ -130,7 +140,12 @@ fn run(cli: Cli) -> Result<()> {
                 None => inspect::ls(&inspect::open(&image)?, path.as_bytes(), recursive, &mut out)?,
                 Some(ovl) => {
                     let merged = merged::open(&image, &ovl)?;
-                    inspect::ls(&VfsTree::new(merged.root.clone()), path.as_bytes(), recursive, &mut out)?
+                    inspect::ls(
+                        &VfsTree::new(merged.root.clone()),
+                        path.as_bytes(),
+                        recursive,
+                        &mut out,
+                    )?
                 }
             }
             out.flush().or_else(ignore_broken_pipe)?;
@@ -158,7 +173,11 @@ fn run(cli: Cli) -> Result<()> {
                 report.inodes,
                 report.directories,
                 human(report.bytes),
-                if report.problems.is_empty() { "no problems".to_string() } else { format!("{} problem(s)", report.problems.len()) }
+                if report.problems.is_empty() {
+                    "no problems".to_string()
+                } else {
+                    format!("{} problem(s)", report.problems.len())
+                }
             );
             if !report.problems.is_empty() {
                 return Err(inspect::InspectError::Problems(report.problems.len()).into());

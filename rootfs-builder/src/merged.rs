@@ -54,27 +54,37 @@ pub struct Merged {
 /// overlay is accepted here if and only if umk would boot it on `image`.
 pub fn open(image: &Path, overlay: &Path) -> Result<Merged, MergedError> {
     let file = File::open(image).map_err(|e| MergedError::ImageOpen(image.to_path_buf(), e))?;
-    let size = file.metadata().map(|m| m.len()).map_err(|e| MergedError::ImageOpen(image.to_path_buf(), e))?;
+    let size = file
+        .metadata()
+        .map(|m| m.len())
+        .map_err(|e| MergedError::ImageOpen(image.to_path_buf(), e))?;
     let mut superblock = vec![0u8; 1024];
     // A short image fails in Ext4::open below with a better message.
     let _ = file.read_exact_at(&mut superblock, 1024);
-    let ext4 = Ext4::open(Box::new(file)).map_err(|e| MergedError::ImageFormat(image.to_path_buf(), e))?;
+    let ext4 =
+        Ext4::open(Box::new(file)).map_err(|e| MergedError::ImageFormat(image.to_path_buf(), e))?;
     let stats = ext4.stats();
     let id = base_id(&stats.uuid, size, &superblock);
 
     // The bytes of the log as they are now; no lock, no writes (see above).
     let bytes = match std::fs::read(overlay) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(MergedError::OverlayMissing(overlay.to_path_buf())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(MergedError::OverlayMissing(overlay.to_path_buf()))
+        }
         Err(e) => return Err(MergedError::OverlayRead(overlay.to_path_buf(), e)),
     };
     let waker = Waker::new();
-    let imagefs = Rc::new(ImageFs { ext4, dev: 0, fifos: Default::default(), waker: waker.clone() });
+    let imagefs =
+        Rc::new(ImageFs { ext4, dev: 0, fifos: Default::default(), waker: waker.clone() });
     let store = Box::new(MemStore::with_bytes(bytes));
-    let ov = Overlay::open(ImageFs::root(&imagefs), &id, store, &waker, 0).map_err(|e| match e {
-        OverlayError::WrongBase { .. } => MergedError::WrongBase(overlay.to_path_buf(), image.to_path_buf()),
-        e => MergedError::Overlay(overlay.to_path_buf(), e),
-    })?;
+    let ov =
+        Overlay::open(ImageFs::root(&imagefs), &id, store, &waker, 0).map_err(|e| match e {
+            OverlayError::WrongBase { .. } => {
+                MergedError::WrongBase(overlay.to_path_buf(), image.to_path_buf())
+            }
+            e => MergedError::Overlay(overlay.to_path_buf(), e),
+        })?;
     let root = ov.root();
     Ok(Merged { overlay: ov, root, label: stats.volume_name })
 }

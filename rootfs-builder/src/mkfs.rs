@@ -124,7 +124,11 @@ pub fn check_size(est: &SizeEstimate, given: u64, given_text: &str) -> Result<()
 }
 
 fn too_small(est: &SizeEstimate, given_text: &str) -> MkfsError {
-    MkfsError::TooSmall { given: given_text.to_string(), content: human(est.content), need: human(est.minimum) }
+    MkfsError::TooSmall {
+        given: given_text.to_string(),
+        content: human(est.content),
+        need: human(est.minimum),
+    }
 }
 
 /// How the filesystem is identified.
@@ -144,7 +148,14 @@ fn fake_time(epoch: i64) -> String {
 
 /// Create the filesystem at `image` (an existing empty file) from
 /// `manifest.root`.
-pub fn mke2fs(manifest: &Manifest, image: &Path, size: u64, size_text: &str, est: &SizeEstimate, id: &Identity) -> Result<(), MkfsError> {
+pub fn mke2fs(
+    manifest: &Manifest,
+    image: &Path,
+    size: u64,
+    size_text: &str,
+    est: &SizeEstimate,
+    id: &Identity,
+) -> Result<(), MkfsError> {
     let tool = find_tool("mke2fs")?;
     let mut extended = format!("hash_seed={},root_owner=0:0,nodiscard", id.hash_seed);
     // Fully initialised metadata: nothing left for the kernel to zero lazily,
@@ -166,12 +177,18 @@ pub fn mke2fs(manifest: &Manifest, image: &Path, size: u64, size_text: &str, est
     cmd.arg("-d").arg(&manifest.root).arg(image).arg(format!("{}k", size / 1024));
     // Sorted directory traversal and fixed timestamps for reproducibility;
     // no user mke2fs.conf surprises.
-    cmd.env("LC_ALL", "C").env("E2FSPROGS_FAKE_TIME", fake_time(id.epoch)).env_remove("MKE2FS_CONFIG");
+    cmd.env("LC_ALL", "C")
+        .env("E2FSPROGS_FAKE_TIME", fake_time(id.epoch))
+        .env_remove("MKE2FS_CONFIG");
     let out = cmd.stdin(Stdio::null()).output().map_err(|e| MkfsError::Spawn("mke2fs", e))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         let lower = stderr.to_lowercase();
-        if lower.contains("could not allocate") || lower.contains("no space left") || lower.contains("too small") || lower.contains("no free space") {
+        if lower.contains("could not allocate")
+            || lower.contains("no space left")
+            || lower.contains("too small")
+            || lower.contains("no free space")
+        {
             return Err(too_small(est, size_text));
         }
         return Err(MkfsError::Mke2fs(one_line(&stderr)));
@@ -181,7 +198,11 @@ pub fn mke2fs(manifest: &Manifest, image: &Path, size: u64, size_text: &str, est
 
 /// The interesting part of a tool's chatter, on one line.
 fn one_line(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("mke2fs 1.") && !l.starts_with("debugfs 1.")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("mke2fs 1.") && !l.starts_with("debugfs 1."))
+        .collect();
     match lines.len() {
         0 => "no error message".into(),
         1..=3 => lines.join("; "),
@@ -292,7 +313,12 @@ impl Script {
     }
 
     /// Emit everything needed to give `node` its true metadata.
-    pub fn add_node(&mut self, node: &Node, xattr_dir: Option<&Path>, xattr_count: &mut usize) -> Result<(), MkfsError> {
+    pub fn add_node(
+        &mut self,
+        node: &Node,
+        xattr_dir: Option<&Path>,
+        xattr_count: &mut usize,
+    ) -> Result<(), MkfsError> {
         let primary = &node.paths[0];
         if node.placeholder {
             let (major, minor) = node.meta.rdev;
@@ -310,8 +336,12 @@ impl Script {
             let name = &rel[2..];
             let (maj, min) = (major.to_string(), minor.to_string());
             match ty {
-                S_IFCHR => self.line(&[b"mknod", name, b"c", maj.as_bytes(), min.as_bytes()], primary)?,
-                S_IFBLK => self.line(&[b"mknod", name, b"b", maj.as_bytes(), min.as_bytes()], primary)?,
+                S_IFCHR => {
+                    self.line(&[b"mknod", name, b"c", maj.as_bytes(), min.as_bytes()], primary)?
+                }
+                S_IFBLK => {
+                    self.line(&[b"mknod", name, b"b", maj.as_bytes(), min.as_bytes()], primary)?
+                }
                 // debugfs cannot make sockets; `stage` never stages them.
                 _ => self.line(&[b"mknod", name, b"p"], primary)?,
             }
@@ -320,7 +350,8 @@ impl Script {
                 self.line(&[b"ln", primary, &rel], path)?;
             }
         }
-        let target: Vec<u8> = if primary.as_slice() == b"/" { b"/".to_vec() } else { self.enter_parent(primary)? };
+        let target: Vec<u8> =
+            if primary.as_slice() == b"/" { b"/".to_vec() } else { self.enter_parent(primary)? };
         self.set_fields(&target, node, primary)?;
         if let Some(dir) = xattr_dir {
             for (name, value) in &node.meta.xattrs {
@@ -329,7 +360,10 @@ impl Script {
                 let file = dir.join(format!("{}", *xattr_count));
                 *xattr_count += 1;
                 fs::write(&file, value).map_err(|e| MkfsError::Write(file.clone(), e))?;
-                self.line(&[b"ea_set", b"-f", file.as_os_str().as_bytes(), &target, name], primary)?;
+                self.line(
+                    &[b"ea_set", b"-f", file.as_os_str().as_bytes(), &target, name],
+                    primary,
+                )?;
             }
         }
         Ok(())
@@ -359,9 +393,15 @@ pub fn fixup_script(manifest: &Manifest, xattr_dir: Option<&Path>) -> Result<Scr
 
 /// Apply `script` to `image` in one debugfs run. debugfs exits 0 even when
 /// commands fail, so any message on stderr beyond its banner is an error.
-pub fn debugfs(image: &Path, script: &Script, script_path: &Path, epoch: i64) -> Result<(), MkfsError> {
+pub fn debugfs(
+    image: &Path,
+    script: &Script,
+    script_path: &Path,
+    epoch: i64,
+) -> Result<(), MkfsError> {
     let tool = find_tool("debugfs")?;
-    let mut file = fs::File::create(script_path).map_err(|e| MkfsError::Write(script_path.to_path_buf(), e))?;
+    let mut file = fs::File::create(script_path)
+        .map_err(|e| MkfsError::Write(script_path.to_path_buf(), e))?;
     file.write_all(script.bytes()).map_err(|e| MkfsError::Write(script_path.to_path_buf(), e))?;
     drop(file);
     let out = Command::new(&tool)
@@ -386,11 +426,20 @@ pub fn debugfs(image: &Path, script: &Script, script_path: &Path, epoch: i64) ->
 /// `e2fsck -fn`: returns the problems found, if any.
 pub fn fsck(image: &Path) -> Result<Option<String>, MkfsError> {
     let tool = find_tool("e2fsck")?;
-    let out = Command::new(tool).arg("-fn").arg(image).env("LC_ALL", "C").output().map_err(|e| MkfsError::Spawn("e2fsck", e))?;
+    let out = Command::new(tool)
+        .arg("-fn")
+        .arg(image)
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|e| MkfsError::Spawn("e2fsck", e))?;
     if out.status.success() {
         Ok(None)
     } else {
-        Ok(Some(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+        Ok(Some(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
     }
 }
 
@@ -418,7 +467,14 @@ mod tests {
         // debugfs never reads them as a YYYYMMDD date.
         let node = Node {
             paths: vec![b"/etc/shadow".to_vec()],
-            meta: crate::stage::Meta { mode: S_IFREG | 0o640, uid: 0, gid: 42, mtime: 20230101, rdev: (0, 0), xattrs: vec![] },
+            meta: crate::stage::Meta {
+                mode: S_IFREG | 0o640,
+                uid: 0,
+                gid: 42,
+                mtime: 20230101,
+                rdev: (0, 0),
+                xattrs: vec![],
+            },
             placeholder: false,
             size: 0,
         };

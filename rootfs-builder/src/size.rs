@@ -13,9 +13,7 @@ pub enum SizeError {
 /// Parse "4096", "64M", "1.5G", "512KiB" (binary units, as mke2fs uses).
 pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let shift = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 0,
@@ -32,13 +30,10 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let int: u64 = if int_part.is_empty() {
         0
     } else {
-        int_part
-            .parse()
-            .map_err(|_| SizeError::Overflow(text.to_string()))?
+        int_part.parse().map_err(|_| SizeError::Overflow(text.to_string()))?
     };
-    let mut bytes = int
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| SizeError::Overflow(text.to_string()))?;
+    let mut bytes =
+        int.checked_mul(1u64 << shift).ok_or_else(|| SizeError::Overflow(text.to_string()))?;
     if !frac_part.is_empty() {
         // Fractions only make sense with a unit; "1.5" bytes is nonsense.
         if shift == 0 {
@@ -48,9 +43,7 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
         let frac: u64 = digits.parse().map_err(|_| SizeError::Invalid(text.to_string()))?;
         let scale = 10u64.pow(digits.len() as u32);
         let extra = (frac as u128 * (1u128 << shift) / scale as u128) as u64;
-        bytes = bytes
-            .checked_add(extra)
-            .ok_or_else(|| SizeError::Overflow(text.to_string()))?;
+        bytes = bytes.checked_add(extra).ok_or_else(|| SizeError::Overflow(text.to_string()))?;
     }
     Ok(bytes)
 }

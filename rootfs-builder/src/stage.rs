@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use umk::kernel::fs::ext4::inode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+pub use umk::kernel::fs::ext4::inode::{
+    S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+};
 
 #[derive(Debug, Error)]
 pub enum StageError {
@@ -156,7 +158,14 @@ impl Stager {
     }
 
     fn default_dir_meta(&self) -> Meta {
-        Meta { mode: S_IFDIR | 0o755, uid: 0, gid: 0, mtime: self.default_mtime, rdev: (0, 0), xattrs: Vec::new() }
+        Meta {
+            mode: S_IFDIR | 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: self.default_mtime,
+            rdev: (0, 0),
+            xattrs: Vec::new(),
+        }
     }
 
     fn host(&self, rel: &[u8]) -> PathBuf {
@@ -196,7 +205,13 @@ impl Stager {
 
     /// Add one entry. `path` may be un-normalized (as found in a tarball).
     /// A later entry for the same path replaces the earlier one, as tar does.
-    pub fn add(&mut self, path: &[u8], kind: EntryKind, meta: Meta, data: &mut dyn Read) -> Result<(), StageError> {
+    pub fn add(
+        &mut self,
+        path: &[u8],
+        kind: EntryKind,
+        meta: Meta,
+        data: &mut dyn Read,
+    ) -> Result<(), StageError> {
         let rel = normalize(path)?;
         if rel.is_empty() {
             // "./" itself: only its metadata matters.
@@ -212,12 +227,18 @@ impl Stager {
             if old.is_dir() && matches!(kind, EntryKind::Dir) {
                 return self.record(&rel, meta, false);
             }
-            let removed = if old.is_dir() { fs::remove_dir_all(&host) } else { fs::remove_file(&host) };
+            let removed =
+                if old.is_dir() { fs::remove_dir_all(&host) } else { fs::remove_file(&host) };
             removed.map_err(io_err(&rel))?;
         }
         match kind {
             EntryKind::File => {
-                let mut file = fs::OpenOptions::new().write(true).create_new(true).mode_private().open(&host).map_err(io_err(&rel))?;
+                let mut file = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode_private()
+                    .open(&host)
+                    .map_err(io_err(&rel))?;
                 io::copy(data, &mut file).map_err(io_err(&rel))?;
                 self.record(&rel, meta, false)
             }
@@ -225,25 +246,38 @@ impl Stager {
                 fs::create_dir(&host).map_err(io_err(&rel))?;
                 // Keep it writable for us whatever the archive says; the
                 // real mode is applied to the image, not to the staging copy.
-                fs::set_permissions(&host, fs::Permissions::from_mode(0o755)).map_err(io_err(&rel))?;
+                fs::set_permissions(&host, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err(&rel))?;
                 self.record(&rel, meta, false)
             }
             EntryKind::Symlink(target) => {
-                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &host).map_err(io_err(&rel))?;
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &host)
+                    .map_err(io_err(&rel))?;
                 self.record(&rel, meta, false)
             }
             EntryKind::Special => {
-                fs::OpenOptions::new().write(true).create_new(true).mode_private().open(&host).map_err(io_err(&rel))?;
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode_private()
+                    .open(&host)
+                    .map_err(io_err(&rel))?;
                 self.record(&rel, meta, true)
             }
             EntryKind::HardLink(target) => {
                 let target_rel = normalize(&target)?;
                 let target_host = self.host(&target_rel);
                 match fs::symlink_metadata(&target_host) {
-                    Ok(m) if m.is_dir() => return Err(StageError::HardLinkToDir(show(&rel), show(&target_rel))),
-                    Ok(_) if target_rel == rel => return Err(StageError::DanglingHardLink(show(&rel), show(&target_rel))),
+                    Ok(m) if m.is_dir() => {
+                        return Err(StageError::HardLinkToDir(show(&rel), show(&target_rel)))
+                    }
+                    Ok(_) if target_rel == rel => {
+                        return Err(StageError::DanglingHardLink(show(&rel), show(&target_rel)))
+                    }
                     Ok(_) => {}
-                    Err(_) => return Err(StageError::DanglingHardLink(show(&rel), show(&target_rel))),
+                    Err(_) => {
+                        return Err(StageError::DanglingHardLink(show(&rel), show(&target_rel)))
+                    }
                 }
                 // The link shares the target's inode and therefore its record.
                 fs::hard_link(&target_host, &host).map_err(io_err(&rel))
@@ -315,11 +349,15 @@ fn walk(root: &Path, meta_of: &mut MetaFn<'_>) -> Result<Manifest, StageError> {
     let mut by_ino: HashMap<(u64, u64), usize> = HashMap::new();
     let root_md = fs::symlink_metadata(root).map_err(walk_err(b"/"))?;
     if !root_md.is_dir() {
-        return Err(StageError::Walk { path: root.display().to_string(), source: io::Error::new(io::ErrorKind::Other, "not a directory") });
+        return Err(StageError::Walk {
+            path: root.display().to_string(),
+            source: io::Error::new(io::ErrorKind::Other, "not a directory"),
+        });
     }
     // Stack of (image path, host path, metadata); popped in reverse so
     // children come out in sorted order.
-    let mut stack: Vec<(Vec<u8>, PathBuf, fs::Metadata)> = vec![(b"/".to_vec(), root.to_path_buf(), root_md)];
+    let mut stack: Vec<(Vec<u8>, PathBuf, fs::Metadata)> =
+        vec![(b"/".to_vec(), root.to_path_buf(), root_md)];
     while let Some((path, host, md)) = stack.pop() {
         let key = (md.dev(), md.ino());
         if !md.is_dir() && md.nlink() > 1 {

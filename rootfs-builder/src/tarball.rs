@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::stage::{EntryKind, Meta, StageError, Stager, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
+use crate::stage::{
+    EntryKind, Meta, StageError, Stager, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG,
+};
 
 #[derive(Debug, Error)]
 pub enum TarError {
@@ -113,7 +115,10 @@ fn read_head(reader: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
 
 /// Open `path`, peeking at the magic, and return a reader of the plain tar
 /// stream plus the detected compression.
-pub fn open(path: &Path, on_read: Box<dyn FnMut(u64)>) -> Result<(Box<dyn Read>, Compression), TarError> {
+pub fn open(
+    path: &Path,
+    on_read: Box<dyn FnMut(u64)>,
+) -> Result<(Box<dyn Read>, Compression), TarError> {
     let read_err = |e| TarError::Read { path: path.to_path_buf(), source: e };
     let file = File::open(path).map_err(|e| TarError::Open(path.to_path_buf(), e))?;
     let mut raw = BufReader::with_capacity(1 << 20, Counting { inner: file, on_read });
@@ -142,14 +147,22 @@ pub fn open(path: &Path, on_read: Box<dyn FnMut(u64)>) -> Result<(Box<dyn Read>,
 
 /// Unpack every entry of the tarball at `path` into `stager`.
 /// Returns the detected compression.
-pub fn unpack(path: &Path, stager: &mut Stager, on_read: Box<dyn FnMut(u64)>) -> Result<Compression, TarError> {
+pub fn unpack(
+    path: &Path,
+    stager: &mut Stager,
+    on_read: Box<dyn FnMut(u64)>,
+) -> Result<Compression, TarError> {
     let (reader, compression) = open(path, on_read)?;
     let mut archive = tar::Archive::new(reader);
     let read_err = |e| TarError::Read { path: path.to_path_buf(), source: e };
     for entry in archive.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;
         let name = entry.path_bytes().into_owned();
-        let header_err = |e| TarError::Header { path: path.to_path_buf(), entry: String::from_utf8_lossy(&name).into_owned(), source: e };
+        let header_err = |e| TarError::Header {
+            path: path.to_path_buf(),
+            entry: String::from_utf8_lossy(&name).into_owned(),
+            source: e,
+        };
         let header = entry.header();
         let perm = header.mode().map_err(header_err)? & 0o7777;
         let mut meta = Meta {
@@ -204,7 +217,10 @@ pub fn unpack(path: &Path, stager: &mut Stager, on_read: Box<dyn FnMut(u64)>) ->
         };
         stager.add(&name, kind, meta, &mut entry).map_err(|e| match e {
             // A read error while copying file data is the tarball's fault.
-            StageError::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof || source.kind() == io::ErrorKind::InvalidData => {
+            StageError::Io { source, .. }
+                if source.kind() == io::ErrorKind::UnexpectedEof
+                    || source.kind() == io::ErrorKind::InvalidData =>
+            {
                 TarError::Read { path: path.to_path_buf(), source }
             }
             other => TarError::Stage(other),

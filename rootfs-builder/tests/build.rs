@@ -32,13 +32,21 @@ fn compression_is_detected_by_content_not_name() {
     write(&tar, &plain);
     assert_ok(&build(&tar, &reference, &[]));
     // Deliberately misleading names.
-    for (name, bytes) in [("a.tar.xz", gzip(&plain)), ("b.tar.gz", xz(&plain)), ("c.txt", zstd(&plain)), ("d.tar.zst", plain.clone())] {
+    for (name, bytes) in [
+        ("a.tar.xz", gzip(&plain)),
+        ("b.tar.gz", xz(&plain)),
+        ("c.txt", zstd(&plain)),
+        ("d.tar.zst", plain.clone()),
+    ] {
         let src = dir.path().join(name);
         write(&src, &bytes);
         let image = dir.path().join(format!("{name}.img"));
         assert_ok(&build(&src, &image, &[]));
         // Same tree, so the very same image.
-        assert!(std::fs::read(&image).unwrap() == std::fs::read(&reference).unwrap(), "{name} gave a different image");
+        assert!(
+            std::fs::read(&image).unwrap() == std::fs::read(&reference).unwrap(),
+            "{name} gave a different image"
+        );
     }
 }
 
@@ -71,20 +79,39 @@ fn directory_source_matches_tarball_source() {
     let tree = dir.path().join("tree");
     std::fs::create_dir(&tree).unwrap();
     // Host tar as root restores owners, modes, devices and mtimes.
-    let out = Command::new("tar").args(["--numeric-owner", "-xpf"]).arg(&tar).arg("-C").arg(&tree).output().unwrap();
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-xpf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&tree)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Host tar sets a directory's mtime when it moves on, and later entries
     // bump it again; it also made the implicit directories "now". Put the
     // tarball's directory times back.
-    let mut dirs: Vec<(String, i64)> = expectations().iter().filter(|e| e.mode & 0o170000 == 0o040000).map(|e| (e.path.to_string(), e.mtime)).collect();
-    dirs.extend(["/dev", "/usr", "/usr/bin", "/home"].iter().map(|d| (d.to_string(), 1_600_000_000)));
+    let mut dirs: Vec<(String, i64)> = expectations()
+        .iter()
+        .filter(|e| e.mode & 0o170000 == 0o040000)
+        .map(|e| (e.path.to_string(), e.mtime))
+        .collect();
+    dirs.extend(
+        ["/dev", "/usr", "/usr/bin", "/home"].iter().map(|d| (d.to_string(), 1_600_000_000)),
+    );
     dirs.extend(["/var", "/var/lib", "/var/lib/implicit"].iter().map(|d| (d.to_string(), 0)));
     for (d, mtime) in dirs {
         let p = tree.join(d.trim_start_matches('/'));
         if mtime == 0 {
-            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
         }
-        let status = Command::new("touch").arg("-h").arg("-d").arg(format!("@{mtime}")).arg(&p).status().unwrap();
+        let status = Command::new("touch")
+            .arg("-h")
+            .arg("-d")
+            .arg(format!("@{mtime}"))
+            .arg(&p)
+            .status()
+            .unwrap();
         assert!(status.success());
     }
     let from_dir = dir.path().join("dir.img");
@@ -137,7 +164,11 @@ fn bad_inputs_give_one_line_errors() {
         ("garbage.tar", b"this is not a tarball at all".to_vec(), "is not a tar archive"),
         ("b.tar.bz2", b"BZh91AY&SY".to_vec(), "bzip2, which is not supported"),
         ("empty.tar", Vec::new(), "is empty"),
-        ("gz-of-junk.tar.gz", gzip(&[b'x'; 2000]), "not a tar archive (no 'ustar' magic) after gzip decompression"),
+        (
+            "gz-of-junk.tar.gz",
+            gzip(&[b'x'; 2000]),
+            "not a tar archive (no 'ustar' magic) after gzip decompression",
+        ),
         ("truncated.tar", test_tar()[..1500].to_vec(), "cannot read tarball"),
     ];
     for (name, bytes, want) in cases {
@@ -151,7 +182,11 @@ fn bad_inputs_give_one_line_errors() {
         assert!(!image.exists());
     }
     let out = build(&dir.path().join("nope"), &image, &[]);
-    assert!(stderr(&out).contains("source '") && stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("source '") && stderr(&out).contains("does not exist"),
+        "{}",
+        stderr(&out)
+    );
     // A name debugfs cannot express fails the build instead of differing.
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
@@ -178,7 +213,8 @@ fn unprivileged_build_is_identical() {
         return;
     }
     let dir = tempdir();
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .unwrap();
     let tar = dir.path().join("rootfs.tar.gz");
     write(&tar, &gzip(&test_tar()));
     std::fs::set_permissions(&tar, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
@@ -201,5 +237,8 @@ fn unprivileged_build_is_identical() {
     assert_ok(&out);
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&as_nobody).unwrap()), 65534);
     verify_image(&as_nobody);
-    assert!(std::fs::read(&as_root).unwrap() == std::fs::read(&as_nobody).unwrap(), "root and nobody builds differ");
+    assert!(
+        std::fs::read(&as_root).unwrap() == std::fs::read(&as_nobody).unwrap(),
+        "root and nobody builds differ"
+    );
 }

@@ -52,7 +52,9 @@ fn open_overlay(image: &Path, ovl: &Path) -> (Rc<Overlay>, InodeRef) {
     let id = base_id(&ext4.stats().uuid, size, &sb);
     let waker = Waker::new();
     let fs = Rc::new(ImageFs { ext4, dev: 0, fifos: Default::default(), waker: waker.clone() });
-    let ov = Overlay::open(ImageFs::root(&fs), &id, Box::new(FileStore::open(ovl).unwrap()), &waker, 0).unwrap();
+    let ov =
+        Overlay::open(ImageFs::root(&fs), &id, Box::new(FileStore::open(ovl).unwrap()), &waker, 0)
+            .unwrap();
     let root = ov.root();
     (ov, root)
 }
@@ -79,7 +81,9 @@ fn split(path: &str) -> (&str, &str) {
 
 fn create(root: &InodeRef, path: &str, mode: u32, rdev: u64, target: Option<&str>) -> InodeRef {
     let (dir, name) = split(path);
-    at(root, dir).create(name.as_bytes(), mode, rdev, target.map(str::as_bytes), &root_creds()).unwrap_or_else(|e| panic!("create {path}: {e:?}"))
+    at(root, dir)
+        .create(name.as_bytes(), mode, rdev, target.map(str::as_bytes), &root_creds())
+        .unwrap_or_else(|e| panic!("create {path}: {e:?}"))
 }
 
 fn write_file(root: &InodeRef, path: &str, data: &[u8]) -> InodeRef {
@@ -96,12 +100,16 @@ fn unlink(root: &InodeRef, path: &str, dir: bool) {
 fn rename(root: &InodeRef, from: &str, to: &str) {
     let (d1, n1) = split(from);
     let (d2, n2) = split(to);
-    at(root, d1).rename(n1.as_bytes(), &at(root, d2), n2.as_bytes()).unwrap_or_else(|e| panic!("rename {from} {to}: {e:?}"));
+    at(root, d1)
+        .rename(n1.as_bytes(), &at(root, d2), n2.as_bytes())
+        .unwrap_or_else(|e| panic!("rename {from} {to}: {e:?}"));
 }
 
 fn link(root: &InodeRef, target: &str, path: &str) {
     let (d, name) = split(path);
-    at(root, d).link(name.as_bytes(), &at(root, target)).unwrap_or_else(|e| panic!("link {target} {path}: {e:?}"));
+    at(root, d)
+        .link(name.as_bytes(), &at(root, target))
+        .unwrap_or_else(|e| panic!("link {target} {path}: {e:?}"));
 }
 
 /// A 3 MiB file with a hole and a pattern, bigger than one log record.
@@ -252,7 +260,15 @@ fn base_image(dir: &Path) -> PathBuf {
 
 fn commit(image: &Path, ovl: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
-    cmd.arg("commit").arg("--image").arg(image).arg("--overlay").arg(ovl).arg("-o").arg(out).arg("-q").args(extra);
+    cmd.arg("commit")
+        .arg("--image")
+        .arg(image)
+        .arg("--overlay")
+        .arg(ovl)
+        .arg("-o")
+        .arg(out)
+        .arg("-q")
+        .args(extra);
     cmd.output().unwrap()
 }
 
@@ -306,7 +322,8 @@ fn commit_keeps_exactly_what_the_guest_saw() {
         assert_eq!(&got[path], w, "{path}");
     }
     assert_eq!(want_links, got_links, "hard links");
-    assert!(want_links.contains(&vec!["/etc/new.conf".to_string(), "/home/alice/conf-link".to_string()]));
+    assert!(want_links
+        .contains(&vec!["/etc/new.conf".to_string(), "/home/alice/conf-link".to_string()]));
     assert!(want_links.contains(&vec!["/usr/bin/su".to_string(), "/usr/bin/su2".to_string()]));
 
     // The same through the command line: ls -R of both, file contents.
@@ -317,7 +334,9 @@ fn commit_keeps_exactly_what_the_guest_saw() {
     for gone in ["ping", "sda", "shadow-", "implicit", "/home/user:"] {
         assert!(!merged.contains(gone), "{gone} is still there: {merged}");
     }
-    for path in ["/etc/new.conf", "/home/alice/say \"hi\"", "/big", "/usr/bin/su2", "/etc/shadow.bak"] {
+    for path in
+        ["/etc/new.conf", "/home/alice/say \"hi\"", "/big", "/usr/bin/su2", "/etc/shadow.bak"]
+    {
         let a = run(&[&"cat", &base, &path, &"--overlay", &ovl]);
         let b = run(&[&"cat", &new, &path]);
         assert_ok(&a);
@@ -332,7 +351,10 @@ fn commit_keeps_exactly_what_the_guest_saw() {
     assert_eq!(debugfs_field(&new, "/etc/new.conf", "Group:"), "1000");
     assert_eq!(debugfs_field(&new, "/etc/new.conf", "Mode:"), "0640");
     assert_eq!(debugfs_field(&new, "/etc/new.conf", "Links:"), "2");
-    assert_eq!(debugfs_field(&new, "/etc/new.conf", "Inode:"), debugfs_field(&new, "/home/alice/conf-link", "Inode:"));
+    assert_eq!(
+        debugfs_field(&new, "/etc/new.conf", "Inode:"),
+        debugfs_field(&new, "/home/alice/conf-link", "Inode:")
+    );
     assert_eq!(debugfs_field(&new, "/etc/shadow.bak", "Links:"), "1");
     assert_eq!(debugfs_field(&new, "/etc/shadow", "Type:"), "directory");
     assert_eq!(debugfs_field(&new, "/usr/bin/wall", "Mode:"), "04711");
@@ -348,15 +370,26 @@ fn commit_keeps_exactly_what_the_guest_saw() {
     assert_eq!(debugfs_field(&new, "/dev/fifo2", "Type:"), "FIFO");
     assert_eq!(debugfs_field(&new, "/dev/null", "Device major/minor number:"), "01:03");
     let mtime = debugfs_field(&new, "/etc/new.conf", "mtime:");
-    assert_eq!(i64::from_str_radix(mtime.trim_start_matches("0x").split(':').next().unwrap(), 16).unwrap(), FIXED);
-    assert!(debugfs(&new, "stat /usr/bin/ping").is_empty() || !debugfs(&new, "stat /usr/bin/ping").contains("Inode:"));
+    assert_eq!(
+        i64::from_str_radix(mtime.trim_start_matches("0x").split(':').next().unwrap(), 16).unwrap(),
+        FIXED
+    );
+    assert!(
+        debugfs(&new, "stat /usr/bin/ping").is_empty()
+            || !debugfs(&new, "stat /usr/bin/ping").contains("Inode:")
+    );
     assert!(debugfs(&new, "ea_get /etc/new.conf user.comment").contains("made in the guest"));
-    assert!(debugfs(&new, "ea_get -x /usr/bin/su security.capability").contains("01 00 00 02 00 20"));
+    assert!(
+        debugfs(&new, "ea_get -x /usr/bin/su security.capability").contains("01 00 00 02 00 20")
+    );
     assert!(debugfs(&new, "ea_get /opt user.dir").contains("on a directory"));
     assert!(!debugfs(&new, "ea_list /etc/new.conf").contains("user.gone"));
     assert_eq!(debugfs_field(&new, "/", "Mode:"), "0750");
     // Nothing left behind but the inputs and the image.
-    assert_eq!(entries_of(dir.path()), vec![base.clone(), new.clone(), dir.path().join("rootfs.tar"), ovl.clone()]);
+    assert_eq!(
+        entries_of(dir.path()),
+        vec![base.clone(), new.clone(), dir.path().join("rootfs.tar"), ovl.clone()]
+    );
     drop(root);
     drop(ov);
 }
@@ -384,7 +417,10 @@ fn commit_is_a_snapshot_of_what_is_synced_and_never_writes_the_overlay() {
     // Same state, same image: commits are reproducible.
     let c = dir.path().join("c.img");
     assert_ok(&commit(&base, &ovl, &c, &[]));
-    assert!(std::fs::read(&b).unwrap() == std::fs::read(&c).unwrap(), "two commits of one state differ");
+    assert!(
+        std::fs::read(&b).unwrap() == std::fs::read(&c).unwrap(),
+        "two commits of one state differ"
+    );
     drop(root);
     drop(ov);
 
@@ -413,7 +449,11 @@ fn an_empty_or_new_overlay_commits_the_base_tree() {
     // The committed image is another image: its UUID differs from the base's.
     let uuid = |img: &Path| {
         let out = Command::new("dumpe2fs").arg("-h").arg(img).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("Filesystem UUID:")).unwrap().to_string()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("Filesystem UUID:"))
+            .unwrap()
+            .to_string()
     };
     assert_ne!(uuid(&base), uuid(&new));
 }
@@ -441,9 +481,15 @@ fn errors_are_one_line_and_leave_nothing_behind() {
     let ls = run(&[&"ls", &other, &"--overlay", &ovl]);
     one_error_line(&ls, "was made for another image");
     // Missing inputs.
-    one_error_line(&commit(&base, &dir.path().join("nope.overlay"), &out_img, &[]), "does not exist");
+    one_error_line(
+        &commit(&base, &dir.path().join("nope.overlay"), &out_img, &[]),
+        "does not exist",
+    );
     one_error_line(&commit(&dir.path().join("nope.img"), &ovl, &out_img, &[]), "does not exist");
-    one_error_line(&run(&[&"cat", &base, &"/x", &"--overlay", &dir.path().join("nope")]), "does not exist");
+    one_error_line(
+        &run(&[&"cat", &base, &"/x", &"--overlay", &dir.path().join("nope")]),
+        "does not exist",
+    );
     one_error_line(&run(&[&"cat", &base, &"/nope", &"--overlay", &ovl]), "no such file");
     // A too small image.
     one_error_line(&commit(&base, &ovl, &out_img, &["--size", "1M"]), "too small");
@@ -486,11 +532,22 @@ fn sockets_are_skipped_with_a_warning() {
 /// is); None if it cannot be built.
 fn umk_bin() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     // Build in this test's own profile: after `cargo build --release` (as
     // scripts/test.sh does) that is a no-op, not a second full build.
-    let (profile, args): (&str, &[&str]) = if cfg!(debug_assertions) { ("debug", &["build", "-q", "-p", "umk", "--bin", "umk"]) } else { ("release", &["build", "-q", "--release", "-p", "umk", "--bin", "umk"]) };
-    let built = Command::new(env!("CARGO")).args(args).current_dir(&root).status().map(|s| s.success()).unwrap_or(false);
+    let (profile, args): (&str, &[&str]) = if cfg!(debug_assertions) {
+        ("debug", &["build", "-q", "-p", "umk", "--bin", "umk"])
+    } else {
+        ("release", &["build", "-q", "--release", "-p", "umk", "--bin", "umk"])
+    };
+    let built = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(&root)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     let bin = target.join(profile).join("umk");
     if !built {
         eprintln!("cannot build umk");
@@ -506,7 +563,8 @@ fn busybox_image() -> Option<PathBuf> {
     // The workspace's own tests build it too: take their lock.
     let lock = File::create(work.join(".lock")).ok()?;
     lock.lock().ok()?;
-    let out = Command::new("bash").arg(root.join("tests/setup-images.sh")).arg(&work).output().ok()?;
+    let out =
+        Command::new("bash").arg(root.join("tests/setup-images.sh")).arg(&work).output().ok()?;
     if !out.status.success() {
         eprintln!("tests/setup-images.sh failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
@@ -529,7 +587,16 @@ fn a_real_guest_commit_boots_with_the_guests_changes() {
                   rm /etc/hostname; ln -s /root/file /l; ln /root/file /root/hard; chmod 4755 /root/file; \
                   mknod /root/null c 1 3; mkfifo /root/fifo; mkdir -m 1777 /shared; sync";
     let run_vm = |image: &Path, ovl: &Path, script: &str| {
-        Command::new(&umk).arg("run").arg("--image").arg(image).arg("--overlay").arg(ovl).args(["--", "/bin/sh", "-c", script]).stdin(std::process::Stdio::null()).output().unwrap()
+        Command::new(&umk)
+            .arg("run")
+            .arg("--image")
+            .arg(image)
+            .arg("--overlay")
+            .arg(ovl)
+            .args(["--", "/bin/sh", "-c", script])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
     };
     let out = run_vm(&base, &ovl, script);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -579,7 +646,6 @@ fn a_real_guest_commit_boots_with_the_guests_changes() {
     assert_eq!(run(&[&"cat", &snap, &"/root/live"]).stdout, b"live\n");
     fsck_clean(&snap);
 }
-
 
 /// A bug in umk's overlay (src/kernel/fs/overlay), kept here as a failing
 /// test: ".." of a copied-up directory whose parent is still an image

@@ -16,7 +16,8 @@ fn make_tree(root: &Path) {
     let d = |p: &str| std::fs::create_dir_all(root.join(p)).unwrap();
     d("data/many");
     d("etc");
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> =
+        (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(root.join("data/big"), &big).unwrap();
     std::fs::write(root.join("data/small"), b"small\n").unwrap();
     std::fs::write(root.join("data/with space"), b"spaced\n").unwrap();
@@ -28,7 +29,16 @@ fn make_tree(root: &Path) {
     std::os::unix::fs::symlink("../data", root.join("etc/rel-dir-link")).unwrap();
     std::os::unix::fs::symlink("x".repeat(100), root.join("etc/long-dangling")).unwrap();
     assert!(Command::new("mkfifo").arg(root.join("etc/fifo")).status().unwrap().success());
-    let touch = |p: &Path| assert!(Command::new("touch").arg("-h").arg("-d").arg(format!("@{EPOCH}")).arg(p).status().unwrap().success());
+    let touch = |p: &Path| {
+        assert!(Command::new("touch")
+            .arg("-h")
+            .arg("-d")
+            .arg(format!("@{EPOCH}"))
+            .arg(p)
+            .status()
+            .unwrap()
+            .success())
+    };
     for e in walk(root) {
         touch(&e);
     }
@@ -47,7 +57,8 @@ fn walk(root: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn umk_ls(image: &Path, path: &str, recursive: bool) -> String {
-    let out = if recursive { run(&[&"ls", &image, &path, &"-R"]) } else { run(&[&"ls", &image, &path]) };
+    let out =
+        if recursive { run(&[&"ls", &image, &path, &"-R"]) } else { run(&[&"ls", &image, &path]) };
     assert_ok(&out);
     String::from_utf8(out.stdout).unwrap()
 }
@@ -56,7 +67,14 @@ fn images(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let tree = dir.join("tree");
     make_tree(&tree);
     let ours = dir.join("ours.img");
-    let out = Command::new(BIN).args(["build", "-q", "--from"]).arg(&tree).arg("-o").arg(&ours).env("SOURCE_DATE_EPOCH", EPOCH).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["build", "-q", "--from"])
+        .arg(&tree)
+        .arg("-o")
+        .arg(&ours)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap();
     assert_ok(&out);
     let theirs = dir.join("theirs.img");
     let out = Command::new("mke2fs")
@@ -133,7 +151,8 @@ fn umk_listing(image: &Path, dir: &str) -> Vec<(String, u32, String)> {
             }
         }
         let is_dev = ty == 0o020000 || ty == 0o060000;
-        let (size, name_word) = if is_dev { ("dev".to_string(), 8) } else { (words[4].to_string(), 7) };
+        let (size, name_word) =
+            if is_dev { ("dev".to_string(), 8) } else { (words[4].to_string(), 7) };
         let mut name = words[name_word..].join(" ");
         if let Some(at) = name.find(" -> ") {
             name.truncate(at);
@@ -160,10 +179,16 @@ fn listing_matches_debugfs() {
         assert_eq!(umk_listing(&image, d), debugfs_listing(&image, d), "listing of {d}");
     }
     let dev = umk_ls(&image, "/dev", false);
-    assert!(dev.lines().any(|l| l.starts_with("crw-rw-rw- 1 0 0 1, 3 ") && l.ends_with(" null")), "{dev}");
+    assert!(
+        dev.lines().any(|l| l.starts_with("crw-rw-rw- 1 0 0 1, 3 ") && l.ends_with(" null")),
+        "{dev}"
+    );
     let bin = umk_ls(&image, "/usr/bin", false);
     assert!(bin.lines().any(|l| l.starts_with("-rwsr-xr-x") && l.ends_with(" su")), "{bin}");
-    assert!(bin.lines().any(|l| l.starts_with("-rwxr-sr-x 1 0 5") && l.ends_with(" wall")), "{bin}");
+    assert!(
+        bin.lines().any(|l| l.starts_with("-rwxr-sr-x 1 0 5") && l.ends_with(" wall")),
+        "{bin}"
+    );
     let tmp = umk_ls(&image, "/", false);
     assert!(tmp.lines().any(|l| l.starts_with("drwxrwxrwt") && l.ends_with(" tmp")), "{tmp}");
 }
@@ -185,7 +210,12 @@ fn cat_reads_files_through_image_symlinks() {
     // Relative link to a directory, then "..".
     assert_eq!(cat("/etc/rel-dir-link/many/../small"), b"small\n");
     assert_eq!(cat("etc/small-link"), b"small\n");
-    for (path, want) in [("/nope", "no such file"), ("/data", "is a directory"), ("/data/small/x", "not a directory"), ("/etc/long-dangling", "no such file")] {
+    for (path, want) in [
+        ("/nope", "no such file"),
+        ("/data", "is a directory"),
+        ("/data/small/x", "not a directory"),
+        ("/etc/long-dangling", "no such file"),
+    ] {
         let out = run(&[&"cat", &ours, &path]);
         assert_eq!(out.status.code(), Some(1), "{path}");
         assert!(stderr(&out).contains(want), "{path}: {}", stderr(&out));
@@ -204,7 +234,8 @@ fn check_passes_good_images_and_names_broken_files() {
         assert!(stderr(&out).contains("no problems"), "{}", stderr(&out));
     }
     // Wipe an inode that a directory entry still points to.
-    let out = Command::new("debugfs").args(["-w", "-R", "clri /data/small"]).arg(&ours).output().unwrap();
+    let out =
+        Command::new("debugfs").args(["-w", "-R", "clri /data/small"]).arg(&ours).output().unwrap();
     assert_ok(&out);
     let out = run(&[&"check", &ours]);
     assert_eq!(out.status.code(), Some(1));

@@ -5,7 +5,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "umk", version, about = "A user-mode kernel: boot a Linux guest from an ext4 image, no root needed")]
+#[command(
+    name = "umk",
+    version,
+    about = "A user-mode kernel: boot a Linux guest from an ext4 image, no root needed"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -97,14 +101,15 @@ pub fn main() -> i32 {
                     return 125;
                 }
             };
-            let filter = match a.trace_filter.as_deref().map(crate::kernel::trace::TraceFilter::parse) {
-                None => crate::kernel::trace::TraceFilter::all(),
-                Some(Ok(f)) => f,
-                Some(Err(e)) => {
-                    eprintln!("umk: --trace-filter: {e}");
-                    return 125;
-                }
-            };
+            let filter =
+                match a.trace_filter.as_deref().map(crate::kernel::trace::TraceFilter::parse) {
+                    None => crate::kernel::trace::TraceFilter::all(),
+                    Some(Ok(f)) => f,
+                    Some(Err(e)) => {
+                        eprintln!("umk: --trace-filter: {e}");
+                        return 125;
+                    }
+                };
             let one_cpu = match a.cpus.as_str() {
                 "1" => true,
                 "all" => false,
@@ -122,7 +127,11 @@ pub fn main() -> i32 {
                 trace,
                 image: a.image,
                 overlay: a.overlay,
-                argv: if a.cmd.is_empty() { None } else { Some(a.cmd.iter().map(|s| s.as_bytes().to_vec()).collect()) },
+                argv: if a.cmd.is_empty() {
+                    None
+                } else {
+                    Some(a.cmd.iter().map(|s| s.as_bytes().to_vec()).collect())
+                },
                 env: a.env.iter().map(|s| s.as_bytes().to_vec()).collect(),
                 workdir: a.workdir.into_bytes(),
                 hostname: a.hostname.into_bytes(),

@@ -27,7 +27,12 @@ pub fn winsize(fd: i32) -> Option<WinSize> {
     if r != 0 {
         return None;
     }
-    Some(WinSize { ws_row: ws.ws_row, ws_col: ws.ws_col, ws_xpixel: ws.ws_xpixel, ws_ypixel: ws.ws_ypixel })
+    Some(WinSize {
+        ws_row: ws.ws_row,
+        ws_col: ws.ws_col,
+        ws_xpixel: ws.ws_xpixel,
+        ws_ypixel: ws.ws_ypixel,
+    })
 }
 
 /// Restores the saved terminal settings (idempotent).
@@ -86,7 +91,9 @@ pub fn read_stdin(mut f: impl FnMut(Option<Vec<u8>>)) {
         let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
             f(Some(buf[..n as usize].to_vec()));
-        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        } else if n == 0
+            || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
             f(None);
             return;
         }
@@ -100,7 +107,8 @@ pub fn write_all(fd: i32, mut data: &[u8]) {
         let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
         if n > 0 {
             data = &data[n as usize..];
-        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
             continue;
         } else {
             // The host end is gone (EPIPE, closed terminal): drop output.

@@ -1,15 +1,15 @@
 //! Boot: mount the filesystems and start pid 1.
 
+use super::errno::Errno;
 use super::fs::devfs::{DevFs, DevRoot, Entropy};
 use super::fs::ext4::vfs::ImageFs;
 use super::fs::ext4::Ext4;
-use super::fs::overlay::{LogStore, Overlay};
 use super::fs::file::OpenFile;
+use super::fs::overlay::{LogStore, Overlay};
 use super::fs::path::{Dentry, Follow, Mounts, Walker};
 use super::fs::procfs::ProcFs;
 use super::fs::tmpfs::TmpFs;
 use super::fs::InodeRef;
-use super::errno::Errno;
 use super::task::exec::{PreparedExec, INTERP_BASE};
 use super::task::{Cred, FsContext, Process, Task};
 use super::tty::console::Handle;
@@ -67,9 +67,15 @@ impl Kernel {
     ) -> Result<Kernel, BootError> {
         let mut opened = None;
         let root_fn = |waker: &Waker| -> Result<InodeRef, BootError> {
-            let imagefs = Rc::new(ImageFs { ext4: image, dev: makedev(254, 0), fifos: Default::default(), waker: waker.clone() });
+            let imagefs = Rc::new(ImageFs {
+                ext4: image,
+                dev: makedev(254, 0),
+                fifos: Default::default(),
+                waker: waker.clone(),
+            });
             let (store, base_id) = overlay;
-            let ov = Overlay::open(ImageFs::root(&imagefs), &base_id, store, waker, makedev(0, 30)).map_err(|e| BootError::Overlay(e.to_string()))?;
+            let ov = Overlay::open(ImageFs::root(&imagefs), &base_id, store, waker, makedev(0, 30))
+                .map_err(|e| BootError::Overlay(e.to_string()))?;
             let root = ov.root();
             opened = Some(ov);
             Ok(root)
@@ -127,27 +133,41 @@ impl Kernel {
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts, creds: None };
-        let mount = |path: &[u8], fs: InodeRef, ty: &'static str| {
-            match walker.walk(&root, path, Follow::Yes) {
-                Ok(d) => {
-                    let _ = mounts.mount(&d, fs, ty);
-                }
-                Err(_) => {
-                    if cfg.log_enosys {
-                        eprintln!("umk: the image has no {} directory; not mounting {ty} there", String::from_utf8_lossy(path));
-                    }
+        let mount = |path: &[u8], fs: InodeRef, ty: &'static str| match walker.walk(
+            &root,
+            path,
+            Follow::Yes,
+        ) {
+            Ok(d) => {
+                let _ = mounts.mount(&d, fs, ty);
+            }
+            Err(_) => {
+                if cfg.log_enosys {
+                    eprintln!(
+                        "umk: the image has no {} directory; not mounting {ty} there",
+                        String::from_utf8_lossy(path)
+                    );
                 }
             }
         };
-        let tmp = |minor: u32, mode: u32| -> InodeRef { TmpFs::new_root(makedev(0, minor), &waker, mode, TMPFS_LIMIT) };
+        let tmp = |minor: u32, mode: u32| -> InodeRef {
+            TmpFs::new_root(makedev(0, minor), &waker, mode, TMPFS_LIMIT)
+        };
         mount(b"/tmp", tmp(40, 0o1777), "tmpfs");
         mount(b"/run", tmp(41, 0o755), "tmpfs");
         let shm = tmp(42, 0o1777);
         let devpts = super::tty::pty::DevPts::new(&waker, makedev(0, 43));
         let pts = devpts.root();
-        let devfs = DevFs::new(makedev(0, 5), console.file(Handle::Tty), entropy, shm.clone(), pts.clone());
+        let devfs =
+            DevFs::new(makedev(0, 5), console.file(Handle::Tty), entropy, shm.clone(), pts.clone());
         mount(b"/dev", Rc::new(DevRoot { fs: devfs }), "devtmpfs");
-        let procfs = Rc::new(ProcFs { dev: makedev(0, 4), table, current, mounts: mounts.clone(), boot: Instant::now() });
+        let procfs = Rc::new(ProcFs {
+            dev: makedev(0, 4),
+            table,
+            current,
+            mounts: mounts.clone(),
+            boot: Instant::now(),
+        });
         mount(b"/proc", ProcFs::root(&procfs), "proc");
         mounts.list.borrow_mut().push((b"/dev/shm".to_vec(), "tmpfs", shm));
         mounts.list.borrow_mut().push((b"/dev/pts".to_vec(), "devpts", pts));
@@ -163,7 +183,10 @@ impl Kernel {
         if cmd.contains(&b'/') {
             return Ok(cmd.to_vec());
         }
-        let path = envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
+        let path = envp
+            .iter()
+            .find_map(|e| e.strip_prefix(b"PATH="))
+            .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
         for dir in path.split(|b| *b == b':') {
             let mut p = dir.to_vec();
             p.push(b'/');
@@ -176,12 +199,25 @@ impl Kernel {
     }
 
     /// Creates pid 1 in the stopped stub `host` and loads its program.
-    pub fn start_init(&mut self, host: HostTid, regs: Regs, spec: InitSpec) -> Result<(), BootError> {
+    pub fn start_init(
+        &mut self,
+        host: HostTid,
+        regs: Regs,
+        spec: InitSpec,
+    ) -> Result<(), BootError> {
         let pid = self.create_init(host, &spec.workdir)?;
         let cmd = spec.argv.first().cloned().unwrap_or_default();
         let path = self.find_command(&cmd, &spec.envp)?;
         let show = String::from_utf8_lossy(&path).into_owned();
-        let params = ExecParams { path: &path, argv: spec.argv.clone(), envp: spec.envp.clone(), uid: 0, euid: 0, gid: 0, egid: 0 };
+        let params = ExecParams {
+            path: &path,
+            argv: spec.argv.clone(),
+            envp: spec.envp.clone(),
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            egid: 0,
+        };
         let plan = {
             let mut src = InitSource { k: self, pid };
             loader::plan_exec(&mut src, &params, loader::ELF_ET_DYN_BASE, INTERP_BASE)
@@ -191,20 +227,33 @@ impl Kernel {
             err => BootError::NotExecutable { path: show.clone(), errno: err.name() },
         })?;
         let pe = PreparedExec { plan, envp: spec.envp, execfn: path };
-        super::task::exec::load_into(self, host, pid, &pe, regs).map_err(|_| BootError::Start("loading the program into the stub failed"))
+        super::task::exec::load_into(self, host, pid, &pe, regs)
+            .map_err(|_| BootError::Start("loading the program into the stub failed"))
     }
 
     /// Creates the process table entry of pid 1 (thread `host`), with the
     /// console on fds 0, 1 and 2 and its cwd at `workdir`.
-    pub fn create_init(&mut self, host: HostTid, workdir: &[u8]) -> Result<super::task::Pid, BootError> {
+    pub fn create_init(
+        &mut self,
+        host: HostTid,
+        workdir: &[u8],
+    ) -> Result<super::task::Pid, BootError> {
         let root = self.root.clone();
         let walker = Walker { root: &root, mounts: &self.mounts, creds: None };
-        let cwd = walker.walk(&root, workdir, Follow::Yes).ok().filter(|d| d.inode.attr().map(|a| a.is_dir()).unwrap_or(false));
-        let cwd = cwd.ok_or_else(|| BootError::BadWorkdir(String::from_utf8_lossy(workdir).into_owned()))?;
+        let cwd = walker
+            .walk(&root, workdir, Follow::Yes)
+            .ok()
+            .filter(|d| d.inode.attr().map(|a| a.is_dir()).unwrap_or(false));
+        let cwd = cwd
+            .ok_or_else(|| BootError::BadWorkdir(String::from_utf8_lossy(workdir).into_owned()))?;
         // fds 0, 1, 2: the console (terminal mode) or the host's streams.
         let mut files = super::fs::fdtable::FdTable::new();
         let limit = super::fs::fdtable::DEFAULT_NOFILE;
-        let handles = if self.tty.is_terminal() { [Handle::Tty, Handle::Tty, Handle::Tty] } else { [Handle::Stdin, Handle::Stdout, Handle::Stderr] };
+        let handles = if self.tty.is_terminal() {
+            [Handle::Tty, Handle::Tty, Handle::Tty]
+        } else {
+            [Handle::Stdin, Handle::Stdout, Handle::Stderr]
+        };
         for h in handles {
             let f = OpenFile::new(self.tty.file(h), None, None, O_RDWR);
             let _ = files.install(f, false, limit);
@@ -256,7 +305,13 @@ struct InitSource<'a> {
 
 impl loader::ExecSource for InitSource<'_> {
     fn read_exec(&mut self, path: &[u8]) -> Result<(std::sync::Arc<Vec<u8>>, Vec<u8>), i32> {
-        super::task::exec::read_executable(self.k, self.pid, guest_abi::fcntl::AT_FDCWD, path, false).map_err(|e| e.0)
+        super::task::exec::read_executable(
+            self.k,
+            self.pid,
+            guest_abi::fcntl::AT_FDCWD,
+            path,
+            false,
+        )
+        .map_err(|e| e.0)
     }
 }
-

@@ -105,8 +105,12 @@ impl Kernel {
             Event::Exec { tid, old_tid, regs } => task::exec::on_exec(self, tid, old_tid, regs),
             Event::Signal { tid, sig } => signal::on_signal_stop(self, tid, sig),
             Event::GroupStop { tid, sig } => signal::on_group_stop(self, tid, sig),
-            Event::Exited { tid, code } => task::exit::on_thread_gone(self, tid, task::ExitStatus::Exited(code)),
-            Event::Killed { tid, sig, core } => task::exit::on_thread_gone(self, tid, task::ExitStatus::Killed { sig, core }),
+            Event::Exited { tid, code } => {
+                task::exit::on_thread_gone(self, tid, task::ExitStatus::Exited(code))
+            }
+            Event::Killed { tid, sig, core } => {
+                task::exit::on_thread_gone(self, tid, task::ExitStatus::Killed { sig, core })
+            }
             Event::Doorbell => {}
         }
         let tty = self.tty.clone();
@@ -156,7 +160,10 @@ impl Kernel {
                 SysResult::Block { .. } => "blocks".into(),
                 SysResult::Handled => "handled".into(),
             };
-            eprintln!("[{}] {}({:#x}, {:#x}, {:#x}) {}", ctx.tid, name, ctx.args[0], ctx.args[1], ctx.args[2], r);
+            eprintln!(
+                "[{}] {}({:#x}, {:#x}, {:#x}) {}",
+                ctx.tid, name, ctx.args[0], ctx.args[1], ctx.args[2], r
+            );
         }
         match res {
             SysResult::Done(v) => {
@@ -168,7 +175,9 @@ impl Kernel {
             SysResult::Native { regs, see_exit } => {
                 // A trace wants the result of a call the host runs: see
                 // its return (execve's success shows at the exec event).
-                let see = see_exit || (self.trace.is_some() && regs.orig_rax != guest_abi::sysno::SYS_EXECVEAT as u64);
+                let see = see_exit
+                    || (self.trace.is_some()
+                        && regs.orig_rax != guest_abi::sysno::SYS_EXECVEAT as u64);
                 let _ = self.platform.resume_syscall_native(ctx.host, &regs, see);
             }
             SysResult::Block { waits, deadline, restart } => {
@@ -223,7 +232,10 @@ impl Kernel {
     pub fn run_woken(&mut self) {
         // The common case, a syscall that woke nobody and no deadline due,
         // costs two checks and no allocation.
-        let due = |k: &Kernel| k.deadlines.first().is_some_and(|(d, _)| *d <= Instant::now()) || k.itimers.first().is_some_and(|(d, _)| *d <= Instant::now());
+        let due = |k: &Kernel| {
+            k.deadlines.first().is_some_and(|(d, _)| *d <= Instant::now())
+                || k.itimers.first().is_some_and(|(d, _)| *d <= Instant::now())
+        };
         if !self.waker.has_woken() && !due(self) {
             return;
         }
@@ -245,7 +257,14 @@ impl Kernel {
             ready.dedup();
             for tid in ready {
                 if let Some((p, host, pid)) = self.unpark(tid) {
-                    let ctx = Ctx { tid, pid, host, regs: p.regs, args: p.regs.syscall_args(), deadline: p.deadline };
+                    let ctx = Ctx {
+                        tid,
+                        pid,
+                        host,
+                        regs: p.regs,
+                        args: p.regs.syscall_args(),
+                        deadline: p.deadline,
+                    };
                     self.run_syscall(ctx);
                 }
             }

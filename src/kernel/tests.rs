@@ -19,7 +19,15 @@ fn kernel() -> Kernel {
     let root_fn = |w: &super::wait::Waker| -> Result<super::fs::InodeRef, super::boot::BootError> {
         let root = TmpFs::new_root(guest_abi::stat::makedev(0, 99), w, 0o755, 1 << 30);
         for d in [&b"tmp"[..], b"dev", b"proc", b"run", b"etc"] {
-            super::fs::Inode::create(&*root, d, guest_abi::stat::S_IFDIR | 0o755, 0, None, &Default::default()).unwrap();
+            super::fs::Inode::create(
+                &*root,
+                d,
+                guest_abi::stat::S_IFDIR | 0o755,
+                0,
+                None,
+                &Default::default(),
+            )
+            .unwrap();
         }
         Ok(root)
     };
@@ -70,7 +78,11 @@ fn put(k: &mut Kernel, data: &[u8]) -> u64 {
 fn openat_write_seek_read_round_trip() {
     let mut k = kernel();
     let path = put(&mut k, b"/tmp/file\0");
-    let fd = ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, path, (O_CREAT | O_RDWR) as u64, 0o644, 0, 0]));
+    let fd = ok(call(
+        &mut k,
+        SYS_OPENAT,
+        [AT_FDCWD as u64, path, (O_CREAT | O_RDWR) as u64, 0o644, 0, 0],
+    ));
     assert_eq!(fd, 3, "lowest free fd after 0, 1, 2");
     let data = put(&mut k, b"hello world");
     assert_eq!(ok(call(&mut k, SYS_WRITE, [fd as u64, data, 11, 0, 0, 0])), 11);
@@ -86,7 +98,11 @@ fn openat_write_seek_read_round_trip() {
 fn read_into_a_bad_pointer_is_efault() {
     let mut k = kernel();
     let path = put(&mut k, b"/tmp/f\0");
-    let fd = ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, path, (O_CREAT | O_RDWR) as u64, 0o644, 0, 0]));
+    let fd = ok(call(
+        &mut k,
+        SYS_OPENAT,
+        [AT_FDCWD as u64, path, (O_CREAT | O_RDWR) as u64, 0o644, 0, 0],
+    ));
     let data = put(&mut k, b"abc");
     ok(call(&mut k, SYS_PWRITE64, [fd as u64, data, 3, 0, 0, 0]));
     assert_eq!(ok(call(&mut k, SYS_READ, [fd as u64, 0xdead_0000, 3, 0, 0, 0])), -(EFAULT as i64));
@@ -97,7 +113,10 @@ fn read_into_a_bad_pointer_is_efault() {
 #[test]
 fn path_pointer_into_nowhere_is_efault() {
     let mut k = kernel();
-    assert_eq!(ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, 0x10, O_RDONLY as u64, 0, 0, 0])), -(EFAULT as i64));
+    assert_eq!(
+        ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, 0x10, O_RDONLY as u64, 0, 0, 0])),
+        -(EFAULT as i64)
+    );
 }
 
 #[test]
@@ -122,7 +141,10 @@ fn empty_pipe_read_parks_until_a_write() {
     assert_eq!(ok(call(&mut k, SYS_PIPE2, [fds, 0, 0, 0, 0, 0])), 0);
     let mut raw = [0u8; 8];
     crate::platform::Platform::read_memory(fake(&mut k), INIT, fds, &mut raw).unwrap();
-    let (r, w) = (u32::from_le_bytes(raw[0..4].try_into().unwrap()), u32::from_le_bytes(raw[4..8].try_into().unwrap()));
+    let (r, w) = (
+        u32::from_le_bytes(raw[0..4].try_into().unwrap()),
+        u32::from_le_bytes(raw[4..8].try_into().unwrap()),
+    );
     let buf = fake(&mut k).map(8);
     // Nothing to read: the thread is parked, not answered.
     assert_eq!(call(&mut k, SYS_READ, [r as u64, buf, 8, 0, 0, 0]), None);
@@ -147,14 +169,21 @@ fn too_many_symlinks_is_eloop() {
     let b = put(&mut k, b"/tmp/b\0");
     ok(call(&mut k, SYS_SYMLINKAT, [b, AT_FDCWD as u64, a, 0, 0, 0]));
     ok(call(&mut k, SYS_SYMLINKAT, [a, AT_FDCWD as u64, b, 0, 0, 0]));
-    assert_eq!(ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, a, O_RDONLY as u64, 0, 0, 0])), -(ELOOP as i64));
+    assert_eq!(
+        ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, a, O_RDONLY as u64, 0, 0, 0])),
+        -(ELOOP as i64)
+    );
 }
 
 #[test]
 fn getdents_with_a_tiny_buffer_is_einval() {
     let mut k = kernel();
     let p = put(&mut k, b"/\0");
-    let fd = ok(call(&mut k, SYS_OPENAT, [AT_FDCWD as u64, p, (O_RDONLY | O_DIRECTORY) as u64, 0, 0, 0]));
+    let fd = ok(call(
+        &mut k,
+        SYS_OPENAT,
+        [AT_FDCWD as u64, p, (O_RDONLY | O_DIRECTORY) as u64, 0, 0, 0],
+    ));
     let buf = fake(&mut k).map(64);
     assert_eq!(ok(call(&mut k, SYS_GETDENTS64, [fd as u64, buf, 8, 0, 0, 0])), -(EINVAL as i64));
     assert!(ok(call(&mut k, SYS_GETDENTS64, [fd as u64, buf, 64, 0, 0, 0])) > 0);

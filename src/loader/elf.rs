@@ -360,7 +360,8 @@ fn load_image(
         // Which segment holds the program header table? (Linux >= 5.18
         // uses the PT_LOAD whose file range contains e_phoff; older kernels
         // assumed the first PT_LOAD. For ordinary files both equal PT_PHDR.)
-        if p.p_offset <= h.e_phoff && (h.e_phoff as u128) < p.p_offset as u128 + p.p_filesz as u128 {
+        if p.p_offset <= h.e_phoff && (h.e_phoff as u128) < p.p_offset as u128 + p.p_filesz as u128
+        {
             phdr_vaddr = (h.e_phoff - p.p_offset).wrapping_add(p.p_vaddr);
         }
         if p.p_memsz == 0 {

@@ -57,9 +57,9 @@ pub mod script;
 pub mod stack;
 
 #[cfg(test)]
-mod testutil;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testutil;
 
 pub use stack::build_stack;
 

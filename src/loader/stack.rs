@@ -48,7 +48,10 @@ pub fn build_stack(
 ) -> Result<(Vec<u8>, u64), i32> {
     // The same limits execve applied: refuse what Linux could never build.
     let mut room = ArgSpace::new(plan.argv.len().max(1) + envp.len()).map_err(|e| e.errno)?;
-    for s in std::iter::once(execfn).chain(envp.iter().map(|s| &s[..])).chain(plan.argv.iter().map(|s| &s[..])) {
+    for s in std::iter::once(execfn)
+        .chain(envp.iter().map(|s| &s[..]))
+        .chain(plan.argv.iter().map(|s| &s[..]))
+    {
         room.push(s.len()).map_err(|e| e.errno)?;
     }
 
@@ -58,9 +61,11 @@ pub fn build_stack(
     let execfn_at = p.alloc_str(execfn)?;
     // copy_strings() walks each array from the last element to the first,
     // each string going below the previous one: element 0 ends up lowest.
-    let mut env_at: Vec<u64> = envp.iter().rev().map(|s| p.alloc_str(s)).collect::<Result<_, _>>()?;
+    let mut env_at: Vec<u64> =
+        envp.iter().rev().map(|s| p.alloc_str(s)).collect::<Result<_, _>>()?;
     env_at.reverse();
-    let mut arg_at: Vec<u64> = plan.argv.iter().rev().map(|s| p.alloc_str(s)).collect::<Result<_, _>>()?;
+    let mut arg_at: Vec<u64> =
+        plan.argv.iter().rev().map(|s| p.alloc_str(s)).collect::<Result<_, _>>()?;
     arg_at.reverse();
 
     // arch_align_stack() without its random part: round down to 16.
@@ -247,7 +252,8 @@ pub(crate) mod tests {
         let envp = vec![b"HOME=/root".to_vec(), b"PATH=/bin".to_vec(), b"".to_vec()];
         let pl = plan(&["prog", "-l", "", "a b"]);
         let random = *b"0123456789abcdef";
-        let (img, rsp) = build_stack(&pl, &envp, top, random, Some(0x7fff_f000_0000), b"./prog").unwrap();
+        let (img, rsp) =
+            build_stack(&pl, &envp, top, random, Some(0x7fff_f000_0000), b"./prog").unwrap();
         assert_eq!(rsp % 16, 0);
         assert_eq!(rsp + img.len() as u64, top);
         let s = parse(&img, rsp);
@@ -271,9 +277,26 @@ pub(crate) mod tests {
         assert_eq!(
             keys,
             vec![
-                AT_SYSINFO_EHDR, AT_HWCAP, AT_PAGESZ, AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM,
-                AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE,
-                AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_PLATFORM, AT_NULL
+                AT_SYSINFO_EHDR,
+                AT_HWCAP,
+                AT_PAGESZ,
+                AT_CLKTCK,
+                AT_PHDR,
+                AT_PHENT,
+                AT_PHNUM,
+                AT_BASE,
+                AT_FLAGS,
+                AT_ENTRY,
+                AT_UID,
+                AT_EUID,
+                AT_GID,
+                AT_EGID,
+                AT_SECURE,
+                AT_RANDOM,
+                AT_HWCAP2,
+                AT_EXECFN,
+                AT_PLATFORM,
+                AT_NULL
             ]
         );
         assert_eq!(aux(&s, AT_SYSINFO_EHDR), Some(0x7fff_f000_0000));
@@ -323,7 +346,8 @@ pub(crate) mod tests {
             let arg = "x".repeat(n);
             let pl = plan(&["p", &arg]);
             let env = vec![vec![b'e'; n % 7]];
-            let (img, rsp) = build_stack(&pl, &env, 0x7fff_0000_0000, [0; 16], None, arg.as_bytes()).unwrap();
+            let (img, rsp) =
+                build_stack(&pl, &env, 0x7fff_0000_0000, [0; 16], None, arg.as_bytes()).unwrap();
             assert_eq!(rsp % 16, 0);
             let s = parse(&img, rsp);
             assert_eq!(s.argv[1], arg.as_bytes());
@@ -341,6 +365,9 @@ pub(crate) mod tests {
     fn test_args_too_big() {
         let pl = plan(&["prog"]);
         let huge = vec![vec![b'x'; 100_000]; 30];
-        assert_eq!(build_stack(&pl, &huge, 0x7fff_0000_0000, [0; 16], None, b"p").unwrap_err(), E2BIG);
+        assert_eq!(
+            build_stack(&pl, &huge, 0x7fff_0000_0000, [0; 16], None, b"p").unwrap_err(),
+            E2BIG
+        );
     }
 }

@@ -31,7 +31,11 @@ fn detailed(fs: &mut MemFs, path: &str) -> Result<LoadPlan, ExecError> {
 fn static_exec() -> ElfSpec {
     ElfSpec::exec(
         0x400100,
-        vec![phdr_seg(0x400000, 3), load(0x400000, 0, 0x1800, 0x1800, RX), load(0x401f00, 0x1f00, 0x200, 0x3000, RW)],
+        vec![
+            phdr_seg(0x400000, 3),
+            load(0x400000, 0, 0x1800, 0x1800, RX),
+            load(0x401f00, 0x1f00, 0x200, 0x3000, RW),
+        ],
         0x2100,
     )
 }
@@ -85,7 +89,11 @@ fn last_page_past_eof_is_short() {
 fn pure_bss_and_empty_segments() {
     let f = ElfSpec::exec(
         0x400000,
-        vec![load(0x400000, 0, 0x100, 0x100, RX), load(0x500000, 0, 0, 0, RW), load(0x600010, 0, 0, 0x20, RW)],
+        vec![
+            load(0x400000, 0, 0x100, 0x100, RX),
+            load(0x500000, 0, 0, 0, RW),
+            load(0x600010, 0, 0, 0x20, RW),
+        ],
         0x1000,
     )
     .build();
@@ -94,15 +102,22 @@ fn pure_bss_and_empty_segments() {
     let plan = run(&mut fs, "/p", &["p"]).unwrap();
     // The empty PT_LOAD maps nothing; the bss-only one is all zero.
     assert_eq!(plan.segments.len(), 2);
-    assert_eq!((plan.segments[1].vaddr, plan.segments[1].mem_len, plan.segments[1].file_len), (0x600000, 0x1000, 0));
+    assert_eq!(
+        (plan.segments[1].vaddr, plan.segments[1].mem_len, plan.segments[1].file_len),
+        (0x600000, 0x1000, 0)
+    );
     assert_eq!(plan.brk_start, 0x601000);
 }
 
 #[test]
 fn unsorted_loads_are_kept_in_file_order() {
     // Linux does not insist on ascending PT_LOADs for ET_EXEC: neither do we.
-    let f = ElfSpec::exec(0x400000, vec![load(0x600000, 0x1000, 0x10, 0x10, RW), load(0x400000, 0, 0x100, 0x100, RX)], 0x2000)
-        .build();
+    let f = ElfSpec::exec(
+        0x400000,
+        vec![load(0x600000, 0x1000, 0x10, 0x10, RW), load(0x400000, 0, 0x100, 0x100, RX)],
+        0x2000,
+    )
+    .build();
     let mut fs = MemFs::new();
     fs.add("/p", f);
     let plan = run(&mut fs, "/p", &["p"]).unwrap();
@@ -112,10 +127,19 @@ fn unsorted_loads_are_kept_in_file_order() {
 
 #[test]
 fn pie_with_interpreter() {
-    let exe = ElfSpec::dyn_(0x1100, vec![phdr_seg(0, 4), load(0, 0, 0x800, 0x800, R), load(0x1000, 0x1000, 0x500, 0x500, RX)], 0x1500)
-        .with_interp(b"/lib/ld.so")
-        .build();
-    let ld = ElfSpec::dyn_(0x2000, vec![load(0, 0, 0x1000, 0x1000, R), load(0x2000, 0x1000, 0x800, 0x2800, RW)], 0x1800).build();
+    let exe = ElfSpec::dyn_(
+        0x1100,
+        vec![phdr_seg(0, 4), load(0, 0, 0x800, 0x800, R), load(0x1000, 0x1000, 0x500, 0x500, RX)],
+        0x1500,
+    )
+    .with_interp(b"/lib/ld.so")
+    .build();
+    let ld = ElfSpec::dyn_(
+        0x2000,
+        vec![load(0, 0, 0x1000, 0x1000, R), load(0x2000, 0x1000, 0x800, 0x2800, RW)],
+        0x1800,
+    )
+    .build();
     let mut fs = MemFs::new();
     fs.add("/bin/pie", exe).add("/lib/ld.so", ld);
     let plan = run(&mut fs, "/bin/pie", &["pie"]).unwrap();
@@ -249,16 +273,28 @@ fn test_too_many_phdrs() {
 
 #[test]
 fn test_filesz_gt_memsz() {
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x400000, 0, 0x200, 0x100, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x400000, vec![load(0x400000, 0, 0x200, 0x100, RX)], 0x1000).build(),
+        EINVAL,
+    );
 }
 
 #[test]
 fn test_vaddr_above_task_size() {
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x7fff_ffff_f000, 0, 0x10, 0x10, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x400000, vec![load(0x7fff_ffff_f000, 0, 0x10, 0x10, RX)], 0x1000).build(),
+        EINVAL,
+    );
     // Ends beyond TASK_SIZE.
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x7fff_ffff_e000, 0, 0x10, 0x2000, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x400000, vec![load(0x7fff_ffff_e000, 0, 0x10, 0x2000, RX)], 0x1000).build(),
+        EINVAL,
+    );
     // Overflowing 64-bit sums.
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x1000, 0, 0x10, u64::MAX, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x400000, vec![load(0x1000, 0, 0x10, u64::MAX, RX)], 0x1000).build(),
+        EINVAL,
+    );
 }
 
 #[test]
@@ -270,18 +306,35 @@ fn test_pie_pushed_out_of_range() {
 
 #[test]
 fn test_segment_below_mmap_min_addr() {
-    expect_fatal(ElfSpec::exec(0x1000, vec![load(0x1000, 0, 0x10, 0x10, RX)], 0x1000).build(), EPERM);
+    expect_fatal(
+        ElfSpec::exec(0x1000, vec![load(0x1000, 0, 0x10, 0x10, RX)], 0x1000).build(),
+        EPERM,
+    );
 }
 
 #[test]
 fn test_misaligned_offset() {
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x400010, 0x20, 0x10, 0x10, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x400000, vec![load(0x400010, 0x20, 0x10, 0x10, RX)], 0x1000).build(),
+        EINVAL,
+    );
 }
 
 #[test]
 fn test_segment_beyond_eof() {
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x400000, 0, 0x2000, 0x2000, RX)], 0x1000).build(), EINVAL);
-    expect_fatal(ElfSpec::exec(0x400000, vec![load(0x400000, 0xffff_ffff_ffff_f000, 0x2000, 0x2000, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x400000, vec![load(0x400000, 0, 0x2000, 0x2000, RX)], 0x1000).build(),
+        EINVAL,
+    );
+    expect_fatal(
+        ElfSpec::exec(
+            0x400000,
+            vec![load(0x400000, 0xffff_ffff_ffff_f000, 0x2000, 0x2000, RX)],
+            0x1000,
+        )
+        .build(),
+        EINVAL,
+    );
 }
 
 #[test]
@@ -292,7 +345,10 @@ fn test_no_load_segments() {
 
 #[test]
 fn test_entry_out_of_range() {
-    expect_fatal(ElfSpec::exec(0x8000_0000_0000, vec![load(0x400000, 0, 0x10, 0x10, RX)], 0x1000).build(), EINVAL);
+    expect_fatal(
+        ElfSpec::exec(0x8000_0000_0000, vec![load(0x400000, 0, 0x10, 0x10, RX)], 0x1000).build(),
+        EINVAL,
+    );
 }
 
 // ---- PT_INTERP ----
@@ -415,7 +471,10 @@ fn script_argv_rewriting() {
     fs.add("/cwd/s.sh", b"#!/bin/sh\necho\n".to_vec());
     let plan = run(&mut fs, "s.sh", &["myname", "a", "b"]).unwrap();
     // argv[0] is dropped: interp, script path as given, argv[1..].
-    assert_eq!(plan.argv, vec![b"/bin/sh".to_vec(), b"s.sh".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(
+        plan.argv,
+        vec![b"/bin/sh".to_vec(), b"s.sh".to_vec(), b"a".to_vec(), b"b".to_vec()]
+    );
     assert_eq!(plan.exec_path, b"/bin/sh", "/proc/self/exe is the interpreter");
 }
 
@@ -424,7 +483,10 @@ fn script_with_argument() {
     let mut fs = script_fs();
     fs.add("/s", b"#! /bin/sh  -e -u \n".to_vec());
     let plan = run(&mut fs, "/s", &["s", "x"]).unwrap();
-    assert_eq!(plan.argv, vec![b"/bin/sh".to_vec(), b"-e -u".to_vec(), b"/s".to_vec(), b"x".to_vec()]);
+    assert_eq!(
+        plan.argv,
+        vec![b"/bin/sh".to_vec(), b"-e -u".to_vec(), b"/s".to_vec(), b"x".to_vec()]
+    );
 }
 
 #[test]
@@ -552,7 +614,8 @@ fn fuzz(seed_file: Vec<u8>, interp: Option<Vec<u8>>, rounds: usize) {
                 assert!(s.file_len <= s.mem_len);
                 assert!(s.file_off + s.file_len <= s.file.len() as u64);
             }
-            let _ = build_stack(&plan, &[b"A=1".to_vec()], 0x7fff_ffff_f000, [0; 16], None, b"/p").unwrap();
+            let _ = build_stack(&plan, &[b"A=1".to_vec()], 0x7fff_ffff_f000, [0; 16], None, b"/p")
+                .unwrap();
         }
     }
 }
@@ -687,7 +750,11 @@ fn musl(flags: &[&str], name: &str) -> Option<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("umk-loader-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let src = dir.join("hello.c");
-    std::fs::write(&src, "#include <stdio.h>\nint x[5000];\nint main(){puts(\"hi\");return x[1];}\n").ok()?;
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint x[5000];\nint main(){puts(\"hi\");return x[1];}\n",
+    )
+    .ok()?;
     let out = dir.join(name);
     match Command::new("musl-gcc").args(flags).arg("-o").arg(&out).arg(&src).status() {
         Ok(s) if s.success() => Some(out),
@@ -703,12 +770,25 @@ fn musl(flags: &[&str], name: &str) -> Option<std::path::PathBuf> {
 /// and no PT_INTERP.
 fn musl_static_pie_binary() -> Option<std::path::PathBuf> {
     let m = "/usr/lib/x86_64-linux-musl";
-    let (rcrt1, crti, crtn) = (format!("{m}/rcrt1.o"), format!("{m}/crti.o"), format!("{m}/crtn.o"));
-    let flags = ["-fPIE", "-nostartfiles", &rcrt1, &crti, &crtn, "-Wl,-static", "-Wl,-pie", "-Wl,--no-dynamic-linker"];
+    let (rcrt1, crti, crtn) =
+        (format!("{m}/rcrt1.o"), format!("{m}/crti.o"), format!("{m}/crtn.o"));
+    let flags = [
+        "-fPIE",
+        "-nostartfiles",
+        &rcrt1,
+        &crti,
+        &crtn,
+        "-Wl,-static",
+        "-Wl,-pie",
+        "-Wl,--no-dynamic-linker",
+    ];
     let bin = musl(&flags, "hello-static-pie")?;
     let f = std::fs::read(&bin).ok()?;
     let interp = readelf_loads(&bin).is_some()
-        && String::from_utf8_lossy(&Command::new("readelf").arg("-lW").arg(&bin).output().ok()?.stdout).contains("INTERP");
+        && String::from_utf8_lossy(
+            &Command::new("readelf").arg("-lW").arg(&bin).output().ok()?.stdout,
+        )
+        .contains("INTERP");
     if f.get(16) != Some(&3) || interp {
         eprintln!("note: could not link a static-pie with musl, skipping");
         return None;
@@ -815,7 +895,8 @@ fn stack_matches_real_kernel() {
     let src = dir.join("probe.c");
     std::fs::write(&src, PROBE_C).unwrap();
     let bin = dir.join("probe");
-    let built = Command::new("musl-gcc").args(["-static", "-no-pie", "-o"]).arg(&bin).arg(&src).status();
+    let built =
+        Command::new("musl-gcc").args(["-static", "-no-pie", "-o"]).arg(&bin).arg(&src).status();
     if !matches!(built, Ok(s) if s.success()) {
         eprintln!("note: musl-gcc unavailable, skipping the real-kernel comparison");
         return;
@@ -823,7 +904,8 @@ fn stack_matches_real_kernel() {
     let argv = ["zeroth", "one", "", "three four"];
     // Sorted by key: `Command` passes its environment in key order.
     let envp = [("A", "1"), ("E", ""), ("LONGER_NAME", "with spaces")];
-    let out = Command::new(&bin).arg0(argv[0]).args(&argv[1..]).env_clear().envs(envp).output().unwrap();
+    let out =
+        Command::new(&bin).arg0(argv[0]).args(&argv[1..]).env_clear().envs(envp).output().unwrap();
     assert!(out.status.success());
     let host = parse_dump(&String::from_utf8(out.stdout).unwrap());
     let hv = |key| host.auxv.iter().find(|(k, _)| *k == key).map(|&(_, v)| v);
@@ -852,21 +934,32 @@ fn stack_matches_real_kernel() {
     assert_eq!(oa(AT_EXECFN), hv(AT_EXECFN));
     // 2. Below it Linux inserts a random gap (arch_align_stack), so compare
     //    the shape: platform just under a 16-byte boundary, random below it.
-    for (name, plat, rnd) in [("host", hv(AT_PLATFORM), hv(AT_RANDOM)), ("ours", oa(AT_PLATFORM), oa(AT_RANDOM))] {
+    for (name, plat, rnd) in
+        [("host", hv(AT_PLATFORM), hv(AT_RANDOM)), ("ours", oa(AT_PLATFORM), oa(AT_RANDOM))]
+    {
         assert_eq!(plat.unwrap() % 16, 9, "{name}");
         assert_eq!(rnd.unwrap(), plat.unwrap() - 16, "{name}");
     }
     let our_auxend = rsp + 8 * (1 + argv.len() + 1 + envp.len() + 1 + 2 * ours.auxv.len()) as u64;
-    for (name, end, rnd, rsp) in [("host", host.auxend, hv(AT_RANDOM), host.rsp), ("ours", our_auxend, oa(AT_RANDOM), rsp)] {
-        assert!(end <= rnd.unwrap() && rnd.unwrap() - end < 16, "{name}: auxv ends just below AT_RANDOM");
+    for (name, end, rnd, rsp) in
+        [("host", host.auxend, hv(AT_RANDOM), host.rsp), ("ours", our_auxend, oa(AT_RANDOM), rsp)]
+    {
+        assert!(
+            end <= rnd.unwrap() && rnd.unwrap() - end < 16,
+            "{name}: auxv ends just below AT_RANDOM"
+        );
         assert_eq!(rsp % 16, 0, "{name}");
     }
     // 3. auxv: same order for the keys we produce, same values where they
     //    do not depend on addresses we chose differently.
     let our_keys: Vec<u64> = ours.auxv.iter().map(|&(k, _)| k).collect();
-    let host_keys: Vec<u64> = host.auxv.iter().map(|&(k, _)| k).filter(|k| our_keys.contains(k)).collect();
+    let host_keys: Vec<u64> =
+        host.auxv.iter().map(|&(k, _)| k).filter(|k| our_keys.contains(k)).collect();
     assert_eq!(our_keys, host_keys);
-    for key in [AT_HWCAP, AT_PAGESZ, AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_HWCAP2] {
+    for key in [
+        AT_HWCAP, AT_PAGESZ, AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS, AT_ENTRY,
+        AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_HWCAP2,
+    ] {
         assert_eq!(oa(key), hv(key), "auxv key {key}");
     }
 }

@@ -15,12 +15,28 @@ pub const RW: u32 = PF_R | PF_W;
 pub const R: u32 = PF_R;
 
 pub fn load(vaddr: u64, off: u64, filesz: u64, memsz: u64, flags: u32) -> Phdr {
-    Phdr { p_type: PT_LOAD, p_flags: flags, p_offset: off, p_vaddr: vaddr, p_filesz: filesz, p_memsz: memsz, p_align: 0x1000 }
+    Phdr {
+        p_type: PT_LOAD,
+        p_flags: flags,
+        p_offset: off,
+        p_vaddr: vaddr,
+        p_filesz: filesz,
+        p_memsz: memsz,
+        p_align: 0x1000,
+    }
 }
 
 pub fn phdr_seg(vaddr: u64, n: usize) -> Phdr {
     let size = 56 * n as u64;
-    Phdr { p_type: PT_PHDR, p_flags: R, p_offset: 64, p_vaddr: vaddr + 64, p_filesz: size, p_memsz: size, p_align: 8 }
+    Phdr {
+        p_type: PT_PHDR,
+        p_flags: R,
+        p_offset: 64,
+        p_vaddr: vaddr + 64,
+        p_filesz: size,
+        p_memsz: size,
+        p_align: 8,
+    }
 }
 
 /// Writes an x86_64 ELF: header, program headers at offset 64, `len` bytes
@@ -45,10 +61,18 @@ impl ElfSpec {
     pub fn with_interp(mut self, path: &[u8]) -> Self {
         let mut p = path.to_vec();
         p.push(0);
-        self.phdrs.insert(0, Phdr {
-            p_type: PT_INTERP, p_flags: R, p_offset: 0x200, p_vaddr: 0x200,
-            p_filesz: p.len() as u64, p_memsz: p.len() as u64, p_align: 1,
-        });
+        self.phdrs.insert(
+            0,
+            Phdr {
+                p_type: PT_INTERP,
+                p_flags: R,
+                p_offset: 0x200,
+                p_vaddr: 0x200,
+                p_filesz: p.len() as u64,
+                p_memsz: p.len() as u64,
+                p_align: 1,
+            },
+        );
         self.interp = Some(p);
         self
     }
@@ -118,7 +142,11 @@ impl ExecSource for MemFs {
     fn read_exec(&mut self, path: &[u8]) -> Result<(Arc<Vec<u8>>, Vec<u8>), i32> {
         self.opened.push(path.to_vec());
         // "Resolve" relative paths against a pretend cwd of /cwd.
-        let abs = if path.starts_with(b"/") { path.to_vec() } else { [b"/cwd/".as_slice(), path].concat() };
+        let abs = if path.starts_with(b"/") {
+            path.to_vec()
+        } else {
+            [b"/cwd/".as_slice(), path].concat()
+        };
         if let Some(f) = self.files.get(path).or_else(|| self.files.get(&abs)) {
             return Ok((Arc::clone(f), abs));
         }

@@ -3,7 +3,9 @@
 //! action the kernel takes (finish a syscall, resume, signal) is recorded
 //! for the test to check. No ptrace, no processes.
 
-use super::{Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout};
+use super::{
+    Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout,
+};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// What the kernel did with a thread.
@@ -80,14 +82,24 @@ impl Platform for FakePlatform {
         self.regs.insert(tid, *regs);
         Ok(())
     }
-    fn finish_syscall(&mut self, tid: HostTid, regs: &Regs, result: i64) -> Result<(), PlatformError> {
+    fn finish_syscall(
+        &mut self,
+        tid: HostTid,
+        regs: &Regs,
+        result: i64,
+    ) -> Result<(), PlatformError> {
         let mut r = *regs;
         r.rax = result as u64;
         self.regs.insert(tid, r);
         self.actions.push((tid, Action::Finished(result)));
         Ok(())
     }
-    fn resume_syscall_native(&mut self, tid: HostTid, regs: &Regs, _see_exit: bool) -> Result<(), PlatformError> {
+    fn resume_syscall_native(
+        &mut self,
+        tid: HostTid,
+        regs: &Regs,
+        _see_exit: bool,
+    ) -> Result<(), PlatformError> {
         self.actions.push((tid, Action::Native { nr: regs.orig_rax }));
         Ok(())
     }
@@ -102,7 +114,12 @@ impl Platform for FakePlatform {
     fn listen(&mut self, _tid: HostTid) -> Result<(), PlatformError> {
         Ok(())
     }
-    fn inject_syscall(&mut self, _tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError> {
+    fn inject_syscall(
+        &mut self,
+        _tid: HostTid,
+        nr: usize,
+        args: [u64; 5],
+    ) -> Result<i64, PlatformError> {
         // Enough for brk and file mmap: anonymous mappings.
         match nr {
             guest_abi::sysno::SYS_MMAP => {
@@ -117,7 +134,12 @@ impl Platform for FakePlatform {
             _ => Ok(0),
         }
     }
-    fn inject_syscall6(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError> {
+    fn inject_syscall6(
+        &mut self,
+        tid: HostTid,
+        nr: usize,
+        args: [u64; 6],
+    ) -> Result<i64, PlatformError> {
         self.inject_syscall(tid, nr, [args[0], args[1], args[2], args[3], args[4]])
     }
     fn read_memory(&mut self, _tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {

@@ -83,26 +83,54 @@ impl Regs {
 #[derive(Debug, Clone, Copy)]
 pub enum Event {
     /// The thread trapped into a system call; `regs.orig_rax` is its number.
-    Syscall { tid: HostTid, regs: Regs },
+    Syscall {
+        tid: HostTid,
+        regs: Regs,
+    },
     /// A system call the kernel let run natively has returned
     /// (only after [`Platform::resume_syscall_native`] asked to see it).
-    SyscallExit { tid: HostTid, regs: Regs },
+    SyscallExit {
+        tid: HostTid,
+        regs: Regs,
+    },
     /// A new thread or process was created by clone/fork/vfork in `parent`.
     /// The child is stopped and will report `Started` (or already has).
-    Cloned { parent: HostTid, child: HostTid },
+    Cloned {
+        parent: HostTid,
+        child: HostTid,
+    },
     /// A new thread reached its first stop and waits to be resumed.
-    Started { tid: HostTid },
+    Started {
+        tid: HostTid,
+    },
     /// The thread completed a host execve of the stub (its former tid is
     /// `old_tid` if a non-leader thread exec'd). Its address space is empty
     /// but for the stub: the kernel must load the guest program now.
-    Exec { tid: HostTid, old_tid: HostTid, regs: Regs },
+    Exec {
+        tid: HostTid,
+        old_tid: HostTid,
+        regs: Regs,
+    },
     /// A signal is about to be delivered to the thread (signal-delivery-stop).
-    Signal { tid: HostTid, sig: i32 },
+    Signal {
+        tid: HostTid,
+        sig: i32,
+    },
     /// The thread entered a group-stop (SIGSTOP, SIGTSTP...).
-    GroupStop { tid: HostTid, sig: i32 },
+    GroupStop {
+        tid: HostTid,
+        sig: i32,
+    },
     /// The thread is gone: exited with `code`, or killed by `sig`.
-    Exited { tid: HostTid, code: i32 },
-    Killed { tid: HostTid, sig: i32, core: bool },
+    Exited {
+        tid: HostTid,
+        code: i32,
+    },
+    Killed {
+        tid: HostTid,
+        sig: i32,
+        core: bool,
+    },
     /// Another umk thread rang the doorbell: check the channels.
     Doorbell,
 }
@@ -190,11 +218,21 @@ pub trait Platform {
 
     /// Finishes a trapped system call with `result` (a value or -errno)
     /// without running it, and resumes the thread.
-    fn finish_syscall(&mut self, tid: HostTid, regs: &Regs, result: i64) -> Result<(), PlatformError>;
+    fn finish_syscall(
+        &mut self,
+        tid: HostTid,
+        regs: &Regs,
+        result: i64,
+    ) -> Result<(), PlatformError>;
     /// Lets the trapped call run natively on the host, possibly with
     /// rewritten registers (number and arguments). With `see_exit` the
     /// platform reports `SyscallExit` when it returns.
-    fn resume_syscall_native(&mut self, tid: HostTid, regs: &Regs, see_exit: bool) -> Result<(), PlatformError>;
+    fn resume_syscall_native(
+        &mut self,
+        tid: HostTid,
+        regs: &Regs,
+        see_exit: bool,
+    ) -> Result<(), PlatformError>;
     /// Resumes a thread stopped at a clone event so that its clone call's
     /// return is reported as `SyscallExit`.
     fn resume_to_syscall_exit(&mut self, tid: HostTid) -> Result<(), PlatformError>;
@@ -207,11 +245,21 @@ pub trait Platform {
 
     /// Runs one system call inside a stopped thread and returns its raw
     /// result. The thread's registers are restored afterwards.
-    fn inject_syscall(&mut self, tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError>;
+    fn inject_syscall(
+        &mut self,
+        tid: HostTid,
+        nr: usize,
+        args: [u64; 5],
+    ) -> Result<i64, PlatformError>;
     /// The same for a call that needs all six argument registers (mmap of
     /// a file): it cannot carry the injection secret, so it takes the
     /// ordinary trapped path (one more stop).
-    fn inject_syscall6(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError>;
+    fn inject_syscall6(
+        &mut self,
+        tid: HostTid,
+        nr: usize,
+        args: [u64; 6],
+    ) -> Result<i64, PlatformError>;
 
     fn read_memory(&mut self, tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
     fn write_memory(&mut self, tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault>;

@@ -29,7 +29,12 @@ fn setup(flag: Option<&str>) {
         cmd.arg(f);
     }
     let out = cmd.output().expect("run tests/setup-images.sh");
-    assert!(out.status.success(), "tests/setup-images.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tests/setup-images.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The busybox test image (builds it on first use).
@@ -54,7 +59,12 @@ pub fn python_image() -> PathBuf {
 }
 
 /// The environment the differential programs run with, natively and inside.
-pub const TEST_ENV: &[(&str, &str)] = &[("PATH", "/usr/bin:/bin"), ("HOME", "/"), ("UMK_TEST_GREETING", "hi"), ("UMK_TEST_EMPTY", "")];
+pub const TEST_ENV: &[(&str, &str)] = &[
+    ("PATH", "/usr/bin:/bin"),
+    ("HOME", "/"),
+    ("UMK_TEST_GREETING", "hi"),
+    ("UMK_TEST_EMPTY", ""),
+];
 
 /// `umk run --image IMAGE [extra] -- ARGS`, stdin from `input`. Tests
 /// share images and run in parallel, so unless `extra` names an overlay

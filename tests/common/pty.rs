@@ -25,7 +25,10 @@ impl Pty {
     pub fn spawn(mut cmd: Command, rows: u16, cols: u16) -> Pty {
         // SAFETY: plain libc pty calls on fds we own.
         let (master, slave_path) = unsafe {
-            let m = check(libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC), "posix_openpt");
+            let m = check(
+                libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC),
+                "posix_openpt",
+            );
             check(libc::grantpt(m), "grantpt");
             check(libc::unlockpt(m), "unlockpt");
             let mut buf = [0 as libc::c_char; 128];
@@ -34,8 +37,14 @@ impl Pty {
             libc::ioctl(m, libc::TIOCSWINSZ, &ws);
             (OwnedFd::from_raw_fd(m), CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
         };
-        let slave = std::fs::OpenOptions::new().read(true).write(true).open(&slave_path).expect("open pty slave");
-        cmd.stdin(Stdio::from(slave.try_clone().unwrap())).stdout(Stdio::from(slave.try_clone().unwrap())).stderr(Stdio::from(slave));
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&slave_path)
+            .expect("open pty slave");
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
         // SAFETY: setsid and TIOCSCTTY are async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
@@ -67,7 +76,11 @@ impl Pty {
                 return out;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {needle:?}; screen so far: {:?}", String::from_utf8_lossy(&self.seen));
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {needle:?}; screen so far: {:?}",
+                String::from_utf8_lossy(&self.seen)
+            );
             self.read_some(left.min(Duration::from_millis(100)));
         }
     }
@@ -99,12 +112,20 @@ impl Pty {
 
     /// `stty -g`-like snapshot of the terminal settings.
     pub fn termios(&self) -> Vec<u8> {
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&self.slave_path).expect("open slave");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.slave_path)
+            .expect("open slave");
         // SAFETY: tcgetattr fills a termios.
         unsafe {
             let mut t: libc::termios = std::mem::zeroed();
             libc::tcgetattr(f.as_raw_fd(), &mut t);
-            std::slice::from_raw_parts((&t as *const libc::termios).cast::<u8>(), std::mem::size_of::<libc::termios>()).to_vec()
+            std::slice::from_raw_parts(
+                (&t as *const libc::termios).cast::<u8>(),
+                std::mem::size_of::<libc::termios>(),
+            )
+            .to_vec()
         }
     }
 
@@ -116,7 +137,11 @@ impl Pty {
                 use std::os::unix::process::ExitStatusExt;
                 return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
             }
-            assert!(Instant::now() < deadline, "umk did not exit; screen: {:?}", String::from_utf8_lossy(&self.seen));
+            assert!(
+                Instant::now() < deadline,
+                "umk did not exit; screen: {:?}",
+                String::from_utf8_lossy(&self.seen)
+            );
             self.read_some(Duration::from_millis(50));
         }
     }

@@ -24,10 +24,19 @@ pub struct Expect {
 const T0: i64 = 1_600_000_000;
 /// An mtime well in the past, to show it is not "now".
 pub const OLD: i64 = 86_400 * 365;
-pub const CAPS: &[u8] = b"\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+pub const CAPS: &[u8] =
+    b"\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
 
 pub fn expectations() -> Vec<Expect> {
-    let e = |path, mode, uid, gid, mtime, rdev, nlink| Expect { path, mode, uid, gid, mtime, rdev, nlink };
+    let e = |path, mode, uid, gid, mtime, rdev, nlink| Expect {
+        path,
+        mode,
+        uid,
+        gid,
+        mtime,
+        rdev,
+        nlink,
+    };
     vec![
         e("/", 0o040755, 0, 0, T0, None, 0),
         e("/etc", 0o040755, 0, 0, 1_000_000_000, None, 0),
@@ -83,7 +92,11 @@ pub fn test_tar() -> Vec<u8> {
     file(&mut b, "./etc/shadow", 0o640, 0, 42, T0, b"root:*:19000:0:99999:7:::\n");
     let mut h = header(T::Link, 0o640, 0, 42, T0);
     b.append_link(&mut h, "./etc/shadow-", "./etc/shadow").unwrap();
-    for (path, kind, mode, gid, major, minor) in [("./dev/null", T::Char, 0o666, 0, 1, 3), ("./dev/sda", T::Block, 0o660, 6, 8, 0), ("./dev/initctl", T::Fifo, 0o600, 0, 0, 0)] {
+    for (path, kind, mode, gid, major, minor) in [
+        ("./dev/null", T::Char, 0o666, 0, 1, 3),
+        ("./dev/sda", T::Block, 0o660, 6, 8, 0),
+        ("./dev/initctl", T::Fifo, 0o600, 0, 0, 0),
+    ] {
         let mut h = header(kind, mode, 0, gid, T0);
         h.set_device_major(major).unwrap();
         h.set_device_minor(minor).unwrap();
@@ -135,7 +148,12 @@ pub fn build(src: &Path, out: &Path, extra: &[&str]) -> Output {
 }
 
 pub fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -143,7 +161,13 @@ pub fn stderr(out: &Output) -> String {
 }
 
 pub fn debugfs(image: &Path, request: &str) -> String {
-    let out = Command::new("debugfs").arg("-R").arg(request).arg(image).env("LC_ALL", "C").output().unwrap();
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(request)
+        .arg(image)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -177,7 +201,9 @@ pub fn verify_image(image: &Path) {
         assert_eq!(field(&stat, "User:").unwrap(), e.uid.to_string(), "uid of {}", e.path);
         assert_eq!(field(&stat, "Group:").unwrap(), e.gid.to_string(), "gid of {}", e.path);
         let mtime = field(&stat, "mtime:").unwrap();
-        let secs = i64::from_str_radix(mtime.trim_start_matches("0x").split(':').next().unwrap(), 16).unwrap();
+        let secs =
+            i64::from_str_radix(mtime.trim_start_matches("0x").split(':').next().unwrap(), 16)
+                .unwrap();
         assert_eq!(secs, e.mtime, "mtime of {}", e.path);
         if e.nlink > 0 {
             assert_eq!(field(&stat, "Links:").unwrap(), e.nlink.to_string(), "links of {}", e.path);
@@ -198,11 +224,18 @@ pub fn verify_image(image: &Path) {
 
 pub fn fsck_clean(image: &Path) {
     let out = Command::new("e2fsck").arg("-fn").arg(image).output().unwrap();
-    assert!(out.status.success(), "e2fsck: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "e2fsck: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }
 
 pub fn tempdir() -> tempfile::TempDir {

@@ -56,7 +56,14 @@ impl EpollFile {
     }
 
     /// epoll_ctl.
-    pub fn ctl(&self, op: i32, fd: i32, file: &Rc<OpenFile>, events: u32, data: u64) -> KResult<()> {
+    pub fn ctl(
+        &self,
+        op: i32,
+        fd: i32,
+        file: &Rc<OpenFile>,
+        events: u32,
+        data: u64,
+    ) -> KResult<()> {
         let mut list = self.interests.borrow_mut();
         list.retain(|i| i.file.strong_count() > 0);
         let pos = list.iter().position(|i| Self::same(i, fd, file));
@@ -65,7 +72,14 @@ impl EpollFile {
                 if pos.is_some() {
                     return Err(Errno::EEXIST);
                 }
-                list.push(Interest { fd, file: Rc::downgrade(file), events, data, last: 0, disarmed: false });
+                list.push(Interest {
+                    fd,
+                    file: Rc::downgrade(file),
+                    events,
+                    data,
+                    last: 0,
+                    disarmed: false,
+                });
             }
             EPOLL_CTL_MOD => {
                 let i = pos.ok_or(Errno::ENOENT)?;
@@ -122,7 +136,9 @@ impl FileOps for EpollFile {
         // An epoll fd is readable when one of its files is ready.
         let list = self.interests.borrow();
         let any = list.iter().any(|i| match i.file.upgrade() {
-            Some(f) if !i.disarmed => f.ops.poll() as u16 as u32 & (i.events | EPOLLERR | EPOLLHUP) & 0xffff != 0,
+            Some(f) if !i.disarmed => {
+                f.ops.poll() as u16 as u32 & (i.events | EPOLLERR | EPOLLHUP) & 0xffff != 0
+            }
             _ => false,
         });
         if any {
@@ -147,7 +163,14 @@ impl FileOps for EpollFile {
     }
 
     fn attr(&self) -> Option<Attr> {
-        Some(Attr { dev: 0xd, ino: self.ino, mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() })
+        Some(Attr {
+            dev: 0xd,
+            ino: self.ino,
+            mode: 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

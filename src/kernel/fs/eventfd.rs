@@ -42,7 +42,9 @@ impl FileOps for EventFd {
     }
 
     fn write(&self, _f: &OpenFile, data: &[u8]) -> KResult<usize> {
-        let v = u64::from_ne_bytes(data.get(..8).ok_or(Errno::EINVAL)?.try_into().map_err(|_| Errno::EINVAL)?);
+        let v = u64::from_ne_bytes(
+            data.get(..8).ok_or(Errno::EINVAL)?.try_into().map_err(|_| Errno::EINVAL)?,
+        );
         if v == u64::MAX {
             return Err(Errno::EINVAL);
         }
@@ -77,6 +79,13 @@ impl FileOps for EventFd {
 
     fn attr(&self) -> Option<Attr> {
         // anon_inode:[eventfd]
-        Some(Attr { dev: 0xd, ino: self.ino, mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() })
+        Some(Attr {
+            dev: 0xd,
+            ino: self.ino,
+            mode: 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
     }
 }

@@ -41,7 +41,13 @@ impl FdTable {
     }
 
     /// Installs at the lowest free fd >= `min`, below `limit`.
-    pub fn install_from(&mut self, min: usize, file: Rc<OpenFile>, cloexec: bool, limit: usize) -> KResult<i32> {
+    pub fn install_from(
+        &mut self,
+        min: usize,
+        file: Rc<OpenFile>,
+        cloexec: bool,
+        limit: usize,
+    ) -> KResult<i32> {
         let mut fd = min;
         while fd < self.slots.len() && self.slots[fd].is_some() {
             fd += 1;
@@ -61,7 +67,13 @@ impl FdTable {
     }
 
     /// Installs at exactly `fd`, closing what was there (dup2).
-    pub fn install_at(&mut self, fd: i32, file: Rc<OpenFile>, cloexec: bool, limit: usize) -> KResult<Option<FdEntry>> {
+    pub fn install_at(
+        &mut self,
+        fd: i32,
+        file: Rc<OpenFile>,
+        cloexec: bool,
+        limit: usize,
+    ) -> KResult<Option<FdEntry>> {
         if fd < 0 || fd as usize >= limit {
             return Err(Errno::EBADF);
         }

@@ -44,7 +44,13 @@ pub trait FileOps {
     }
     /// Ioctls particular to this kind of file (a pty master's TIOCGPTN);
     /// None: not one of them.
-    fn ioctl(&self, _k: &mut crate::kernel::Kernel, _ctx: &crate::kernel::syscall::Ctx, _req: u64, _arg: u64) -> Option<KResult<i64>> {
+    fn ioctl(
+        &self,
+        _k: &mut crate::kernel::Kernel,
+        _ctx: &crate::kernel::syscall::Ctx,
+        _req: u64,
+        _arg: u64,
+    ) -> Option<KResult<i64>> {
         None
     }
     /// For fifo/pipe ends: the peer wake-up and counts are handled on drop.
@@ -90,8 +96,21 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    pub fn new(ops: Rc<dyn FileOps>, inode: Option<InodeRef>, dentry: Option<Rc<Dentry>>, flags: i32) -> Rc<OpenFile> {
-        Rc::new(OpenFile { ops, inode, dentry, pos: Cell::new(0), flags: Cell::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)), anon_attr: None, flock: Default::default() })
+    pub fn new(
+        ops: Rc<dyn FileOps>,
+        inode: Option<InodeRef>,
+        dentry: Option<Rc<Dentry>>,
+        flags: i32,
+    ) -> Rc<OpenFile> {
+        Rc::new(OpenFile {
+            ops,
+            inode,
+            dentry,
+            pos: Cell::new(0),
+            flags: Cell::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
+            anon_attr: None,
+            flock: Default::default(),
+        })
     }
 
     pub fn readable(&self) -> bool {

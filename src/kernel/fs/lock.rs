@@ -60,7 +60,9 @@ impl LockTable {
     fn entry<R>(&self, key: FileKey, f: impl FnOnce(&mut FileLocks) -> R) -> R {
         let mut m = self.inner.borrow_mut();
         let waker = &self.waker;
-        let e = m.entry(key).or_insert_with(|| FileLocks { wait: waker.new_id(), ..Default::default() });
+        let e = m
+            .entry(key)
+            .or_insert_with(|| FileLocks { wait: waker.new_id(), ..Default::default() });
         f(e)
     }
 
@@ -102,11 +104,28 @@ impl LockTable {
 
     /// The first lock of another process that conflicts with `want`.
     pub fn test(&self, key: FileKey, want: RecordLock) -> Option<RecordLock> {
-        self.entry(key, |e| e.records.iter().find(|l| l.pid != want.pid && l.start < want.end && want.start < l.end && conflicts(l.kind, want.kind)).copied())
+        self.entry(key, |e| {
+            e.records
+                .iter()
+                .find(|l| {
+                    l.pid != want.pid
+                        && l.start < want.end
+                        && want.start < l.end
+                        && conflicts(l.kind, want.kind)
+                })
+                .copied()
+        })
     }
 
     /// Sets (`kind` Some) or clears (None) `pid`'s lock on [start, end).
-    pub fn set(&self, key: FileKey, pid: Pid, start: u64, end: u64, kind: Option<LockKind>) -> KResult<()> {
+    pub fn set(
+        &self,
+        key: FileKey,
+        pid: Pid,
+        start: u64,
+        end: u64,
+        kind: Option<LockKind>,
+    ) -> KResult<()> {
         if let Some(k) = kind {
             if self.test(key, RecordLock { pid, start, end, kind: k }).is_some() {
                 return Err(Errno::EAGAIN);
@@ -139,7 +158,8 @@ impl LockTable {
 
     /// A process closed an fd of the file: all its record locks on it go.
     pub fn release_process_file(&self, key: FileKey, pid: Pid) {
-        let had = self.inner.borrow().get(&key).is_some_and(|e| e.records.iter().any(|l| l.pid == pid));
+        let had =
+            self.inner.borrow().get(&key).is_some_and(|e| e.records.iter().any(|l| l.pid == pid));
         if had {
             self.entry(key, |e| e.records.retain(|l| l.pid != pid));
             self.changed(key);
@@ -148,7 +168,13 @@ impl LockTable {
 
     /// A process ended: all its record locks go.
     pub fn release_process(&self, pid: Pid) {
-        let keys: Vec<FileKey> = self.inner.borrow().iter().filter(|(_, e)| e.records.iter().any(|l| l.pid == pid)).map(|(k, _)| *k).collect();
+        let keys: Vec<FileKey> = self
+            .inner
+            .borrow()
+            .iter()
+            .filter(|(_, e)| e.records.iter().any(|l| l.pid == pid))
+            .map(|(k, _)| *k)
+            .collect();
         for k in keys {
             self.release_process_file(k, pid);
         }
@@ -194,10 +220,13 @@ mod tests {
         // Pid 20 may lock the hole but not the kept parts.
         t.set(K, 20, 40, 60, Some(LockKind::Exclusive)).unwrap();
         assert_eq!(t.set(K, 20, 30, 41, Some(LockKind::Shared)), Err(Errno::EAGAIN));
-        let c = t.test(K, RecordLock { pid: 20, start: 90, end: 95, kind: LockKind::Shared }).unwrap();
+        let c =
+            t.test(K, RecordLock { pid: 20, start: 90, end: 95, kind: LockKind::Shared }).unwrap();
         assert_eq!((c.pid, c.start, c.end), (10, 60, 100));
         t.release_process(10);
-        assert!(t.test(K, RecordLock { pid: 20, start: 0, end: u64::MAX, kind: LockKind::Exclusive }).is_none());
+        assert!(t
+            .test(K, RecordLock { pid: 20, start: 0, end: u64::MAX, kind: LockKind::Exclusive })
+            .is_none());
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub mod epoll;
 pub mod eventfd;
 pub mod ext4;
 pub mod fdtable;
-pub mod lock;
 pub mod file;
+pub mod lock;
 pub mod overlay;
 pub mod path;
 pub mod permission;
@@ -159,7 +159,14 @@ pub trait Inode: Any {
     }
     /// Creates a child: regular file, directory, fifo, device or symlink
     /// (`target` for symlinks), according to `mode`'s type bits.
-    fn create(&self, _name: &[u8], _mode: u32, _rdev: u64, _target: Option<&[u8]>, _creds: &Creds) -> KResult<InodeRef> {
+    fn create(
+        &self,
+        _name: &[u8],
+        _mode: u32,
+        _rdev: u64,
+        _target: Option<&[u8]>,
+        _creds: &Creds,
+    ) -> KResult<InodeRef> {
         Err(Errno::EROFS)
     }
     fn link(&self, _name: &[u8], _target: &InodeRef) -> KResult<()> {

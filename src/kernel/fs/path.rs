@@ -142,7 +142,11 @@ impl<'a> Walker<'a> {
             Some(i) => (&trimmed[..i + 1], &trimmed[i + 1..]),
             None => (&b""[..], trimmed),
         };
-        let dir = if dir_part.is_empty() { start.clone() } else { self.walk(start, dir_part, Follow::Yes)? };
+        let dir = if dir_part.is_empty() {
+            start.clone()
+        } else {
+            self.walk(start, dir_part, Follow::Yes)?
+        };
         let dattr = dir.inode.attr()?;
         if !dattr.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -156,7 +160,13 @@ impl<'a> Walker<'a> {
         Ok((dir, name.to_vec()))
     }
 
-    fn walk_inner(&self, start: &Rc<Dentry>, path: &[u8], follow: Follow, links: &mut u32) -> KResult<Rc<Dentry>> {
+    fn walk_inner(
+        &self,
+        start: &Rc<Dentry>,
+        path: &[u8],
+        follow: Follow,
+        links: &mut u32,
+    ) -> KResult<Rc<Dentry>> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }

@@ -102,13 +102,19 @@ mod tests {
     fn shadow_is_unreadable_for_nobody() {
         let shadow = attr(S_IFREG | 0o640, 0, 42);
         assert_eq!(permission(&shadow, &who(65534, 65534), MAY_READ), Err(Errno::EACCES));
-        assert_eq!(permission(&shadow, &Creds { uid: 1000, gid: 1000, groups: vec![42] }, MAY_READ), Ok(()));
+        assert_eq!(
+            permission(&shadow, &Creds { uid: 1000, gid: 1000, groups: vec![42] }, MAY_READ),
+            Ok(())
+        );
         assert_eq!(permission(&shadow, &who(0, 0), MAY_READ | MAY_WRITE), Ok(()));
     }
 
     #[test]
     fn root_needs_an_exec_bit() {
-        assert_eq!(permission(&attr(S_IFREG | 0o644, 0, 0), &who(0, 0), MAY_EXEC), Err(Errno::EACCES));
+        assert_eq!(
+            permission(&attr(S_IFREG | 0o644, 0, 0), &who(0, 0), MAY_EXEC),
+            Err(Errno::EACCES)
+        );
         assert_eq!(permission(&attr(S_IFREG | 0o744, 5, 5), &who(0, 0), MAY_EXEC), Ok(()));
         assert_eq!(permission(&attr(S_IFDIR | 0o000, 5, 5), &who(0, 0), MAY_EXEC), Ok(()));
     }
@@ -116,7 +122,10 @@ mod tests {
     #[test]
     fn owner_bits_apply_even_when_others_allow_more() {
         // Linux checks only the first matching class.
-        assert_eq!(permission(&attr(S_IFREG | 0o047, 7, 7), &who(7, 7), MAY_READ), Err(Errno::EACCES));
+        assert_eq!(
+            permission(&attr(S_IFREG | 0o047, 7, 7), &who(7, 7), MAY_READ),
+            Err(Errno::EACCES)
+        );
     }
 
     #[test]
@@ -132,7 +141,10 @@ mod tests {
     fn chown_rules() {
         let f = attr(S_IFREG | 0o644, 1000, 1000);
         assert_eq!(may_chown(&f, &who(1000, 1000), Some(0), None), Err(Errno::EPERM));
-        assert_eq!(may_chown(&f, &Creds { uid: 1000, gid: 1000, groups: vec![50] }, None, Some(50)), Ok(()));
+        assert_eq!(
+            may_chown(&f, &Creds { uid: 1000, gid: 1000, groups: vec![50] }, None, Some(50)),
+            Ok(())
+        );
         assert_eq!(may_chown(&f, &who(1000, 1000), None, Some(51)), Err(Errno::EPERM));
     }
 }

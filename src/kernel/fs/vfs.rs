@@ -25,13 +25,19 @@ impl Kernel {
     /// The filesystem credentials of a process (effective ids and groups).
     pub fn creds_of(&self, pid: Pid) -> Creds {
         let t = self.table.borrow();
-        t.procs.get(&pid).map(|p| Creds { uid: p.cred.euid, gid: p.cred.egid, groups: p.cred.groups.clone() }).unwrap_or_default()
+        t.procs
+            .get(&pid)
+            .map(|p| Creds { uid: p.cred.euid, gid: p.cred.egid, groups: p.cred.groups.clone() })
+            .unwrap_or_default()
     }
 
     /// The real ids, which access(2) checks with (unless AT_EACCESS).
     pub fn real_creds_of(&self, pid: Pid) -> Creds {
         let t = self.table.borrow();
-        t.procs.get(&pid).map(|p| Creds { uid: p.cred.uid, gid: p.cred.gid, groups: p.cred.groups.clone() }).unwrap_or_default()
+        t.procs
+            .get(&pid)
+            .map(|p| Creds { uid: p.cred.uid, gid: p.cred.gid, groups: p.cred.groups.clone() })
+            .unwrap_or_default()
     }
 
     pub fn file(&self, pid: Pid, fd: i32) -> KResult<Rc<OpenFile>> {
@@ -57,7 +63,14 @@ impl Kernel {
 
     /// Resolves `dirfd` + `path`. An empty path with AT_EMPTY_PATH names
     /// `dirfd` itself.
-    pub fn lookup_at(&self, pid: Pid, dirfd: i32, path: &[u8], follow: Follow, empty_ok: bool) -> KResult<Rc<Dentry>> {
+    pub fn lookup_at(
+        &self,
+        pid: Pid,
+        dirfd: i32,
+        path: &[u8],
+        follow: Follow,
+        empty_ok: bool,
+    ) -> KResult<Rc<Dentry>> {
         if path.is_empty() {
             if !empty_ok {
                 return Err(Errno::ENOENT);
@@ -74,7 +87,12 @@ impl Kernel {
     }
 
     /// Resolves the parent directory of `path`'s last component.
-    pub fn lookup_parent_at(&self, pid: Pid, dirfd: i32, path: &[u8]) -> KResult<(Rc<Dentry>, Vec<u8>)> {
+    pub fn lookup_parent_at(
+        &self,
+        pid: Pid,
+        dirfd: i32,
+        path: &[u8],
+    ) -> KResult<(Rc<Dentry>, Vec<u8>)> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -84,7 +102,14 @@ impl Kernel {
     }
 
     /// open(2): resolve, create if asked, check, and make an open file.
-    pub fn open_at(&self, pid: Pid, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Rc<OpenFile>> {
+    pub fn open_at(
+        &self,
+        pid: Pid,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> KResult<Rc<OpenFile>> {
         if flags & O_TMPFILE == O_TMPFILE {
             return self.open_tmpfile(pid, dirfd, path, flags, mode);
         }
@@ -130,7 +155,13 @@ impl Kernel {
                         }
                         let umask = self.fs_of(pid)?.borrow().umask;
                         super::permission::may_create(&dir.inode.attr()?, &creds)?;
-                        let inode = dir.inode.create(&name, S_IFREG | (mode & 0o7777 & !umask), 0, None, &creds)?;
+                        let inode = dir.inode.create(
+                            &name,
+                            S_IFREG | (mode & 0o7777 & !umask),
+                            0,
+                            None,
+                            &creds,
+                        )?;
                         // A file created by this open may be opened for
                         // writing even if its new mode says otherwise.
                         let d = Rc::new(Dentry { name, parent: Some(dir.clone()), inode });
@@ -148,7 +179,12 @@ impl Kernel {
 
     /// Opens a resolved dentry, checking `creds` may (None: a file this
     /// very open just created).
-    pub fn open_dentry(&self, dentry: Rc<Dentry>, flags: i32, creds: Option<&Creds>) -> KResult<Rc<OpenFile>> {
+    pub fn open_dentry(
+        &self,
+        dentry: Rc<Dentry>,
+        flags: i32,
+        creds: Option<&Creds>,
+    ) -> KResult<Rc<OpenFile>> {
         let attr = dentry.inode.attr()?;
         let inode: InodeRef = dentry.inode.clone();
         if flags & O_PATH != 0 {
@@ -206,7 +242,14 @@ impl Kernel {
     /// filesystem, which linkat(AT_EMPTY_PATH) may name later. Only
     /// filesystems that can hold nameless inodes support it (tmpfs);
     /// others answer EOPNOTSUPP, as Linux does for them.
-    fn open_tmpfile(&self, pid: Pid, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Rc<OpenFile>> {
+    fn open_tmpfile(
+        &self,
+        pid: Pid,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> KResult<Rc<OpenFile>> {
         let acc = flags & O_ACCMODE;
         if acc != O_WRONLY && acc != O_RDWR {
             return Err(Errno::EINVAL);

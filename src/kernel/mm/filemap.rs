@@ -20,7 +20,10 @@ fn inject(k: &mut Kernel, host: HostTid, nr: usize, args: [u64; 5]) -> KResult<u
     let r = k.platform.inject_syscall(host, nr, args).map_err(|_| Errno::EFAULT)?;
     if (-4095..0).contains(&r) {
         if k.debug_trace {
-            eprintln!("umk: mapping file pages: syscall {nr}{args:x?} failed: {}", Errno(-r as i32).name());
+            eprintln!(
+                "umk: mapping file pages: syscall {nr}{args:x?} failed: {}",
+                Errno(-r as i32).name()
+            );
         }
         return Err(Errno(-r as i32));
     }
@@ -32,7 +35,17 @@ fn inject(k: &mut Kernel, host: HostTid, nr: usize, args: [u64; 5]) -> KResult<u
 /// rest is zero; the final protection is `prot`. `bytes`, when given, is
 /// the file's content (exec has it already), else data is read from the
 /// inode where it has to be copied.
-pub fn map_file(k: &mut Kernel, host: HostTid, inode: &InodeRef, bytes: Option<&[u8]>, file_off: u64, addr: u64, len: u64, valid: u64, prot: u64) -> KResult<()> {
+pub fn map_file(
+    k: &mut Kernel,
+    host: HostTid,
+    inode: &InodeRef,
+    bytes: Option<&[u8]>,
+    file_off: u64,
+    addr: u64,
+    len: u64,
+    valid: u64,
+    prot: u64,
+) -> KResult<()> {
     let image_fd = k.platform.stub().image_fd;
     let valid = valid.min(len);
     let file_pages = page_up(valid).ok_or(Errno::ENOMEM)?.min(len);
@@ -50,12 +63,29 @@ pub fn map_file(k: &mut Kernel, host: HostTid, inode: &InodeRef, bytes: Option<&
                 let want = file_pages - done;
                 let n = if contig >= valid - done { want } else { page_down(contig).min(want) };
                 if n == 0 {
-                    copy_pages(k, host, inode, bytes, at, addr + done, PAGE_SIZE, valid - done, rw)?;
+                    copy_pages(
+                        k,
+                        host,
+                        inode,
+                        bytes,
+                        at,
+                        addr + done,
+                        PAGE_SIZE,
+                        valid - done,
+                        rw,
+                    )?;
                     wrote = true;
                     done += PAGE_SIZE;
                     continue;
                 }
-                let r = k.platform.inject_syscall6(host, SYS_MMAP, [addr + done, n, map_prot, MAP_PRIVATE | MAP_FIXED, image_fd as u64, phys]).map_err(|_| Errno::EFAULT)?;
+                let r = k
+                    .platform
+                    .inject_syscall6(
+                        host,
+                        SYS_MMAP,
+                        [addr + done, n, map_prot, MAP_PRIVATE | MAP_FIXED, image_fd as u64, phys],
+                    )
+                    .map_err(|_| Errno::EFAULT)?;
                 if (-4095..0).contains(&r) {
                     return Err(Errno(-r as i32));
                 }
@@ -78,7 +108,18 @@ pub fn map_file(k: &mut Kernel, host: HostTid, inode: &InodeRef, bytes: Option<&
         GuestMem::new(k.platform.as_mut(), host).write(addr + valid, &zeros)?;
     }
     if file_pages < len {
-        inject(k, host, SYS_MMAP, [addr + file_pages, len - file_pages, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX])?;
+        inject(
+            k,
+            host,
+            SYS_MMAP,
+            [
+                addr + file_pages,
+                len - file_pages,
+                prot,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                u64::MAX,
+            ],
+        )?;
     }
     if (partial_tail || wrote) && prot != rw {
         inject(k, host, SYS_MPROTECT, [addr, file_pages, prot, 0, 0])?;
@@ -88,7 +129,17 @@ pub fn map_file(k: &mut Kernel, host: HostTid, inode: &InodeRef, bytes: Option<&
 
 /// Copies file bytes into fresh anonymous pages.
 #[allow(clippy::too_many_arguments)]
-fn copy_pages(k: &mut Kernel, host: HostTid, inode: &InodeRef, bytes: Option<&[u8]>, off: u64, addr: u64, n: u64, valid_left: u64, prot: u64) -> KResult<()> {
+fn copy_pages(
+    k: &mut Kernel,
+    host: HostTid,
+    inode: &InodeRef,
+    bytes: Option<&[u8]>,
+    off: u64,
+    addr: u64,
+    n: u64,
+    valid_left: u64,
+    prot: u64,
+) -> KResult<()> {
     inject(k, host, SYS_MMAP, [addr, n, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX])?;
     let take = n.min(valid_left) as usize;
     let data = match bytes {

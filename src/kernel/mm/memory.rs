@@ -91,7 +91,12 @@ impl<'a> GuestMem<'a> {
 
     /// A NULL-terminated array of string pointers (argv, envp), with Linux's
     /// limits: at most `max_count` entries and `max_bytes` in all (E2BIG).
-    pub fn read_string_array(&mut self, addr: u64, max_count: usize, max_bytes: usize) -> KResult<Vec<Vec<u8>>> {
+    pub fn read_string_array(
+        &mut self,
+        addr: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> KResult<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         if addr == 0 {
             return Ok(out);
@@ -105,7 +110,13 @@ impl<'a> GuestMem<'a> {
             if p == 0 {
                 break;
             }
-            let s = self.read_cstr(p, 128 * 1024).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+            let s = self.read_cstr(p, 128 * 1024).map_err(|e| {
+                if e == Errno::ENAMETOOLONG {
+                    Errno::E2BIG
+                } else {
+                    e
+                }
+            })?;
             total += s.len() + 1;
             if total > max_bytes {
                 return Err(Errno::E2BIG);

@@ -35,7 +35,13 @@ struct Queue {
 
 impl Queue {
     fn new(waker: &Waker) -> Rc<Queue> {
-        Rc::new(Queue { msgs: RefCell::new(VecDeque::new()), bytes: Cell::new(0), eof: Cell::new(false), closed: Cell::new(false), wait: waker.new_id() })
+        Rc::new(Queue {
+            msgs: RefCell::new(VecDeque::new()),
+            bytes: Cell::new(0),
+            eof: Cell::new(false),
+            closed: Cell::new(false),
+            wait: waker.new_id(),
+        })
     }
 }
 
@@ -53,8 +59,24 @@ pub struct UnixSocket {
 /// socketpair: two connected ends.
 pub fn pair(kind: i32, waker: &Waker) -> (Rc<UnixSocket>, Rc<UnixSocket>) {
     let (a_rx, b_rx) = (Queue::new(waker), Queue::new(waker));
-    let a = Rc::new(UnixSocket { kind, rx: a_rx.clone(), tx: b_rx.clone(), waker: waker.clone(), ino: a_rx.wait, shut_rd: Cell::new(false), shut_wr: Cell::new(false) });
-    let b = Rc::new(UnixSocket { kind, rx: b_rx, tx: a_rx, waker: waker.clone(), ino: a.ino + 1, shut_rd: Cell::new(false), shut_wr: Cell::new(false) });
+    let a = Rc::new(UnixSocket {
+        kind,
+        rx: a_rx.clone(),
+        tx: b_rx.clone(),
+        waker: waker.clone(),
+        ino: a_rx.wait,
+        shut_rd: Cell::new(false),
+        shut_wr: Cell::new(false),
+    });
+    let b = Rc::new(UnixSocket {
+        kind,
+        rx: b_rx,
+        tx: a_rx,
+        waker: waker.clone(),
+        ino: a.ino + 1,
+        shut_rd: Cell::new(false),
+        shut_wr: Cell::new(false),
+    });
     (a, b)
 }
 
@@ -109,7 +131,11 @@ impl UnixSocket {
             }
             n
         } else {
-            let m = if peek { msgs.front().cloned().unwrap_or_default() } else { msgs.pop_front().unwrap_or_default() };
+            let m = if peek {
+                msgs.front().cloned().unwrap_or_default()
+            } else {
+                msgs.pop_front().unwrap_or_default()
+            };
             let n = m.len().min(buf.len());
             buf[..n].copy_from_slice(&m[..n]);
             if !peek {
@@ -212,7 +238,14 @@ impl FileOps for UnixSocket {
         FileKind::Socket
     }
     fn attr(&self) -> Option<Attr> {
-        Some(Attr { dev: 0x8, ino: self.ino, mode: guest_abi::stat::S_IFSOCK | 0o777, nlink: 1, blksize: 4096, ..Default::default() })
+        Some(Attr {
+            dev: 0x8,
+            ino: self.ino,
+            mode: guest_abi::stat::S_IFSOCK | 0o777,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)

@@ -198,14 +198,16 @@ fn wake_if_interruptible(k: &mut Kernel, tid: Pid, sig: i32) {
         return;
     }
     if let Some((p, host, pid)) = k.unpark(tid) {
-        let ctx = Ctx { tid, pid, host, regs: p.regs, args: p.regs.syscall_args(), deadline: p.deadline };
+        let ctx =
+            Ctx { tid, pid, host, regs: p.regs, args: p.regs.syscall_args(), deadline: p.deadline };
         interrupt_syscall(k, &ctx, p.restart);
     }
 }
 
 /// Sends `sig` to every process in a process group. Returns how many got it.
 pub fn kill_pgrp(k: &mut Kernel, pgrp: Pid, sig: i32, origin: SigOrigin) -> usize {
-    let pids: Vec<Pid> = k.table.borrow().live().filter(|p| p.pgid == pgrp).map(|p| p.pid).collect();
+    let pids: Vec<Pid> =
+        k.table.borrow().live().filter(|p| p.pgid == pgrp).map(|p| p.pid).collect();
     for p in &pids {
         send_to_process(k, *p, sig, origin);
     }
@@ -219,7 +221,11 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
         match t.task_by_host_mut(host) {
             Some(task) => {
                 task.sig_hint = false;
-                let origin = task.sig_origins.iter().position(|o| o.sig == sig).map(|i| task.sig_origins.remove(i));
+                let origin = task
+                    .sig_origins
+                    .iter()
+                    .position(|o| o.sig == sig)
+                    .map(|i| task.sig_origins.remove(i));
                 if sig < SIGRTMIN {
                     // Standard signals do not queue: one delivery answers all.
                     task.sig_origins.retain(|o| o.sig != sig);

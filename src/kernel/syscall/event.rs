@@ -65,15 +65,23 @@ pub fn sys_epoll_ctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             return Err(Errno::EINVAL);
         }
         // Regular files and directories are always ready: Linux refuses them.
-        if matches!(target.ops.kind(), crate::kernel::fs::file::FileKind::Regular | crate::kernel::fs::file::FileKind::Directory) {
+        if matches!(
+            target.ops.kind(),
+            crate::kernel::fs::file::FileKind::Regular
+                | crate::kernel::fs::file::FileKind::Directory
+        ) {
             return Err(Errno::EPERM);
         }
         let (events, data) = if op == crate::kernel::fs::epoll::EPOLL_CTL_DEL {
             (0, 0)
         } else {
             // struct epoll_event is packed on x86_64: u32 events, u64 data.
-            let raw: [u8; 12] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(ctx.args[3])?;
-            (u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]), u64::from_le_bytes(raw[4..12].try_into().unwrap_or([0; 8])))
+            let raw: [u8; 12] =
+                GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(ctx.args[3])?;
+            (
+                u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]),
+                u64::from_le_bytes(raw[4..12].try_into().unwrap_or([0; 8])),
+            )
         };
         ep.ctl(op, fd, &target, events, data)?;
         Ok(0)
@@ -93,7 +101,11 @@ fn do_epoll_wait(k: &mut Kernel, ctx: &Ctx, timeout: Option<Duration>) -> SysRes
         let deadline = ctx.deadline.or_else(|| timeout.map(|d| Instant::now() + d));
         let expired = deadline.is_some_and(|d| d <= Instant::now());
         if ready.is_empty() && !expired {
-            return Ok(SysResult::Block { waits, deadline, restart: guest_abi::restart::ERESTARTNOHAND });
+            return Ok(SysResult::Block {
+                waits,
+                deadline,
+                restart: guest_abi::restart::ERESTARTNOHAND,
+            });
         }
         let mut out = Vec::with_capacity(ready.len() * 12);
         for (events, data) in &ready {
@@ -120,7 +132,9 @@ pub fn sys_epoll_pwait2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         None
     } else {
         match GuestMem::new(k.platform.as_mut(), ctx.host).read_obj::<Timespec>(ctx.args[3]) {
-            Ok(ts) if ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec) => Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)),
+            Ok(ts) if ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec) => {
+                Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+            }
             Ok(_) => return SysResult::err(Errno::EINVAL),
             Err(e) => return SysResult::err(e),
         }

@@ -23,7 +23,14 @@ fn path_arg_empty_ok(k: &mut Kernel, ctx: &Ctx, i: usize, flags: i32) -> KResult
     mem(k, ctx).read_path(ctx.args[i], flags & AT_EMPTY_PATH != 0)
 }
 
-fn do_openat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32, mode: u32) -> KResult<i64> {
+fn do_openat(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    dirfd: i32,
+    path_i: usize,
+    flags: i32,
+    mode: u32,
+) -> KResult<i64> {
     let path = path_arg(k, ctx, path_i)?;
     let file = k.open_at(ctx.pid, dirfd, &path, flags, mode)?;
     let limit = k.nofile_limit(ctx.pid);
@@ -72,7 +79,8 @@ pub fn sys_fstat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_newfstatat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let flags = ctx.arg_i32(3);
-    let a = path_arg_empty_ok(k, ctx, 1, flags).and_then(|p| stat_at(k, ctx, ctx.arg_i32(0), &p, flags));
+    let a = path_arg_empty_ok(k, ctx, 1, flags)
+        .and_then(|p| stat_at(k, ctx, ctx.arg_i32(0), &p, flags));
     write_stat(k, ctx, ctx.args[2], a)
 }
 
@@ -123,7 +131,14 @@ pub fn sys_getdents64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
-fn do_readlinkat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, buf: u64, size: u64) -> KResult<i64> {
+fn do_readlinkat(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    dirfd: i32,
+    path_i: usize,
+    buf: u64,
+    size: u64,
+) -> KResult<i64> {
     if (size as i64) <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -145,15 +160,25 @@ pub fn sys_readlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 /// access(2): umk's guest runs as root, so only existence, the read-only
 /// root, and the execute bit (root needs at least one x bit) matter.
-fn do_access(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: i32, flags: i32) -> KResult<i64> {
-    if mode & !(R_OK | W_OK | X_OK) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+fn do_access(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    dirfd: i32,
+    path_i: usize,
+    mode: i32,
+    flags: i32,
+) -> KResult<i64> {
+    if mode & !(R_OK | W_OK | X_OK) != 0
+        || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0
+    {
         return Err(Errno::EINVAL);
     }
     let path = path_arg_empty_ok(k, ctx, path_i, flags)?;
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
     let d = k.lookup_at(ctx.pid, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?;
     let a = d.inode.attr()?;
-    let creds = if flags & AT_EACCESS != 0 { k.creds_of(ctx.pid) } else { k.real_creds_of(ctx.pid) };
+    let creds =
+        if flags & AT_EACCESS != 0 { k.creds_of(ctx.pid) } else { k.real_creds_of(ctx.pid) };
     permission(&a, &creds, (mode & 7) as u32)?;
     if mode & W_OK != 0 && d.inode.read_only() {
         return Err(Errno::EROFS);
@@ -186,16 +211,30 @@ pub fn sys_getcwd(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_chdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let r = path_arg(k, ctx, 0).and_then(|p| k.lookup_at(ctx.pid, AT_FDCWD, &p, Follow::Yes, false)).and_then(|d| k.set_cwd(ctx.pid, d)).map(|_| 0);
+    let r = path_arg(k, ctx, 0)
+        .and_then(|p| k.lookup_at(ctx.pid, AT_FDCWD, &p, Follow::Yes, false))
+        .and_then(|d| k.set_cwd(ctx.pid, d))
+        .map(|_| 0);
     r.into()
 }
 
 pub fn sys_fchdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let r = k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.dentry.clone().ok_or(Errno::ENOTDIR)).and_then(|d| k.set_cwd(ctx.pid, d)).map(|_| 0);
+    let r = k
+        .file(ctx.pid, ctx.arg_i32(0))
+        .and_then(|f| f.dentry.clone().ok_or(Errno::ENOTDIR))
+        .and_then(|d| k.set_cwd(ctx.pid, d))
+        .map(|_| 0);
     r.into()
 }
 
-fn do_mknodat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, mode: u32, dev: u64) -> KResult<i64> {
+fn do_mknodat(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    dirfd: i32,
+    path_i: usize,
+    mode: u32,
+    dev: u64,
+) -> KResult<i64> {
     let path = path_arg(k, ctx, path_i)?;
     let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
     if is_dot(&name) {
@@ -275,8 +314,18 @@ pub fn sys_unlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 const RENAME_NOREPLACE: u32 = 1;
 const RENAME_EXCHANGE: u32 = 2;
 
-fn do_renameat2(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, new_i: usize, flags: u32) -> KResult<i64> {
-    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 || flags == RENAME_NOREPLACE | RENAME_EXCHANGE {
+fn do_renameat2(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    olddir: i32,
+    old_i: usize,
+    newdir: i32,
+    new_i: usize,
+    flags: u32,
+) -> KResult<i64> {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0
+        || flags == RENAME_NOREPLACE | RENAME_EXCHANGE
+    {
         return Err(Errno::EINVAL);
     }
     let old = path_arg(k, ctx, old_i)?;
@@ -324,7 +373,13 @@ pub fn sys_renameat2(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_renameat2(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), 3, ctx.args[4] as u32).into()
 }
 
-fn do_symlinkat(k: &mut Kernel, ctx: &Ctx, target_i: usize, dirfd: i32, path_i: usize) -> KResult<i64> {
+fn do_symlinkat(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    target_i: usize,
+    dirfd: i32,
+    path_i: usize,
+) -> KResult<i64> {
     let target = path_arg(k, ctx, target_i)?;
     let path = path_arg(k, ctx, path_i)?;
     let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
@@ -344,7 +399,15 @@ pub fn sys_symlinkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_symlinkat(k, ctx, 0, ctx.arg_i32(1), 2).into()
 }
 
-fn do_linkat(k: &mut Kernel, ctx: &Ctx, olddir: i32, old_i: usize, newdir: i32, new_i: usize, flags: i32) -> KResult<i64> {
+fn do_linkat(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    olddir: i32,
+    old_i: usize,
+    newdir: i32,
+    new_i: usize,
+    flags: i32,
+) -> KResult<i64> {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -374,14 +437,25 @@ pub fn sys_linkat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_linkat(k, ctx, ctx.arg_i32(0), 1, ctx.arg_i32(2), 3, ctx.arg_i32(4)).into()
 }
 
-fn resolve(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32) -> KResult<crate::kernel::fs::InodeRef> {
+fn resolve(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    dirfd: i32,
+    path_i: usize,
+    flags: i32,
+) -> KResult<crate::kernel::fs::InodeRef> {
     let path = path_arg_empty_ok(k, ctx, path_i, flags)?;
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
     Ok(k.lookup_at(ctx.pid, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?.inode.clone())
 }
 
 /// chmod: the owner or root; a non-member loses setgid (fs/attr.c).
-fn do_chmod(k: &mut Kernel, ctx: &Ctx, inode: KResult<crate::kernel::fs::InodeRef>, mode: u32) -> SysResult {
+fn do_chmod(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    inode: KResult<crate::kernel::fs::InodeRef>,
+    mode: u32,
+) -> SysResult {
     let r = inode.and_then(|i| {
         let a = i.attr()?;
         let c = k.creds_of(ctx.pid);
@@ -414,7 +488,13 @@ fn owner_args(uid: u64, gid: u64) -> (Option<u32>, Option<u32>) {
     (if u == u32::MAX { None } else { Some(u) }, if g == u32::MAX { None } else { Some(g) })
 }
 
-fn do_chown(k: &mut Kernel, ctx: &Ctx, inode: KResult<crate::kernel::fs::InodeRef>, uid: u64, gid: u64) -> SysResult {
+fn do_chown(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    inode: KResult<crate::kernel::fs::InodeRef>,
+    uid: u64,
+    gid: u64,
+) -> SysResult {
     let (u, g) = owner_args(uid, gid);
     let r = inode.and_then(|i| {
         may_chown(&i.attr()?, &k.creds_of(ctx.pid), u, g)?;
@@ -511,7 +591,12 @@ pub fn sys_utimensat(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
-fn write_statfs(k: &mut Kernel, ctx: &Ctx, addr: u64, inode: crate::kernel::fs::InodeRef) -> KResult<i64> {
+fn write_statfs(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    addr: u64,
+    inode: crate::kernel::fs::InodeRef,
+) -> KResult<i64> {
     let (magic, bsize, blocks, bfree, files, ffree) = inode.statfs();
     // struct statfs (x86_64): type, bsize, blocks, bfree, bavail, files,
     // ffree, fsid[2] (int), namelen, frsize, flags, spare[4].
@@ -535,12 +620,18 @@ pub fn sys_statfs(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     resolve(k, ctx, AT_FDCWD, 0, 0).and_then(|i| write_statfs(k, ctx, ctx.args[1], i)).into()
 }
 pub fn sys_fstatfs(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    k.file(ctx.pid, ctx.arg_i32(0)).and_then(|f| f.inode.clone().ok_or(Errno::EBADF)).and_then(|i| write_statfs(k, ctx, ctx.args[1], i)).into()
+    k.file(ctx.pid, ctx.arg_i32(0))
+        .and_then(|f| f.inode.clone().ok_or(Errno::EBADF))
+        .and_then(|i| write_statfs(k, ctx, ctx.args[1], i))
+        .into()
 }
 
-
 /// Which inode an xattr call names: a path (following links or not) or an fd.
-fn xattr_inode(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<crate::kernel::fs::InodeRef> {
+fn xattr_inode(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    how: XattrTarget,
+) -> KResult<crate::kernel::fs::InodeRef> {
     match how {
         XattrTarget::Path(follow) => {
             let flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW };
@@ -561,12 +652,23 @@ const XATTR_NAME_MAX: usize = 255;
 const XATTR_SIZE_MAX: usize = 65536;
 
 fn do_getxattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
-    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::ERANGE
+        } else {
+            e
+        }
+    })?;
     if name.is_empty() {
         return Err(Errno::ERANGE);
     }
     let inode = xattr_inode(k, ctx, how)?;
-    let value = inode.xattrs()?.into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or(Errno::ENODATA)?;
+    let value = inode
+        .xattrs()?
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+        .ok_or(Errno::ENODATA)?;
     let size = ctx.args[3] as usize;
     if size == 0 {
         return Ok(value.len() as i64);
@@ -624,12 +726,19 @@ fn do_setxattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
     if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::ERANGE
+        } else {
+            e
+        }
+    })?;
     if name.is_empty() {
         return Err(Errno::ERANGE);
     }
     // Namespaces Linux knows; trusted.* and security.* need root here.
-    let ns_ok = [&b"user."[..], b"trusted.", b"security.", b"system."].iter().any(|p| name.starts_with(p));
+    let ns_ok =
+        [&b"user."[..], b"trusted.", b"security.", b"system."].iter().any(|p| name.starts_with(p));
     if !ns_ok {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -658,7 +767,13 @@ fn do_setxattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
 }
 
 fn do_removexattr(k: &mut Kernel, ctx: &Ctx, how: XattrTarget) -> KResult<i64> {
-    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    let name = mem(k, ctx).read_cstr(ctx.args[1], XATTR_NAME_MAX).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::ERANGE
+        } else {
+            e
+        }
+    })?;
     let inode = xattr_inode(k, ctx, how)?;
     let creds = k.creds_of(ctx.pid);
     if name.starts_with(b"user.") {
@@ -701,15 +816,31 @@ pub fn sys_memfd_create(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             return Err(Errno::EINVAL);
         }
         // The name may be 249 bytes (NAME_MAX minus "memfd:").
-        let name = mem(k, ctx).read_cstr(ctx.args[0], 249).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
+        let name = mem(k, ctx).read_cstr(ctx.args[0], 249).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::EINVAL
+            } else {
+                e
+            }
+        })?;
         let creds = k.creds_of(ctx.pid);
         let inode = k.memfd_fs.create_anon(S_IFREG | 0o777, &creds);
         let mut shown = b"/memfd:".to_vec();
         shown.extend_from_slice(&name);
         shown.extend_from_slice(b" (deleted)");
-        let dentry = std::rc::Rc::new(crate::kernel::fs::path::Dentry { name: shown, parent: None, inode: inode.clone() });
-        let ops: std::rc::Rc<dyn crate::kernel::fs::file::FileOps> = std::rc::Rc::new(crate::kernel::fs::file::InodeFile { inode: inode.clone() });
-        let file = crate::kernel::fs::file::OpenFile::new(ops, Some(inode), Some(dentry), O_RDWR | O_LARGEFILE);
+        let dentry = std::rc::Rc::new(crate::kernel::fs::path::Dentry {
+            name: shown,
+            parent: None,
+            inode: inode.clone(),
+        });
+        let ops: std::rc::Rc<dyn crate::kernel::fs::file::FileOps> =
+            std::rc::Rc::new(crate::kernel::fs::file::InodeFile { inode: inode.clone() });
+        let file = crate::kernel::fs::file::OpenFile::new(
+            ops,
+            Some(inode),
+            Some(dentry),
+            O_RDWR | O_LARGEFILE,
+        );
         let limit = k.nofile_limit(ctx.pid);
         Ok(k.files_of(ctx.pid)?.borrow_mut().install(file, flags & MFD_CLOEXEC != 0, limit)? as i64)
     })();

@@ -8,7 +8,9 @@ use crate::kernel::fs::Attr;
 use crate::kernel::mm::GuestMem;
 use crate::kernel::Kernel;
 use guest_abi::fcntl::*;
-use guest_abi::misc::{IoVec, PollFd, Timespec, Timeval, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, UIO_MAXIOV};
+use guest_abi::misc::{
+    IoVec, PollFd, Timespec, Timeval, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, UIO_MAXIOV,
+};
 use guest_abi::restart::ERESTARTNOHAND;
 use guest_abi::signal::{SIGPIPE, SIGTTOU};
 use guest_abi::termios::*;
@@ -40,7 +42,14 @@ fn blocking(r: KResult<i64>, f: &OpenFile, events: i16) -> SysResult {
     }
 }
 
-fn do_read(k: &mut Kernel, ctx: &Ctx, fd: i32, addr: u64, len: usize, off: Option<u64>) -> SysResult {
+fn do_read(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    fd: i32,
+    addr: u64,
+    len: usize,
+    off: Option<u64>,
+) -> SysResult {
     let f = match k.file(ctx.pid, fd) {
         Ok(f) => f,
         Err(e) => return SysResult::err(e),
@@ -96,7 +105,8 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
     // A blocking write to a pipe moves everything before it returns,
     // waiting for the reader in between: `io_progress` remembers how far
     // it got across the waits (the call re-runs from the start).
-    let progress = k.table.borrow().tasks.get(&ctx.tid).map(|t| t.io_progress).unwrap_or(0).min(data.len());
+    let progress =
+        k.table.borrow().tasks.get(&ctx.tid).map(|t| t.io_progress).unwrap_or(0).min(data.len());
     let rest = &data[progress..];
     let r = match off {
         Some(o) => f.ops.pwrite(o, rest),
@@ -117,7 +127,9 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
             set_progress(k, 0);
             return SysResult::Done((progress + n) as i64);
         }
-        Err(e) if e == Errno::EAGAIN && blocking_pipe => return SysResult::block(f.ops.wait_ids(POLLOUT)),
+        Err(e) if e == Errno::EAGAIN && blocking_pipe => {
+            return SysResult::block(f.ops.wait_ids(POLLOUT))
+        }
         Err(_) if progress > 0 => {
             set_progress(k, 0);
             return SysResult::Done(progress as i64);
@@ -128,7 +140,12 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
     if r == Err(Errno::EPIPE) {
         // Writing to a pipe with no reader also raises SIGPIPE (fs/pipe.c).
         let uid = k.table.borrow().procs.get(&ctx.pid).map(|p| p.cred.uid).unwrap_or(0);
-        crate::kernel::signal::send_to_thread(k, ctx.tid, SIGPIPE, crate::kernel::signal::SigOrigin::user(SIGPIPE, ctx.pid, uid));
+        crate::kernel::signal::send_to_thread(
+            k,
+            ctx.tid,
+            SIGPIPE,
+            crate::kernel::signal::SigOrigin::user(SIGPIPE, ctx.pid, uid),
+        );
     }
     blocking(r, &f, POLLOUT)
 }
@@ -282,7 +299,13 @@ const F_UNLCK: i16 = 2;
 
 /// fcntl F_GETLK/F_SETLK/F_SETLKW on a `struct flock` (32 bytes: type,
 /// whence, start, len, pid).
-fn record_lock(k: &mut Kernel, ctx: &Ctx, f: &Rc<OpenFile>, cmd: i32, arg: u64) -> KResult<SysResult> {
+fn record_lock(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    f: &Rc<OpenFile>,
+    cmd: i32,
+    arg: u64,
+) -> KResult<SysResult> {
     use crate::kernel::fs::lock::{LockKind, RecordLock};
     let raw: [u8; 32] = mem(k, ctx).read_obj(arg)?;
     let ltype = i16::from_le_bytes([raw[0], raw[1]]);
@@ -298,7 +321,8 @@ fn record_lock(k: &mut Kernel, ctx: &Ctx, f: &Rc<OpenFile>, cmd: i32, arg: u64) 
         _ => return Err(Errno::EINVAL),
     };
     let mut start = base.checked_add(lstart).ok_or(Errno::EOVERFLOW)?;
-    let mut end: u64 = if llen == 0 { u64::MAX } else { start.checked_add(llen).ok_or(Errno::EOVERFLOW)? as u64 };
+    let mut end: u64 =
+        if llen == 0 { u64::MAX } else { start.checked_add(llen).ok_or(Errno::EOVERFLOW)? as u64 };
     if llen < 0 {
         end = start as u64;
         start += llen;
@@ -319,7 +343,9 @@ fn record_lock(k: &mut Kernel, ctx: &Ctx, f: &Rc<OpenFile>, cmd: i32, arg: u64) 
         let mut out = raw;
         match k.locks.test(key, want) {
             Some(l) => {
-                out[0..2].copy_from_slice(&(if l.kind == LockKind::Shared { F_RDLCK } else { F_WRLCK }).to_le_bytes());
+                out[0..2].copy_from_slice(
+                    &(if l.kind == LockKind::Shared { F_RDLCK } else { F_WRLCK }).to_le_bytes(),
+                );
                 out[2..4].copy_from_slice(&(SEEK_SET as i16).to_le_bytes());
                 out[8..16].copy_from_slice(&(l.start as i64).to_le_bytes());
                 let len = if l.end == u64::MAX { 0 } else { (l.end - l.start) as i64 };
@@ -339,7 +365,9 @@ fn record_lock(k: &mut Kernel, ctx: &Ctx, f: &Rc<OpenFile>, cmd: i32, arg: u64) 
     }
     match k.locks.set(key, ctx.pid, start, end, kind) {
         Ok(()) => Ok(SysResult::Done(0)),
-        Err(e) if e == Errno::EAGAIN && cmd == F_SETLKW => Ok(SysResult::block(vec![k.locks.wait_id(key)])),
+        Err(e) if e == Errno::EAGAIN && cmd == F_SETLKW => {
+            Ok(SysResult::block(vec![k.locks.wait_id(key)]))
+        }
         Err(e) => Err(e),
     }
 }
@@ -376,7 +404,9 @@ pub fn sys_flock(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 }
                 Ok(SysResult::Done(0))
             }
-            Err(e) if e == Errno::EAGAIN && op & LOCK_NB == 0 => Ok(SysResult::block(vec![k.locks.wait_id(key)])),
+            Err(e) if e == Errno::EAGAIN && op & LOCK_NB == 0 => {
+                Ok(SysResult::block(vec![k.locks.wait_id(key)]))
+            }
             Err(e) => Err(e),
         }
     })();
@@ -493,7 +523,12 @@ pub fn sys_fcntl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             }
             F_GETPIPE_SZ | F_SETPIPE_SZ => {
                 let f = t.borrow().file(fd)?;
-                let pipe = f.ops.as_any().and_then(|a| a.downcast_ref::<PipeEnd>()).map(|e| e.pipe.clone()).ok_or(Errno::EBADF)?;
+                let pipe = f
+                    .ops
+                    .as_any()
+                    .and_then(|a| a.downcast_ref::<PipeEnd>())
+                    .map(|e| e.pipe.clone())
+                    .ok_or(Errno::EBADF)?;
                 if ctx.arg_i32(1) == F_GETPIPE_SZ {
                     return Ok(pipe.capacity() as i64);
                 }
@@ -564,10 +599,22 @@ fn make_pipe(k: &mut Kernel, ctx: &Ctx, addr: u64, flags: i32) -> KResult<i64> {
         return Err(Errno::EINVAL);
     }
     let pipe = Pipe::new(&k.waker);
-    let attr = Attr { dev: 0xc, ino: pipe.read_wait, mode: guest_abi::stat::S_IFIFO | 0o600, nlink: 1, blksize: 4096, ..Default::default() };
+    let attr = Attr {
+        dev: 0xc,
+        ino: pipe.read_wait,
+        mode: guest_abi::stat::S_IFIFO | 0o600,
+        nlink: 1,
+        blksize: 4096,
+        ..Default::default()
+    };
     let mk = |write: bool| -> Rc<OpenFile> {
         let ops: Rc<dyn FileOps> = PipeEnd::new(&pipe, write);
-        let mut f = OpenFile::new(ops, None, None, (if write { O_WRONLY } else { O_RDONLY }) | (flags & O_NONBLOCK));
+        let mut f = OpenFile::new(
+            ops,
+            None,
+            None,
+            (if write { O_WRONLY } else { O_RDONLY }) | (flags & O_NONBLOCK),
+        );
         if let Some(of) = Rc::get_mut(&mut f) {
             of.anon_attr = Some(attr);
         }
@@ -655,7 +702,11 @@ pub fn sys_ioctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 /// The readiness of each pollfd; returns how many are ready.
-fn poll_once(k: &Kernel, pid: crate::kernel::task::Pid, fds: &mut [PollFd]) -> (usize, Vec<crate::kernel::wait::WaitId>) {
+fn poll_once(
+    k: &Kernel,
+    pid: crate::kernel::task::Pid,
+    fds: &mut [PollFd],
+) -> (usize, Vec<crate::kernel::wait::WaitId>) {
     let mut ready = 0;
     let mut waits = Vec::new();
     let table = k.files_of(pid).ok();
@@ -814,7 +865,9 @@ pub fn sys_select(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         None
     } else {
         match mem(k, ctx).read_obj::<Timeval>(ctx.args[4]) {
-            Ok(tv) if tv.tv_sec >= 0 && (0..1_000_000).contains(&tv.tv_usec) => Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000)),
+            Ok(tv) if tv.tv_sec >= 0 && (0..1_000_000).contains(&tv.tv_usec) => {
+                Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+            }
             Ok(_) => return SysResult::err(Errno::EINVAL),
             Err(e) => return SysResult::err(e),
         }
@@ -828,7 +881,6 @@ pub fn sys_pselect6(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         Err(e) => SysResult::err(e),
     }
 }
-
 
 /// posix_fadvise(2): advice changes no result, only caching; umk checks
 /// the arguments as Linux does and takes no further action.
@@ -958,7 +1010,12 @@ pub fn sys_close_range(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             }
         }
         let table = k.files_of(ctx.pid)?;
-        let fds: Vec<i32> = table.borrow().iter().map(|(fd, _)| fd).filter(|fd| *fd as u32 >= first && *fd as u32 <= last).collect();
+        let fds: Vec<i32> = table
+            .borrow()
+            .iter()
+            .map(|(fd, _)| fd)
+            .filter(|fd| *fd as u32 >= first && *fd as u32 <= last)
+            .collect();
         let mut closed = Vec::new();
         for fd in fds {
             if flags & CLOSE_RANGE_CLOEXEC != 0 {

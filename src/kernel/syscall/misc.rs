@@ -43,7 +43,8 @@ pub fn sys_sysinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 pub fn default_rlimits() -> [Rlimit; 16] {
     let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
     let mut l = [inf; 16];
-    l[RLIMIT_NOFILE as usize] = Rlimit { rlim_cur: crate::kernel::fs::fdtable::DEFAULT_NOFILE as u64, rlim_max: 1 << 20 };
+    l[RLIMIT_NOFILE as usize] =
+        Rlimit { rlim_cur: crate::kernel::fs::fdtable::DEFAULT_NOFILE as u64, rlim_max: 1 << 20 };
     l[RLIMIT_STACK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: RLIM_INFINITY };
     l[RLIMIT_CORE as usize] = Rlimit { rlim_cur: 0, rlim_max: RLIM_INFINITY };
     l[RLIMIT_NPROC as usize] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 };
@@ -60,19 +61,30 @@ fn limit(k: &Kernel, pid: crate::kernel::task::Pid, res: u32) -> KResult<Rlimit>
         return Err(Errno::EINVAL);
     }
     let t = k.table.borrow();
-    Ok(t.procs.get(&pid).map(|p| p.rlimits[res as usize]).unwrap_or(default_rlimits()[res as usize]))
+    Ok(t.procs
+        .get(&pid)
+        .map(|p| p.rlimits[res as usize])
+        .unwrap_or(default_rlimits()[res as usize]))
 }
 
 impl Kernel {
     pub fn nofile_limit(&self, pid: crate::kernel::task::Pid) -> usize {
-        let l = self.table.borrow().procs.get(&pid).map(|p| p.rlimits[RLIMIT_NOFILE as usize].rlim_cur).unwrap_or(crate::kernel::fs::fdtable::DEFAULT_NOFILE as u64);
+        let l = self
+            .table
+            .borrow()
+            .procs
+            .get(&pid)
+            .map(|p| p.rlimits[RLIMIT_NOFILE as usize].rlim_cur)
+            .unwrap_or(crate::kernel::fs::fdtable::DEFAULT_NOFILE as u64);
         // Linux caps the fd table at fs.nr_open (1048576).
         l.min(1 << 20) as usize
     }
 }
 
 pub fn sys_getrlimit(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let r = limit(k, ctx.pid, ctx.args[0] as u32).and_then(|l| GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &l)).map(|_| 0);
+    let r = limit(k, ctx.pid, ctx.args[0] as u32)
+        .and_then(|l| GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &l))
+        .map(|_| 0);
     r.into()
 }
 
@@ -126,7 +138,8 @@ pub fn sys_getrusage(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_times(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if ctx.args[0] != 0 {
-        if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[0], &[0u8; 32]) {
+        if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[0], &[0u8; 32])
+        {
             return SysResult::err(e);
         }
     }
@@ -148,7 +161,11 @@ pub fn sys_prctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
         match ctx.arg_i32(0) {
             PR_SET_NAME => {
-                let name = GuestMem::new(k.platform.as_mut(), ctx.host).read_vec(ctx.args[1], 16).or_else(|_| GuestMem::new(k.platform.as_mut(), ctx.host).read_cstr(ctx.args[1], 15))?;
+                let name = GuestMem::new(k.platform.as_mut(), ctx.host)
+                    .read_vec(ctx.args[1], 16)
+                    .or_else(|_| {
+                    GuestMem::new(k.platform.as_mut(), ctx.host).read_cstr(ctx.args[1], 15)
+                })?;
                 let end = name.iter().position(|b| *b == 0).unwrap_or(name.len()).min(15);
                 if let Some(p) = k.table.borrow_mut().procs.get_mut(&ctx.pid) {
                     p.comm = name[..end].to_vec();
@@ -192,7 +209,13 @@ pub fn sys_prctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 Ok(0)
             }
             PR_GET_CHILD_SUBREAPER => {
-                let v = k.table.borrow().procs.get(&ctx.pid).map(|p| p.child_subreaper as i32).unwrap_or(0);
+                let v = k
+                    .table
+                    .borrow()
+                    .procs
+                    .get(&ctx.pid)
+                    .map(|p| p.child_subreaper as i32)
+                    .unwrap_or(0);
                 GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &v)?;
                 Ok(0)
             }

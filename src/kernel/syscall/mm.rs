@@ -36,7 +36,12 @@ pub fn sys_brk(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let Some(new_top) = page_up(want) else { return SysResult::Done(cur as i64) };
     if new_top > mapped {
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
-        match inject(k, ctx, SYS_MMAP, [mapped, new_top - mapped, PROT_READ | PROT_WRITE, flags, u64::MAX]) {
+        match inject(
+            k,
+            ctx,
+            SYS_MMAP,
+            [mapped, new_top - mapped, PROT_READ | PROT_WRITE, flags, u64::MAX],
+        ) {
             Ok(addr) if addr == mapped => {}
             Ok(addr) => {
                 // An old kernel ignoring MAP_FIXED_NOREPLACE placed it
@@ -46,7 +51,9 @@ pub fn sys_brk(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             }
             Err(_) => return SysResult::Done(cur as i64),
         }
-    } else if new_top < mapped && inject(k, ctx, SYS_MUNMAP, [new_top, mapped - new_top, 0, 0, 0]).is_err() {
+    } else if new_top < mapped
+        && inject(k, ctx, SYS_MUNMAP, [new_top, mapped - new_top, 0, 0, 0]).is_err()
+    {
         return SysResult::Done(cur as i64);
     }
     let mut m = mm.borrow_mut();
@@ -83,18 +90,27 @@ pub fn sys_mmap(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             return Err(Errno::ENODEV);
         }
         let attr = f.attr()?;
-        let is_zero_dev = attr.file_type() == guest_abi::stat::S_IFCHR && attr.rdev == guest_abi::stat::makedev(1, 5);
+        let is_zero_dev = attr.file_type() == guest_abi::stat::S_IFCHR
+            && attr.rdev == guest_abi::stat::makedev(1, 5);
         if f.ops.kind() != FileKind::Regular && !is_zero_dev {
             return Err(Errno::ENODEV);
         }
-        let keep = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED | MAP_STACK);
+        let keep = flags
+            & (MAP_FIXED
+                | MAP_FIXED_NOREPLACE
+                | MAP_NORESERVE
+                | MAP_POPULATE
+                | MAP_LOCKED
+                | MAP_STACK);
         let mflags = keep | MAP_PRIVATE | MAP_ANONYMOUS;
         let at = inject(k, ctx, SYS_MMAP, [addr, len_pages, prot | PROT_WRITE, mflags, u64::MAX])?;
         if let (false, Some(inode)) = (is_zero_dev, f.inode.clone()) {
             if inode.image_extent(off).is_some() {
                 // Pages straight from the image over the reservation.
                 let valid = attr.size.saturating_sub(off).min(len_pages);
-                crate::kernel::mm::filemap::map_file(k, ctx.host, &inode, None, off, at, len_pages, valid, prot)?;
+                crate::kernel::mm::filemap::map_file(
+                    k, ctx.host, &inode, None, off, at, len_pages, valid, prot,
+                )?;
                 return Ok(at as i64);
             }
         }

@@ -318,7 +318,9 @@ pub fn dispatch(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         Some(h) => h(k, ctx),
         // Under --trace every call traps, also those that normally run
         // natively: let the host run them.
-        None if crate::platform::ptrace::seccomp::is_native(nr) => SysResult::Native { regs: ctx.regs, see_exit: true },
+        None if crate::platform::ptrace::seccomp::is_native(nr) => {
+            SysResult::Native { regs: ctx.regs, see_exit: true }
+        }
         None => {
             k.note_enosys(nr);
             SysResult::err(Errno::ENOSYS)
@@ -360,8 +362,18 @@ mod tests {
         for e in TABLE {
             assert!(seen.insert(e.nr), "{} listed twice", e.name);
             let native = crate::platform::ptrace::seccomp::is_native(e.nr);
-            assert_eq!(native, matches!(e.support, Support::Native(_)), "{}: table and seccomp filter disagree", e.name);
-            assert_eq!(e.handler.is_none(), native, "{}: a native call has no handler, every other one has", e.name);
+            assert_eq!(
+                native,
+                matches!(e.support, Support::Native(_)),
+                "{}: table and seccomp filter disagree",
+                e.name
+            );
+            assert_eq!(
+                e.handler.is_none(),
+                native,
+                "{}: a native call has no handler, every other one has",
+                e.name
+            );
         }
     }
 }

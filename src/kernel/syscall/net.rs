@@ -5,7 +5,9 @@ use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::fs::file::OpenFile;
 use crate::kernel::mm::GuestMem;
-use crate::kernel::net::unix::{self, UnixSocket, QUEUE_BYTES, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM};
+use crate::kernel::net::unix::{
+    self, UnixSocket, QUEUE_BYTES, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM,
+};
 use crate::kernel::Kernel;
 use guest_abi::fcntl::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
 use guest_abi::misc::{IoVec, POLLIN, POLLOUT, UIO_MAXIOV};
@@ -61,13 +63,14 @@ pub fn sys_socketpair(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         let limit = k.nofile_limit(ctx.pid);
         let table = k.files_of(ctx.pid)?;
         let fa = table.borrow_mut().install(OpenFile::new(a, None, None, flags), cloexec, limit)?;
-        let fb = match table.borrow_mut().install(OpenFile::new(b, None, None, flags), cloexec, limit) {
-            Ok(fd) => fd,
-            Err(e) => {
-                let _ = table.borrow_mut().remove(fa);
-                return Err(e);
-            }
-        };
+        let fb =
+            match table.borrow_mut().install(OpenFile::new(b, None, None, flags), cloexec, limit) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    let _ = table.borrow_mut().remove(fa);
+                    return Err(e);
+                }
+            };
         if let Err(e) = mem(k, ctx).write(ctx.args[3], bytemuck::cast_slice(&[fa, fb])) {
             let _ = table.borrow_mut().remove(fa);
             let _ = table.borrow_mut().remove(fb);
@@ -78,7 +81,10 @@ pub fn sys_socketpair(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
-fn socket_of(k: &Kernel, ctx: &Ctx) -> KResult<(Rc<OpenFile>, Rc<dyn crate::kernel::fs::file::FileOps>)> {
+fn socket_of(
+    k: &Kernel,
+    ctx: &Ctx,
+) -> KResult<(Rc<OpenFile>, Rc<dyn crate::kernel::fs::file::FileOps>)> {
     let f = k.file(ctx.pid, ctx.arg_i32(0))?;
     if f.ops.as_any().and_then(|a| a.downcast_ref::<UnixSocket>()).is_none() {
         return Err(Errno::ENOTSOCK);
@@ -100,12 +106,19 @@ fn do_send(k: &mut Kernel, ctx: &Ctx, data: &[u8], flags: i32) -> SysResult {
     };
     match sock(&ops).send(data) {
         Ok(n) => SysResult::Done(n as i64),
-        Err(e) if e == Errno::EAGAIN && !f.nonblocking() && flags & MSG_DONTWAIT == 0 => SysResult::block(f.ops.wait_ids(POLLOUT)),
+        Err(e) if e == Errno::EAGAIN && !f.nonblocking() && flags & MSG_DONTWAIT == 0 => {
+            SysResult::block(f.ops.wait_ids(POLLOUT))
+        }
         Err(e) => {
             if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
                 let sig = guest_abi::signal::SIGPIPE;
                 let uid = k.table.borrow().procs.get(&ctx.pid).map(|p| p.cred.uid).unwrap_or(0);
-                crate::kernel::signal::send_to_thread(k, ctx.tid, sig, crate::kernel::signal::SigOrigin::user(sig, ctx.pid, uid));
+                crate::kernel::signal::send_to_thread(
+                    k,
+                    ctx.tid,
+                    sig,
+                    crate::kernel::signal::SigOrigin::user(sig, ctx.pid, uid),
+                );
             }
             SysResult::err(e)
         }
@@ -121,7 +134,9 @@ fn do_recv(k: &mut Kernel, ctx: &Ctx, len: usize, flags: i32) -> Result<Vec<u8>,
             buf.truncate(n);
             Ok(buf)
         }
-        Err(e) if e == Errno::EAGAIN && !f.nonblocking() && flags & MSG_DONTWAIT == 0 => Err(SysResult::block(f.ops.wait_ids(POLLIN))),
+        Err(e) if e == Errno::EAGAIN && !f.nonblocking() && flags & MSG_DONTWAIT == 0 => {
+            Err(SysResult::block(f.ops.wait_ids(POLLIN)))
+        }
         Err(e) => Err(SysResult::err(e)),
     }
 }

@@ -4,10 +4,10 @@ use super::{Ctx, SysResult};
 use crate::kernel::errno::Errno;
 use crate::kernel::mm::GuestMem;
 use crate::kernel::signal::{send_to_process, send_to_thread, SigOrigin};
-use guest_abi::signal::{SI_QUEUE, SI_TKILL};
 use crate::kernel::task::Pid;
 use crate::kernel::Kernel;
 use guest_abi::signal::NSIG;
+use guest_abi::signal::{SI_QUEUE, SI_TKILL};
 
 fn valid_sig(sig: i32) -> bool {
     (0..=NSIG).contains(&sig)
@@ -18,7 +18,11 @@ fn valid_sig(sig: i32) -> bool {
 fn may_signal(k: &Kernel, from: Pid, to: Pid) -> bool {
     let t = k.table.borrow();
     let (Some(a), Some(b)) = (t.procs.get(&from), t.procs.get(&to)) else { return false };
-    a.cred.euid == 0 || a.cred.euid == b.cred.uid || a.cred.euid == b.cred.suid || a.cred.uid == b.cred.uid || a.cred.uid == b.cred.suid
+    a.cred.euid == 0
+        || a.cred.euid == b.cred.uid
+        || a.cred.euid == b.cred.suid
+        || a.cred.uid == b.cred.uid
+        || a.cred.uid == b.cred.suid
 }
 
 pub fn sys_kill(k: &mut Kernel, ctx: &Ctx) -> SysResult {
@@ -35,7 +39,12 @@ pub fn sys_kill(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             -1 => t.live().filter(|p| p.pid != 1 && p.pid != ctx.pid).map(|p| p.pid).collect(),
             0 => t.live().filter(|p| p.pgid == my_pgid).map(|p| p.pid).collect(),
             p if p < -1 => t.live().filter(|x| x.pgid == -p).map(|x| x.pid).collect(),
-            p => t.procs.get(&p).filter(|x| x.exit.is_none() || !x.threads.is_empty()).map(|x| vec![x.pid]).unwrap_or_default(),
+            p => t
+                .procs
+                .get(&p)
+                .filter(|x| x.exit.is_none() || !x.threads.is_empty())
+                .map(|x| vec![x.pid])
+                .unwrap_or_default(),
         }
     };
     if targets.is_empty() {
@@ -60,7 +69,14 @@ fn sender_uid(k: &Kernel, ctx: &Ctx) -> u32 {
     k.table.borrow().procs.get(&ctx.pid).map(|p| p.cred.uid).unwrap_or(0)
 }
 
-fn thread_kill(k: &mut Kernel, ctx: &Ctx, tgid: Option<Pid>, tid: Pid, sig: i32, origin: SigOrigin) -> SysResult {
+fn thread_kill(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    tgid: Option<Pid>,
+    tid: Pid,
+    sig: i32,
+    origin: SigOrigin,
+) -> SysResult {
     if !valid_sig(sig) || tid <= 0 || tgid.is_some_and(|g| g <= 0) {
         return SysResult::err(Errno::EINVAL);
     }
@@ -91,7 +107,13 @@ pub fn sys_tgkill(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 /// The origin a rt_sigqueueinfo caller may claim: a negative si_code
 /// (SI_QUEUE...) for others, anything for itself; Linux fills in the
 /// sender's pid and uid only for... no: it trusts them only from itself.
-fn queued_origin(k: &mut Kernel, ctx: &Ctx, sig: i32, target_pid: Pid, info_addr: u64) -> Result<SigOrigin, Errno> {
+fn queued_origin(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    sig: i32,
+    target_pid: Pid,
+    info_addr: u64,
+) -> Result<SigOrigin, Errno> {
     let info: [u8; 48] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(info_addr)?;
     let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
     // kernel/signal.c: only the kernel may use si_code >= 0 or SI_TKILL

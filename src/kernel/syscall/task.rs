@@ -58,7 +58,11 @@ fn wait_options_valid(options: i32, allowed: i32) -> bool {
 pub fn sys_wait4(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let pid = ctx.arg_i32(0);
     let options = ctx.arg_i32(2);
-    if !wait_options_valid(options, WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL) || pid == i32::MIN {
+    if !wait_options_valid(
+        options,
+        WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL,
+    ) || pid == i32::MIN
+    {
         return SysResult::err(Errno::EINVAL);
     }
     let who = match pid {
@@ -105,7 +109,11 @@ pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let id = ctx.arg_i32(1);
     let infop = ctx.args[2];
     let options = ctx.arg_i32(3);
-    if !wait_options_valid(options, WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL) || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
+    if !wait_options_valid(
+        options,
+        WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL,
+    ) || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
+    {
         return SysResult::err(Errno::EINVAL);
     }
     let who = match idtype {
@@ -126,7 +134,9 @@ pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         Ok(Some((child, ev))) => {
             let (code, status) = match ev {
                 WaitEvent::Exited(ExitStatus::Exited(c)) => (CLD_EXITED, c),
-                WaitEvent::Exited(ExitStatus::Killed { sig, core }) => (if core { CLD_DUMPED } else { CLD_KILLED }, sig),
+                WaitEvent::Exited(ExitStatus::Killed { sig, core }) => {
+                    (if core { CLD_DUMPED } else { CLD_KILLED }, sig)
+                }
                 WaitEvent::Stopped(sig) => (CLD_STOPPED, sig),
                 WaitEvent::Continued => (CLD_CONTINUED, SIGCONT),
             };
@@ -244,7 +254,8 @@ pub fn sys_getgroups(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if (size as usize) < groups.len() {
         return SysResult::err(Errno::EINVAL);
     }
-    let r = GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[1], bytemuck::cast_slice(&groups));
+    let r = GuestMem::new(k.platform.as_mut(), ctx.host)
+        .write(ctx.args[1], bytemuck::cast_slice(&groups));
     r.map(|_| groups.len() as i64).into()
 }
 
@@ -254,7 +265,9 @@ pub fn sys_setgroups(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         return SysResult::err(Errno::EINVAL);
     }
     let mut groups = vec![0u32; n];
-    if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).read(ctx.args[1], bytemuck::cast_slice_mut(&mut groups)) {
+    if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host)
+        .read(ctx.args[1], bytemuck::cast_slice_mut(&mut groups))
+    {
         return SysResult::err(e);
     }
     let mut t = k.table.borrow_mut();
@@ -280,7 +293,9 @@ pub fn sys_setpgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let mut t = k.table.borrow_mut();
     let Some(me) = t.procs.get(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
     let my_sid = me.sid;
-    let Some(target) = t.procs.get(&pid).filter(|p| p.exit.is_none()) else { return SysResult::err(Errno::ESRCH) };
+    let Some(target) = t.procs.get(&pid).filter(|p| p.exit.is_none()) else {
+        return SysResult::err(Errno::ESRCH);
+    };
     if pid != ctx.pid && target.ppid != ctx.pid {
         return SysResult::err(Errno::ESRCH);
     }
@@ -301,7 +316,14 @@ pub fn sys_setpgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_getpgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let pid = if ctx.arg_i32(0) == 0 { ctx.pid } else { ctx.arg_i32(0) };
-    k.table.borrow().procs.get(&pid).filter(|p| p.exit.is_none()).map(|p| p.pgid as i64).ok_or(Errno::ESRCH).into()
+    k.table
+        .borrow()
+        .procs
+        .get(&pid)
+        .filter(|p| p.exit.is_none())
+        .map(|p| p.pgid as i64)
+        .ok_or(Errno::ESRCH)
+        .into()
 }
 
 pub fn sys_getpgrp(k: &mut Kernel, ctx: &Ctx) -> SysResult {
@@ -310,7 +332,14 @@ pub fn sys_getpgrp(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_getsid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let pid = if ctx.arg_i32(0) == 0 { ctx.pid } else { ctx.arg_i32(0) };
-    k.table.borrow().procs.get(&pid).filter(|p| p.exit.is_none()).map(|p| p.sid as i64).ok_or(Errno::ESRCH).into()
+    k.table
+        .borrow()
+        .procs
+        .get(&pid)
+        .filter(|p| p.exit.is_none())
+        .map(|p| p.sid as i64)
+        .ok_or(Errno::ESRCH)
+        .into()
 }
 
 /// setsid(2): fails for a process group leader.
@@ -368,7 +397,13 @@ fn set_re(k: &mut Kernel, ctx: &Ctx, gid: bool) -> SysResult {
     let real = {
         let t = k.table.borrow();
         match t.procs.get(&ctx.pid) {
-            Some(p) => if gid { p.cred.gid } else { p.cred.uid },
+            Some(p) => {
+                if gid {
+                    p.cred.gid
+                } else {
+                    p.cred.uid
+                }
+            }
             None => return SysResult::err(Errno::ESRCH),
         }
     };

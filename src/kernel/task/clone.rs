@@ -21,7 +21,15 @@ use std::rc::Rc;
 use std::time::Instant;
 
 /// Starts a clone: checks flags and lets the host run it.
-pub fn do_clone(k: &mut Kernel, ctx: &Ctx, flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult {
+pub fn do_clone(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    flags: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> SysResult {
     if flags & CLONE_NEW_ANY != 0 {
         // No namespaces yet: say so clearly rather than pretend.
         k.note_unsupported("clone with namespace flags");
@@ -40,14 +48,21 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, flags: u64, stack: u64, ptid: u64, ct
     }
     // CLONE_UNTRACED would let the child escape umk; CLONE_PTRACE means
     // nothing here. Every new process is the host child of umk.
-    let mut host_flags = flags & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED);
+    let mut host_flags =
+        flags & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED);
     if flags & CLONE_THREAD == 0 {
         host_flags |= CLONE_PARENT | guest_abi::signal::SIGCHLD as u64;
     }
     {
         let mut t = k.table.borrow_mut();
         if let Some(task) = t.tasks.get_mut(&ctx.tid) {
-            task.pending_clone = Some(PendingClone { flags, parent_tid_ptr: ptid, child_tid_ptr: ctid, child: None, orig_args: ctx.args });
+            task.pending_clone = Some(PendingClone {
+                flags,
+                parent_tid_ptr: ptid,
+                child_tid_ptr: ctid,
+                child: None,
+                orig_args: ctx.args,
+            });
         }
     }
     let mut regs = ctx.regs;
@@ -78,9 +93,21 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 p.threads.push(tid);
             }
         } else if let Some(parent) = t.procs.get(&ppid) {
-            let files = if flags & CLONE_FILES != 0 { parent.files.clone() } else { Rc::new(RefCell::new(parent.files.borrow().clone())) };
-            let fs = if flags & CLONE_FS != 0 { parent.fs.clone() } else { Rc::new(RefCell::new(parent.fs.borrow().clone())) };
-            let mm = if flags & CLONE_VM != 0 { parent.mm.clone() } else { Rc::new(RefCell::new(parent.mm.borrow().clone())) };
+            let files = if flags & CLONE_FILES != 0 {
+                parent.files.clone()
+            } else {
+                Rc::new(RefCell::new(parent.files.borrow().clone()))
+            };
+            let fs = if flags & CLONE_FS != 0 {
+                parent.fs.clone()
+            } else {
+                Rc::new(RefCell::new(parent.fs.borrow().clone()))
+            };
+            let mm = if flags & CLONE_VM != 0 {
+                parent.mm.clone()
+            } else {
+                Rc::new(RefCell::new(parent.mm.borrow().clone()))
+            };
             let real_parent = if flags & CLONE_PARENT != 0 { parent.ppid } else { ppid };
             let child = Process {
                 pid,
@@ -113,7 +140,11 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 rp.children.push(pid);
             }
         }
-        let set_child_tid = if flags & CLONE_CHILD_SETTID != 0 { pc.map(|p| p.child_tid_ptr).unwrap_or(0) } else { 0 };
+        let set_child_tid = if flags & CLONE_CHILD_SETTID != 0 {
+            pc.map(|p| p.child_tid_ptr).unwrap_or(0)
+        } else {
+            0
+        };
         let mut child_task = Task::new(tid, child_host, pid, set_child_tid);
         child_task.start_args = pc.map(|p| p.orig_args);
         t.insert_task(child_task);
@@ -191,11 +222,13 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
             regs.set_syscall_args(pc.orig_args);
             let ret = regs.rax as i64;
             if ret > 0 {
-                let child = pc.child.or_else(|| k.table.borrow().by_host.get(&(ret as HostTid)).copied());
+                let child =
+                    pc.child.or_else(|| k.table.borrow().by_host.get(&(ret as HostTid)).copied());
                 if let Some(child) = child {
                     regs.rax = child as u64;
                     if pc.flags & CLONE_PARENT_SETTID != 0 {
-                        let _ = GuestMem::new(k.platform.as_mut(), host).write_obj(pc.parent_tid_ptr, &child);
+                        let _ = GuestMem::new(k.platform.as_mut(), host)
+                            .write_obj(pc.parent_tid_ptr, &child);
                     }
                 }
             }

@@ -57,12 +57,18 @@ const HEADER_READ: usize = 64 * 1024;
 /// line is within the first page).
 fn headers_within(head: &[u8], len: usize) -> bool {
     let u16at = |o: usize| head.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
-    let u64at = |o: usize| head.get(o..o + 8).and_then(|b| b.try_into().ok()).map(|b| u64::from_le_bytes(b) as usize);
+    let u64at = |o: usize| {
+        head.get(o..o + 8).and_then(|b| b.try_into().ok()).map(|b| u64::from_le_bytes(b) as usize)
+    };
     if !head.starts_with(b"\x7fELF") {
         return true;
     }
-    let (Some(phoff), Some(phent), Some(phnum)) = (u64at(32), u16at(54), u16at(56)) else { return false };
-    let Some(end) = phent.checked_mul(phnum).and_then(|n| n.checked_add(phoff)) else { return false };
+    let (Some(phoff), Some(phent), Some(phnum)) = (u64at(32), u16at(54), u16at(56)) else {
+        return false;
+    };
+    let Some(end) = phent.checked_mul(phnum).and_then(|n| n.checked_add(phoff)) else {
+        return false;
+    };
     if end > len {
         return false;
     }
@@ -80,13 +86,23 @@ fn headers_within(head: &[u8], len: usize) -> bool {
 }
 
 /// Reads a whole executable file, checking it may be executed.
-pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_ok: bool) -> KResult<(Arc<Vec<u8>>, Vec<u8>)> {
+pub fn read_executable(
+    k: &mut Kernel,
+    pid: Pid,
+    dirfd: i32,
+    path: &[u8],
+    empty_ok: bool,
+) -> KResult<(Arc<Vec<u8>>, Vec<u8>)> {
     let d = k.lookup_at(pid, dirfd, path, Follow::Yes, empty_ok)?;
     let a = d.inode.attr()?;
     if a.is_dir() || !a.is_reg() {
         return Err(Errno::EACCES);
     }
-    crate::kernel::fs::permission::permission(&a, &k.creds_of(pid), crate::kernel::fs::permission::MAY_EXEC)?;
+    crate::kernel::fs::permission::permission(
+        &a,
+        &k.creds_of(pid),
+        crate::kernel::fs::permission::MAY_EXEC,
+    )?;
     let resolved = d.path();
     let key = (a.dev, a.ino);
     // A file whose data lies unchanged in the base image is read once per
@@ -136,7 +152,15 @@ pub fn read_executable(k: &mut Kernel, pid: Pid, dirfd: i32, path: &[u8], empty_
 }
 
 /// execve/execveat: plan, then let the host exec the stub.
-pub fn do_execve(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_addr: u64, argv_addr: u64, envp_addr: u64, flags: i32) -> SysResult {
+pub fn do_execve(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    dirfd: i32,
+    path_addr: u64,
+    argv_addr: u64,
+    envp_addr: u64,
+    flags: i32,
+) -> SysResult {
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return SysResult::err(Errno::EINVAL);
     }
@@ -152,10 +176,26 @@ pub fn do_execve(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_addr: u64, argv_add
                 return Err(Errno::ELOOP);
             }
         }
-        let cred = k.table.borrow().procs.get(&ctx.pid).map(|p| p.cred.clone()).ok_or(Errno::ESRCH)?;
-        let params = ExecParams { path: &path, argv, envp: envp.clone(), uid: cred.uid, euid: cred.euid, gid: cred.gid, egid: cred.egid };
-        let mut src = VfsExecSource { k, pid: ctx.pid, dirfd, empty_path: flags & AT_EMPTY_PATH != 0, first: true };
-        let plan = loader::plan_exec(&mut src, &params, loader::ELF_ET_DYN_BASE, INTERP_BASE).map_err(Errno)?;
+        let cred =
+            k.table.borrow().procs.get(&ctx.pid).map(|p| p.cred.clone()).ok_or(Errno::ESRCH)?;
+        let params = ExecParams {
+            path: &path,
+            argv,
+            envp: envp.clone(),
+            uid: cred.uid,
+            euid: cred.euid,
+            gid: cred.gid,
+            egid: cred.egid,
+        };
+        let mut src = VfsExecSource {
+            k,
+            pid: ctx.pid,
+            dirfd,
+            empty_path: flags & AT_EMPTY_PATH != 0,
+            first: true,
+        };
+        let plan = loader::plan_exec(&mut src, &params, loader::ELF_ET_DYN_BASE, INTERP_BASE)
+            .map_err(Errno)?;
         Ok(PreparedExec { plan, envp, execfn: path })
     })();
     let prepared = match r {
@@ -171,7 +211,14 @@ pub fn do_execve(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_addr: u64, argv_add
     let stub = k.platform.stub();
     let mut regs = ctx.regs;
     regs.orig_rax = SYS_EXECVEAT as u64;
-    regs.set_syscall_args([stub.exec_fd as u64, stub.empty_string, stub.empty_argv, stub.empty_string, AT_EMPTY_PATH as u64, 0]);
+    regs.set_syscall_args([
+        stub.exec_fd as u64,
+        stub.empty_string,
+        stub.empty_argv,
+        stub.empty_string,
+        AT_EMPTY_PATH as u64,
+        0,
+    ]);
     SysResult::Native { regs, see_exit: false }
 }
 
@@ -185,7 +232,11 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
                 let pid = t.tasks.get(&tid).map(|x| x.pid).unwrap_or(tid);
                 // The host killed the other threads; the exec'ing thread
                 // takes over the thread-group leader's place.
-                let others: Vec<Pid> = t.procs.get(&pid).map(|p| p.threads.iter().copied().filter(|x| *x != tid).collect()).unwrap_or_default();
+                let others: Vec<Pid> = t
+                    .procs
+                    .get(&pid)
+                    .map(|p| p.threads.iter().copied().filter(|x| *x != tid).collect())
+                    .unwrap_or_default();
                 for o in others {
                     if let Some(ot) = t.tasks.remove(&o) {
                         t.by_host.remove(&ot.host);
@@ -225,7 +276,13 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
 }
 
 /// Maps a planned program into a stub that stopped at its entry.
-pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, regs: Regs) -> KResult<()> {
+pub fn load_into(
+    k: &mut Kernel,
+    host: HostTid,
+    pid: Pid,
+    pe: &PreparedExec,
+    regs: Regs,
+) -> KResult<()> {
     let plan = &pe.plan;
     let inject = |k: &mut Kernel, nr: usize, args: [u64; 5]| -> KResult<u64> {
         let r = k.platform.inject_syscall(host, nr, args).map_err(|e| {
@@ -248,7 +305,17 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
             // the image (or are read through the inode where they cannot).
             // copy_to is the segment's first page (see loader::Segment).
             let lead = seg.copy_to - seg.vaddr;
-            crate::kernel::mm::filemap::map_file(k, host, &inode, None, seg.file_off, seg.vaddr, seg.mem_len, lead + seg.file_len, seg.prot)?;
+            crate::kernel::mm::filemap::map_file(
+                k,
+                host,
+                &inode,
+                None,
+                seg.file_off,
+                seg.vaddr,
+                seg.mem_len,
+                lead + seg.file_len,
+                seg.prot,
+            )?;
             continue;
         }
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
@@ -271,10 +338,18 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
     })?;
     let mut random = [0u8; 16];
     (k.entropy)(&mut random);
-    let (stack, rsp) = loader::build_stack(plan, &pe.envp, start.stack_top, random, start.vdso, &pe.execfn).map_err(Errno)?;
-    if let Err(e) = GuestMem::new(k.platform.as_mut(), host).write(start.stack_top - stack.len() as u64, &stack) {
+    let (stack, rsp) =
+        loader::build_stack(plan, &pe.envp, start.stack_top, random, start.vdso, &pe.execfn)
+            .map_err(Errno)?;
+    if let Err(e) =
+        GuestMem::new(k.platform.as_mut(), host).write(start.stack_top - stack.len() as u64, &stack)
+    {
         if k.debug_trace {
-            eprintln!("umk: exec load: writing {} bytes of stack below {:#x} failed", stack.len(), start.stack_top);
+            eprintln!(
+                "umk: exec load: writing {} bytes of stack below {:#x} failed",
+                stack.len(),
+                start.stack_top
+            );
         }
         return Err(e);
     }
@@ -287,11 +362,18 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
         let base = pe.execfn.rsplit(|b| *b == b'/').next().unwrap_or(&name).to_vec();
         p.comm = base.into_iter().take(15).collect();
         p.exe = plan.exec_path.clone();
-        p.cmdline = plan.argv.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
+        p.cmdline =
+            plan.argv.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
         // A fresh address space: a vfork child stops sharing its parent's
         // bookkeeping here, and a shared fd table becomes private
         // (fs/exec.c unshare_files).
-        let mm = crate::kernel::mm::Mm { brk_start: plan.brk_start, brk: plan.brk_start, brk_mapped: plan.brk_start, vdso: start.vdso, ..Default::default() };
+        let mm = crate::kernel::mm::Mm {
+            brk_start: plan.brk_start,
+            brk: plan.brk_start,
+            brk_mapped: plan.brk_start,
+            vdso: start.vdso,
+            ..Default::default()
+        };
         p.mm = std::rc::Rc::new(std::cell::RefCell::new(mm));
         let files = p.files.borrow().clone();
         p.files = std::rc::Rc::new(std::cell::RefCell::new(files));
@@ -300,7 +382,14 @@ pub fn load_into(k: &mut Kernel, host: HostTid, pid: Pid, pe: &PreparedExec, reg
     };
     drop(closed);
 
-    let mut r = Regs { rip: plan.entry, rsp, cs: regs.cs, ss: regs.ss, eflags: 0x202, ..Default::default() };
+    let mut r = Regs {
+        rip: plan.entry,
+        rsp,
+        cs: regs.cs,
+        ss: regs.ss,
+        eflags: 0x202,
+        ..Default::default()
+    };
     r.orig_rax = u64::MAX;
     k.platform.set_regs(host, &r).map_err(|_| Errno::EFAULT)?;
     k.platform.resume(host, 0).map_err(|_| Errno::EFAULT)?;

@@ -2,10 +2,10 @@
 
 use super::{ExitStatus, Pid};
 use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::signal::SigOrigin;
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
 use guest_abi::sched::*;
-use crate::kernel::signal::SigOrigin;
 use guest_abi::signal::*;
 
 /// A guest thread is gone (the host reaped it).
@@ -83,7 +83,12 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
     // Children that asked for it learn that their parent died.
     let deaths: Vec<(Pid, i32)> = {
         let t = k.table.borrow();
-        children.iter().filter_map(|c| t.procs.get(c)).filter(|c| c.exit.is_none() && c.pdeathsig > 0).map(|c| (c.pid, c.pdeathsig)).collect()
+        children
+            .iter()
+            .filter_map(|c| t.procs.get(c))
+            .filter(|c| c.exit.is_none() && c.pdeathsig > 0)
+            .map(|c| (c.pid, c.pdeathsig))
+            .collect()
     };
     for (c, sig) in deaths {
         crate::kernel::signal::send_to_process(k, c, sig, SigOrigin::kernel(sig));
@@ -104,7 +109,11 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         }
     }
     if zombie_orphans && pid != reaper {
-        crate::kernel::signal::notify_parent_of(k, reaper, SigOrigin::child(SIGCHLD, CLD_EXITED, 0, 0, 0));
+        crate::kernel::signal::notify_parent_of(
+            k,
+            reaper,
+            SigOrigin::child(SIGCHLD, CLD_EXITED, 0, 0, 0),
+        );
     }
     if pid == 1 {
         return;
@@ -113,10 +122,18 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
     // semantics of SIG_IGN, kernel/signal.c do_notify_parent).
     let parent_host = {
         let t = k.table.borrow();
-        t.procs.get(&ppid).and_then(|p| p.threads.first()).and_then(|th| t.tasks.get(th)).map(|x| x.host)
+        t.procs
+            .get(&ppid)
+            .and_then(|p| p.threads.first())
+            .and_then(|th| t.tasks.get(th))
+            .map(|x| x.host)
     };
     let ignores = match parent_host {
-        Some(h) => k.platform.signal_state(h).map(|(_, ign, _)| ign & sigmask(SIGCHLD) != 0).unwrap_or(false),
+        Some(h) => k
+            .platform
+            .signal_state(h)
+            .map(|(_, ign, _)| ign & sigmask(SIGCHLD) != 0)
+            .unwrap_or(false),
         None => true,
     };
     if ignores && exit_signal == SIGCHLD {
@@ -132,7 +149,11 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         ExitStatus::Killed { sig, core: true } => (CLD_DUMPED, sig),
         ExitStatus::Killed { sig, core: false } => (CLD_KILLED, sig),
     };
-    crate::kernel::signal::notify_parent_of(k, ppid, SigOrigin::child(exit_signal, code, pid, uid, st));
+    crate::kernel::signal::notify_parent_of(
+        k,
+        ppid,
+        SigOrigin::child(exit_signal, code, pid, uid, st),
+    );
 }
 
 /// Removes a zombie from the table.
@@ -163,7 +184,13 @@ pub enum WaitEvent {
 
 /// Finds a child state change for wait4/waitid; reaps unless `nowait`.
 /// Ok(None) means "children exist but none changed" (block or WNOHANG).
-pub fn find_waitable(k: &mut Kernel, pid: Pid, who: WaitWho, options: i32, nowait: bool) -> KResult<Option<(Pid, WaitEvent)>> {
+pub fn find_waitable(
+    k: &mut Kernel,
+    pid: Pid,
+    who: WaitWho,
+    options: i32,
+    nowait: bool,
+) -> KResult<Option<(Pid, WaitEvent)>> {
     let found = {
         let mut t = k.table.borrow_mut();
         let me = t.procs.get(&pid).ok_or(Errno::ECHILD)?;

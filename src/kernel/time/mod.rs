@@ -27,7 +27,9 @@ fn from_timeval(t: Timeval) -> KResult<Duration> {
 fn current(k: &Kernel, pid: Pid) -> (Duration, Duration) {
     let t = k.table.borrow();
     match t.procs.get(&pid).and_then(|p| p.itimer_real) {
-        Some((at, iv)) => (at.saturating_duration_since(Instant::now()).max(Duration::from_micros(1)), iv),
+        Some((at, iv)) => {
+            (at.saturating_duration_since(Instant::now()).max(Duration::from_micros(1)), iv)
+        }
         None => (Duration::ZERO, Duration::ZERO),
     }
 }
@@ -39,7 +41,8 @@ fn arm(k: &mut Kernel, pid: Pid, value: Duration, interval: Duration) {
 
 /// Sets a process's ITIMER_REAL and keeps the kernel's timer index in step.
 pub fn set_itimer(k: &mut Kernel, pid: Pid, at: Option<(Instant, Duration)>) {
-    let old = k.table.borrow_mut().procs.get_mut(&pid).map(|p| std::mem::replace(&mut p.itimer_real, at));
+    let old =
+        k.table.borrow_mut().procs.get_mut(&pid).map(|p| std::mem::replace(&mut p.itimer_real, at));
     if let Some(Some((t, _))) = old {
         k.itimers.remove(&(t, pid));
     }
@@ -67,14 +70,16 @@ pub fn sys_setitimer(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
         let (left, iv) = current(k, ctx.pid);
         if ctx.args[1] != 0 {
-            let v: [Timeval; 2] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(ctx.args[1])?;
+            let v: [Timeval; 2] =
+                GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(ctx.args[1])?;
             let (interval, value) = (from_timeval(v[0])?, from_timeval(v[1])?);
             arm(k, ctx.pid, value, interval);
         } else {
             arm(k, ctx.pid, Duration::ZERO, Duration::ZERO);
         }
         if ctx.args[2] != 0 {
-            GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[2], &[to_timeval(iv), to_timeval(left)])?;
+            GuestMem::new(k.platform.as_mut(), ctx.host)
+                .write_obj(ctx.args[2], &[to_timeval(iv), to_timeval(left)])?;
         }
         Ok(0)
     })();
@@ -86,13 +91,17 @@ pub fn sys_getitimer(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         return SysResult::Native { regs: ctx.regs, see_exit: false };
     }
     let (left, iv) = current(k, ctx.pid);
-    GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[1], &[to_timeval(iv), to_timeval(left)]).map(|_| 0).into()
+    GuestMem::new(k.platform.as_mut(), ctx.host)
+        .write_obj(ctx.args[1], &[to_timeval(iv), to_timeval(left)])
+        .map(|_| 0)
+        .into()
 }
 
 /// Fires expired ITIMER_REAL timers: SIGALRM to the process, then reload.
 pub fn run_timers(k: &mut Kernel) {
     let now = Instant::now();
-    let due: Vec<Pid> = k.itimers.iter().take_while(|(at, _)| *at <= now).map(|(_, pid)| *pid).collect();
+    let due: Vec<Pid> =
+        k.itimers.iter().take_while(|(at, _)| *at <= now).map(|(_, pid)| *pid).collect();
     for pid in due {
         let cur = k.table.borrow().procs.get(&pid).and_then(|p| p.itimer_real);
         let next = match cur {
@@ -101,6 +110,11 @@ pub fn run_timers(k: &mut Kernel) {
         };
         set_itimer(k, pid, next);
         let sig = guest_abi::signal::SIGALRM;
-        crate::kernel::signal::send_to_process(k, pid, sig, crate::kernel::signal::SigOrigin::kernel(sig));
+        crate::kernel::signal::send_to_process(
+            k,
+            pid,
+            sig,
+            crate::kernel::signal::SigOrigin::kernel(sig),
+        );
     }
 }

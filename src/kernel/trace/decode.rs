@@ -287,11 +287,8 @@ const AT_FLAGS: &[(u64, &str)] = &[
     (AT_EMPTY_PATH as u64, "AT_EMPTY_PATH"),
 ];
 
-const ACCESS: &[(u64, &str)] = &[
-    (R_OK as u64, "R_OK"),
-    (W_OK as u64, "W_OK"),
-    (X_OK as u64, "X_OK"),
-];
+const ACCESS: &[(u64, &str)] =
+    &[(R_OK as u64, "R_OK"), (W_OK as u64, "W_OK"), (X_OK as u64, "X_OK")];
 
 const SEEK: &[(i64, &str)] = &[
     (SEEK_SET as i64, "SEEK_SET"),
@@ -369,13 +366,8 @@ pub(super) fn ioctl_name(cmd: u64) -> String {
         2 => "_IOC_READ",
         _ => "_IOC_READ|_IOC_WRITE",
     };
-    format!(
-        "_IOC({dir}, {:#x}, {:#x}, {:#x})",
-        (cmd >> 8) & 0xff,
-        cmd & 0xff,
-        (cmd >> 16) & 0x3fff
-    )
-    .replace(", 0x0)", ", 0)")
+    format!("_IOC({dir}, {:#x}, {:#x}, {:#x})", (cmd >> 8) & 0xff, cmd & 0xff, (cmd >> 16) & 0x3fff)
+        .replace(", 0x0)", ", 0)")
 }
 
 const POLL: &[(u64, &str)] = &[
@@ -498,11 +490,7 @@ pub(super) fn file_mode(mode: u32) -> String {
     } else if mode & S_IFMT != 0 {
         let _ = write!(s, "{:#o}|", mode & S_IFMT);
     }
-    for (bit, n) in [
-        (S_ISUID, "S_ISUID"),
-        (S_ISGID, "S_ISGID"),
-        (S_ISVTX, "S_ISVTX"),
-    ] {
+    for (bit, n) in [(S_ISUID, "S_ISUID"), (S_ISGID, "S_ISGID"), (S_ISVTX, "S_ISVTX")] {
         if mode & bit != 0 {
             s.push_str(n);
             s.push('|');
@@ -516,31 +504,18 @@ pub(super) fn file_mode(mode: u32) -> String {
 pub(super) fn wait_status(s: i32) -> String {
     let u = s as u32;
     let (mut out, rest) = if u & 0x7f == 0 {
-        (
-            format!("{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}", (u >> 8) & 0xff),
-            u & !0xffff,
-        )
+        (format!("{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}", (u >> 8) & 0xff), u & !0xffff)
     } else if u & 0xff == 0x7f {
         (
-            format!(
-                "{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}",
-                signame(((u >> 8) & 0xff) as i64)
-            ),
+            format!("{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}", signame(((u >> 8) & 0xff) as i64)),
             u & !0xffff,
         )
     } else if u == 0xffff {
         ("{WIFCONTINUED(s)}".to_string(), 0)
     } else {
-        let core = if u & 0x80 != 0 {
-            " && WCOREDUMP(s)"
-        } else {
-            ""
-        };
+        let core = if u & 0x80 != 0 { " && WCOREDUMP(s)" } else { "" };
         (
-            format!(
-                "{{WIFSIGNALED(s) && WTERMSIG(s) == {}{core}}}",
-                signame((u & 0x7f) as i64)
-            ),
+            format!("{{WIFSIGNALED(s) && WTERMSIG(s) == {}{core}}}", signame((u & 0x7f) as i64)),
             u & !0xffff,
         )
     };
@@ -567,9 +542,7 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
         let _ = write!(
             s,
             ", si_errno={}",
-            guest_abi::errno::name(errno)
-                .map(String::from)
-                .unwrap_or(errno.to_string())
+            guest_abi::errno::name(errno).map(String::from).unwrap_or(errno.to_string())
         );
     }
     let generic = match code {
@@ -641,11 +614,7 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
         match signo {
             SIGCHLD => {
                 let st = i32_at(24);
-                let status = if code == CLD_EXITED {
-                    st.to_string()
-                } else {
-                    signame(st as i64)
-                };
+                let status = if code == CLD_EXITED { st.to_string() } else { signame(st as i64) };
                 let _ = write!(
                     s,
                     ", si_pid={}, si_uid={}, si_status={status}, si_utime={}, si_stime={}",
@@ -663,9 +632,8 @@ pub(super) fn siginfo(b: &[u8; 128]) -> String {
             }
             SIGSYS => {
                 let nr = i32_at(24);
-                let call = guest_abi::sysno::name(nr as usize)
-                    .map(String::from)
-                    .unwrap_or(nr.to_string());
+                let call =
+                    guest_abi::sysno::name(nr as usize).map(String::from).unwrap_or(nr.to_string());
                 let _ = write!(
                     s,
                     ", si_call_addr={}, si_syscall=__NR_{call}, si_arch=AUDIT_ARCH_X86_64",
@@ -717,11 +685,7 @@ impl D<'_, '_> {
     }
     fn dirfd(&mut self, i: usize) {
         let v = self.a[i] as i32;
-        self.text(if v == AT_FDCWD {
-            "AT_FDCWD".into()
-        } else {
-            v.to_string()
-        });
+        self.text(if v == AT_FDCWD { "AT_FDCWD".into() } else { v.to_string() });
     }
     fn path(&mut self, i: usize) {
         let s = self.r.path(self.a[i]);
@@ -902,13 +866,7 @@ pub(super) fn arity(nr: usize) -> usize {
 
 /// Decodes a call's arguments at entry.
 pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Decoded {
-    let mut d = D {
-        r,
-        a,
-        limit,
-        slots: Vec::with_capacity(6),
-        ret: Ret::Dec,
-    };
+    let mut d = D { r, a, limit, slots: Vec::with_capacity(6), ret: Ret::Dec };
     match nr {
         SYS_READ => {
             d.int(0);
@@ -1004,11 +962,7 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                 t => format!("{t:#x}"),
             };
             let rest = f & !(AT_STATX_SYNC_TYPE as u64);
-            d.text(if rest == 0 {
-                sync
-            } else {
-                format!("{sync}|{}", flags(rest, AT_FLAGS, "0"))
-            });
+            d.text(if rest == 0 { sync } else { format!("{sync}|{}", flags(rest, AT_FLAGS, "0")) });
             d.text(statx_mask(a[3] & 0xffff_ffff));
             d.out_ptr(4, Out::Statx(a[4]));
         }
@@ -1075,7 +1029,9 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_CLONE3 => {
             let s = match d.r.bytes(a[0], 64) {
                 Some(b) => {
-                    let f = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+                    let f = |i: usize| {
+                        u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default())
+                    };
                     let mut s = format!("{{flags={}", flags(f(0), CLONE, "0"));
                     for (i, n) in [(1, "pidfd"), (2, "child_tid"), (3, "parent_tid")] {
                         if f(i) != 0 {
@@ -1218,11 +1174,7 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_PIPE => d.out_ptr(0, Out::Pipe(a[0])),
         SYS_PIPE2 => {
             d.out_ptr(0, Out::Pipe(a[0]));
-            d.text(
-                open_flags(a[1])
-                    .trim_start_matches("O_RDONLY|")
-                    .replace("O_RDONLY", "0"),
-            );
+            d.text(open_flags(a[1]).trim_start_matches("O_RDONLY|").replace("O_RDONLY", "0"));
         }
         SYS_FCNTL => {
             d.int(0);
@@ -1268,10 +1220,7 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                 d.sigset_in(3);
                 d.ulong(4);
             }
-            d.ret = Ret::Poll {
-                addr: a[0],
-                n: a[1],
-            };
+            d.ret = Ret::Poll { addr: a[0], n: a[1] };
         }
         SYS_ACCESS => {
             d.path(0);
@@ -1403,11 +1352,7 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         }
         SYS_CLOCK_NANOSLEEP => {
             d.xlat(0, CLOCKS);
-            d.flags(
-                1,
-                &[(guest_abi::misc::TIMER_ABSTIME as u64, "TIMER_ABSTIME")],
-                "0",
-            );
+            d.flags(1, &[(guest_abi::misc::TIMER_ABSTIME as u64, "TIMER_ABSTIME")], "0");
             let s = timespec_at(d.r, a[2]);
             d.text(s);
             d.ptr(3);
@@ -1449,10 +1394,7 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
         SYS_ALARM => d.ulong(0),
         _ => d.raw(arity(nr)),
     }
-    Decoded {
-        slots: d.slots,
-        ret: d.ret,
-    }
+    Decoded { slots: d.slots, ret: d.ret }
 }
 
 /// Decodes an output argument once the call returned `ret`. On failure
@@ -1483,9 +1425,7 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
     }
     let s = match o {
         Out::Buf(a) => Some(r.buffer(a, ret as u64, limit)),
-        Out::CStr(a) if ret > 0 => r
-            .cstr(a, super::fmt::PATH_MAX)
-            .map(|(b, cut)| quoted(&b, cut)),
+        Out::CStr(a) if ret > 0 => r.cstr(a, super::fmt::PATH_MAX).map(|(b, cut)| quoted(&b, cut)),
         Out::CStr(_) => None,
         Out::Stat(a) => r.bytes(a, std::mem::size_of::<Stat>()).map(|b| {
             let st: Stat = bytemuck::pod_read_unaligned(&b);
@@ -1528,11 +1468,7 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
                 let end = f.iter().position(|&c| c == 0).unwrap_or(f.len());
                 quoted(&f[..end], false)
             };
-            format!(
-                "{{sysname={}, nodename={}, ...}}",
-                field(&b[..65]),
-                field(&b[65..])
-            )
+            format!("{{sysname={}, nodename={}, ...}}", field(&b[..65]), field(&b[65..]))
         }),
         Out::Dirents(a) => {
             let len = (ret as usize).min(1 << 20);
@@ -1554,7 +1490,10 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         Out::WaitStatus(_) => None,
         Out::SigAction(a) => r.bytes(a, 32).map(|b| sigaction(&b)),
         Out::SigSet(a) => r.u64(a).map(sigset),
-        Out::Siginfo(a) => r.bytes(a, 128).and_then(|b| <[u8; 128]>::try_from(b.as_slice()).ok()).map(|b| siginfo(&b)),
+        Out::Siginfo(a) => r
+            .bytes(a, 128)
+            .and_then(|b| <[u8; 128]>::try_from(b.as_slice()).ok())
+            .map(|b| siginfo(&b)),
         Out::Termios(a) => r.bytes(a, 36).map(|b| termios(&b)),
         Out::WinSize(a) => r.bytes(a, 8).map(|b| winsize(&b)),
         Out::Int(a) => r.i32(a).map(|v| format!("[{v}]")),
@@ -1719,11 +1658,7 @@ fn rlimit_at(r: &mut Reader, a: u64) -> String {
     match r.bytes(a, 16) {
         Some(b) if a != 0 => {
             let l: guest_abi::misc::Rlimit = bytemuck::pod_read_unaligned(&b);
-            format!(
-                "{{rlim_cur={}, rlim_max={}}}",
-                lim(l.rlim_cur),
-                lim(l.rlim_max)
-            )
+            format!("{{rlim_cur={}, rlim_max={}}}", lim(l.rlim_cur), lim(l.rlim_max))
         }
         _ => ptr(a),
     }
@@ -1785,11 +1720,7 @@ fn iovecs(r: &mut Reader, a: u64, n: u64, filled: Option<u64>, limit: usize) -> 
             }
             None => len,
         };
-        let _ = write!(
-            s,
-            "{{iov_base={}, iov_len={len}}}",
-            r.buffer(base, data_len, limit)
-        );
+        let _ = write!(s, "{{iov_base={}, iov_len={len}}}", r.buffer(base, data_len, limit));
     }
     if n as usize > shown {
         s.push_str(", ...");

@@ -130,11 +130,7 @@ pub(super) fn signame(sig: i64) -> String {
 /// A signal set as strace prints it: `[INT TERM]`, or `~[...]` listing the
 /// signals *not* in the set when more than half of the 64 are.
 pub(super) fn sigset(set: u64) -> String {
-    let (set, prefix) = if set.count_ones() > 32 {
-        (!set, "~[")
-    } else {
-        (set, "[")
-    };
+    let (set, prefix) = if set.count_ones() > 32 { (!set, "~[") } else { (set, "[") };
     let mut s = String::from(prefix);
     let mut first = true;
     for sig in 1..=64i64 {
@@ -170,13 +166,11 @@ impl Reader<'_> {
     }
 
     pub fn u64(&mut self, addr: u64) -> Option<u64> {
-        self.bytes(addr, 8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.bytes(addr, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
     }
 
     pub fn i32(&mut self, addr: u64) -> Option<i32> {
-        self.bytes(addr, 4)
-            .map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.bytes(addr, 4).map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()))
     }
 
     /// A NUL-terminated string of at most `max` bytes: the bytes and whether
@@ -263,10 +257,7 @@ mod tests {
 
     #[test]
     fn escape_nonprintable_as_shortest_octal() {
-        assert_eq!(
-            esc(b"\x00\x01\x07\x08\x1b\x7f\xff"),
-            r"\0\1\7\10\33\177\377"
-        );
+        assert_eq!(esc(b"\x00\x01\x07\x08\x1b\x7f\xff"), r"\0\1\7\10\33\177\377");
     }
 
     #[test]
@@ -357,10 +348,7 @@ mod tests {
         let mut r = Reader { mem: &mut m };
         assert_eq!(r.path(0x1000 + 4093), r#""hi""#);
         // A string running into the unmapped page is unreadable: the pointer shows.
-        let mut m = Pages {
-            base: 0x1000,
-            data: vec![b'x'; 4096],
-        };
+        let mut m = Pages { base: 0x1000, data: vec![b'x'; 4096] };
         let mut r = Reader { mem: &mut m };
         assert_eq!(r.path(0x1ff0), "0x1ff0");
         // ...unless the limit is reached first.
@@ -369,10 +357,7 @@ mod tests {
 
     #[test]
     fn cstr_truncates_at_limit_with_ellipsis() {
-        let mut m = Pages {
-            base: 0x1000,
-            data: b"abcdef\0".to_vec(),
-        };
+        let mut m = Pages { base: 0x1000, data: b"abcdef\0".to_vec() };
         let mut r = Reader { mem: &mut m };
         assert_eq!(r.string(0x1000, 3), r#""abc"..."#);
         assert_eq!(r.string(0x1000, 6), r#""abcdef""#);

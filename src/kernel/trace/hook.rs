@@ -22,7 +22,11 @@ pub struct TraceSession {
 }
 
 impl TraceSession {
-    pub fn new(tracer: Option<Tracer>, stats: Option<Stats>, out: Box<dyn FnMut(&str)>) -> TraceSession {
+    pub fn new(
+        tracer: Option<Tracer>,
+        stats: Option<Stats>,
+        out: Box<dyn FnMut(&str)>,
+    ) -> TraceSession {
         TraceSession { tracer, stats, out, started: HashMap::new() }
     }
 }
@@ -98,7 +102,9 @@ impl Kernel {
         if let Some(tr) = t.tracer.as_mut() {
             let line = match status {
                 crate::kernel::task::ExitStatus::Exited(c) => tr.exited(pid, Some(c), None),
-                crate::kernel::task::ExitStatus::Killed { sig, core } => tr.exited(pid, None, Some((sig, core))),
+                crate::kernel::task::ExitStatus::Killed { sig, core } => {
+                    tr.exited(pid, None, Some((sig, core)))
+                }
             };
             (t.out)(&line);
         }

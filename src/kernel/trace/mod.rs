@@ -106,11 +106,7 @@ pub struct TraceConfig {
 
 impl Default for TraceConfig {
     fn default() -> Self {
-        TraceConfig {
-            format: TraceFormat::Text,
-            filter: TraceFilter::all(),
-            string_limit: 32,
-        }
+        TraceConfig { format: TraceFormat::Text, filter: TraceFilter::all(), string_limit: 32 }
     }
 }
 
@@ -135,10 +131,7 @@ impl Pending {
     /// Index of the first argument decoded at exit: what an
     /// `<unfinished ...>` line can show stops there.
     fn split(&self) -> usize {
-        self.slots
-            .iter()
-            .position(|s| matches!(s, Slot::Out(_)))
-            .unwrap_or(self.slots.len())
+        self.slots.iter().position(|s| matches!(s, Slot::Out(_))).unwrap_or(self.slots.len())
     }
 }
 
@@ -227,10 +220,7 @@ fn push_ret(line: &mut String, ret: &str) {
 
 impl Tracer {
     pub fn new(cfg: TraceConfig) -> Tracer {
-        Tracer {
-            cfg,
-            pending: HashMap::new(),
-        }
+        Tracer { cfg, pending: HashMap::new() }
     }
 
     pub fn config(&self) -> &TraceConfig {
@@ -262,16 +252,7 @@ impl Tracer {
         }
         let mut r = Reader { mem };
         let d = decode::enter(nr, args, &mut r, self.cfg.string_limit);
-        self.pending.insert(
-            tid,
-            Pending {
-                pid,
-                nr,
-                slots: d.slots,
-                ret: d.ret,
-                blocked: false,
-            },
-        );
+        self.pending.insert(tid, Pending { pid, nr, slots: d.slots, ret: d.ret, blocked: false });
     }
 
     /// The call finished with `ret` (value or -errno) after `elapsed` in
@@ -296,20 +277,15 @@ impl Tracer {
             })
             .collect();
         let no_return = p.ret == Ret::NoReturn;
-        let errno = if !no_return && (-4095..0).contains(&ret) {
-            Some((-ret) as i32)
-        } else {
-            None
-        };
+        let errno =
+            if !no_return && (-4095..0).contains(&ret) { Some((-ret) as i32) } else { None };
         Some(match self.cfg.format {
             TraceFormat::Text => {
                 let mut line = self.head(tid, &p, &args);
                 let rs = if no_return {
                     "?".to_string()
                 } else if let Some(e) = errno {
-                    let name = errno_name(e)
-                        .map(String::from)
-                        .unwrap_or_else(|| format!("E{e}"));
+                    let name = errno_name(e).map(String::from).unwrap_or_else(|| format!("E{e}"));
                     let desc = errmsg::describe(e)
                         .map(String::from)
                         .unwrap_or_else(|| format!("Unknown error {e}"));
@@ -327,11 +303,8 @@ impl Tracer {
             }
             TraceFormat::Json => {
                 let mut o = String::with_capacity(128);
-                let _ = write!(
-                    o,
-                    "{{\"type\":\"syscall\",\"pid\":{},\"tid\":{tid},\"name\":",
-                    p.pid
-                );
+                let _ =
+                    write!(o, "{{\"type\":\"syscall\",\"pid\":{},\"tid\":{tid},\"name\":", p.pid);
                 json_str(&mut o, &sys_name(p.nr));
                 let _ = write!(o, ",\"nr\":{},\"args\":", p.nr);
                 json_args(&mut o, &args);
@@ -351,12 +324,8 @@ impl Tracer {
                         .and_then(|e| errno_name(e).map(String::from).or(Some(format!("E{e}"))))
                         .as_deref(),
                 );
-                let _ = writeln!(
-                    o,
-                    ",\"time_us\":{},\"blocked\":{}}}",
-                    elapsed.as_micros(),
-                    p.blocked
-                );
+                let _ =
+                    writeln!(o, ",\"time_us\":{},\"blocked\":{}}}", elapsed.as_micros(), p.blocked);
                 o
             }
         })
@@ -407,10 +376,8 @@ impl Tracer {
                 line
             }
             TraceFormat::Json => {
-                let mut o = format!(
-                    "{{\"type\":\"unfinished\",\"pid\":{},\"tid\":{tid},\"name\":",
-                    p.pid
-                );
+                let mut o =
+                    format!("{{\"type\":\"unfinished\",\"pid\":{},\"tid\":{tid},\"name\":", p.pid);
                 json_str(&mut o, &name);
                 let _ = write!(o, ",\"nr\":{},\"args\":", p.nr);
                 json_args(&mut o, &shown);
@@ -446,12 +413,8 @@ impl Tracer {
     /// printed first as `= ?` lines.
     pub fn exited(&mut self, pid: i32, code: Option<i32>, signal: Option<(i32, bool)>) -> String {
         let mut out = String::new();
-        let mut tids: Vec<i32> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.pid == pid)
-            .map(|(&t, _)| t)
-            .collect();
+        let mut tids: Vec<i32> =
+            self.pending.iter().filter(|(_, p)| p.pid == pid).map(|(&t, _)| t).collect();
         tids.sort_unstable();
         for tid in tids {
             let Some(p) = self.pending.remove(&tid) else { continue };
@@ -511,10 +474,7 @@ impl Tracer {
                     _ => out.push_str("null"),
                 }
                 out.push_str(",\"signal\":");
-                json_opt_str(
-                    &mut out,
-                    signal.map(|(s, _)| fmt::signame(s as i64)).as_deref(),
-                );
+                json_opt_str(&mut out, signal.map(|(s, _)| fmt::signame(s as i64)).as_deref());
                 let _ = writeln!(out, ",\"core_dumped\":{}}}", signal.is_some_and(|(_, c)| c));
             }
         }
@@ -547,11 +507,7 @@ fn ret_value(kind: Ret, v: i64, r: &mut Reader, limit: usize) -> String {
                 format!("{v} ({})", decode::pollfds(r, addr, n, limit, true))
             }
         }
-        Ret::GetFl => format!(
-            "{} (flags {})",
-            fmt::hex(v as u64),
-            decode::open_flags(v as u64)
-        ),
+        Ret::GetFl => format!("{} (flags {})", fmt::hex(v as u64), decode::open_flags(v as u64)),
         Ret::GetFd => {
             if v & guest_abi::fcntl::FD_CLOEXEC as i64 != 0 {
                 format!("{} (flags FD_CLOEXEC)", fmt::hex(v as u64))

@@ -57,10 +57,7 @@ impl Stats {
         let mut rows: Vec<(String, Entry)> =
             self.calls.iter().map(|(&nr, &e)| (name(nr), e)).collect();
         rows.sort_by(|a, b| {
-            b.1.time
-                .cmp(&a.1.time)
-                .then(b.1.calls.cmp(&a.1.calls))
-                .then(a.0.cmp(&b.0))
+            b.1.time.cmp(&a.1.time).then(b.1.calls.cmp(&a.1.calls)).then(a.0.cmp(&b.0))
         });
         let total = rows.iter().fold(Entry::default(), |t, (_, e)| Entry {
             calls: t.calls + e.calls,
@@ -75,11 +72,7 @@ impl Stats {
         let line = |s: &mut String, pct: f64, e: &Entry, name: &str| {
             let us = e.time.as_micros() as u64;
             let per = us.checked_div(e.calls).unwrap_or(0);
-            let errors = if e.errors > 0 {
-                e.errors.to_string()
-            } else {
-                String::new()
-            };
+            let errors = if e.errors > 0 { e.errors.to_string() } else { String::new() };
             let _ = writeln!(
                 s,
                 "{:6.2} {:11.6} {:11} {:9} {:>9} {}",
@@ -92,20 +85,12 @@ impl Stats {
             );
         };
         for (n, e) in &rows {
-            let pct = if total_us > 0.0 {
-                e.time.as_secs_f64() * 1e6 * 100.0 / total_us
-            } else {
-                0.0
-            };
+            let pct =
+                if total_us > 0.0 { e.time.as_secs_f64() * 1e6 * 100.0 / total_us } else { 0.0 };
             line(&mut s, pct, e, n);
         }
         s.push_str(sep);
-        line(
-            &mut s,
-            if total_us > 0.0 { 100.0 } else { 0.0 },
-            &total,
-            "total",
-        );
+        line(&mut s, if total_us > 0.0 { 100.0 } else { 0.0 }, &total, "total");
         s.push_str("\nNot implemented by umk (ENOSYS):\n");
         if self.enosys.is_empty() {
             s.push_str("  none\n");
@@ -139,31 +124,13 @@ mod tests {
         st.record(SYS_CLOSE, 0, us(0));
         let r = st.report();
         let lines: Vec<&str> = r.lines().collect();
-        assert_eq!(
-            lines[0],
-            "% time     seconds  usecs/call     calls    errors syscall"
-        );
-        assert_eq!(
-            lines[1],
-            "------ ----------- ----------- --------- --------- ----------------"
-        );
-        assert_eq!(
-            lines[2],
-            " 83.33    0.000200         200         1           read"
-        );
-        assert_eq!(
-            lines[3],
-            " 16.67    0.000040          20         2         1 openat"
-        );
-        assert_eq!(
-            lines[4],
-            "  0.00    0.000000           0         1           close"
-        );
+        assert_eq!(lines[0], "% time     seconds  usecs/call     calls    errors syscall");
+        assert_eq!(lines[1], "------ ----------- ----------- --------- --------- ----------------");
+        assert_eq!(lines[2], " 83.33    0.000200         200         1           read");
+        assert_eq!(lines[3], " 16.67    0.000040          20         2         1 openat");
+        assert_eq!(lines[4], "  0.00    0.000000           0         1           close");
         assert_eq!(lines[5], lines[1]);
-        assert_eq!(
-            lines[6],
-            "100.00    0.000240          60         4         1 total"
-        );
+        assert_eq!(lines[6], "100.00    0.000240          60         4         1 total");
     }
 
     #[test]
@@ -174,26 +141,16 @@ mod tests {
         st.record(SYS_GETUID, 0, us(0));
         st.record(SYS_BRK, 0, us(0));
         let r = st.report();
-        let names: Vec<&str> = r
-            .lines()
-            .skip(2)
-            .take(3)
-            .map(|l| l.rsplit(' ').next().unwrap())
-            .collect();
+        let names: Vec<&str> =
+            r.lines().skip(2).take(3).map(|l| l.rsplit(' ').next().unwrap()).collect();
         assert_eq!(names, ["getuid", "brk", "getpid"]);
     }
 
     #[test]
     fn empty_report_has_a_zero_total_and_no_enosys() {
         let r = Stats::new().report();
-        assert!(
-            r.contains("  0.00    0.000000           0         0           total\n"),
-            "{r}"
-        );
-        assert!(
-            r.ends_with("Not implemented by umk (ENOSYS):\n  none\n"),
-            "{r}"
-        );
+        assert!(r.contains("  0.00    0.000000           0         0           total\n"), "{r}");
+        assert!(r.ends_with("Not implemented by umk (ENOSYS):\n  none\n"), "{r}");
     }
 
     #[test]
@@ -204,19 +161,10 @@ mod tests {
         st.record_enosys(SYS_FANOTIFY_INIT);
         st.record_enosys(1000);
         let r = st.report();
-        let tail: Vec<&str> = r
-            .lines()
-            .skip_while(|l| !l.starts_with("Not implemented"))
-            .collect();
+        let tail: Vec<&str> = r.lines().skip_while(|l| !l.starts_with("Not implemented")).collect();
         assert_eq!(tail[0], "Not implemented by umk (ENOSYS):");
-        assert!(
-            tail[1].starts_with("  fanotify_init ") && tail[1].ends_with(" 2"),
-            "{r}"
-        );
-        assert!(
-            tail[2].starts_with("  io_uring_setup ") && tail[2].ends_with(" 1"),
-            "{r}"
-        );
+        assert!(tail[1].starts_with("  fanotify_init ") && tail[1].ends_with(" 2"), "{r}");
+        assert!(tail[2].starts_with("  io_uring_setup ") && tail[2].ends_with(" 1"), "{r}");
         assert!(tail[3].starts_with("  syscall_0x3e8 "), "{r}");
         assert_eq!(tail.len(), 4);
     }

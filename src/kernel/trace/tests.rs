@@ -69,10 +69,7 @@ fn tracer() -> Tracer {
 }
 
 fn json_tracer() -> Tracer {
-    Tracer::new(TraceConfig {
-        format: TraceFormat::Json,
-        ..TraceConfig::default()
-    })
+    Tracer::new(TraceConfig { format: TraceFormat::Json, ..TraceConfig::default() })
 }
 
 fn args(a: &[u64]) -> [u64; 6] {
@@ -143,10 +140,7 @@ fn short_lines_align_the_result_at_column_40() {
     let mut m = Mem::new();
     let line = call(&mut m, SYS_CLOSE, &[3], 0);
     // strace: `close(3)                                = 0` (with the prefix, as with -f)
-    assert_eq!(
-        line,
-        "[pid 1] close(3)                        = 0 <0.000012>\n"
-    );
+    assert_eq!(line, "[pid 1] close(3)                        = 0 <0.000012>\n");
     assert_eq!(line.find('=').unwrap(), 40);
 }
 
@@ -193,10 +187,7 @@ fn paths_are_not_cut_at_the_string_limit() {
     let long = "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache";
     let p = m.cstr(long);
     let line = call(&mut m, SYS_OPENAT, &[-100i64 as u64, p, 0], 3);
-    assert!(
-        line.contains(&format!("\"{long}\", O_RDONLY) = 3")),
-        "{line}"
-    );
+    assert!(line.contains(&format!("\"{long}\", O_RDONLY) = 3")), "{line}");
 }
 
 // ------------------------------------------------------------- buffers
@@ -206,10 +197,7 @@ fn read_buffer_decodes_on_exit_only_the_returned_length() {
     let mut m = Mem::new();
     let buf = m.space(64);
     let line = call_writing(&mut m, SYS_READ, &[3, buf, 64], buf, b"hello\nworld", 6);
-    assert_eq!(
-        line,
-        "[pid 1] read(3, \"hello\\n\", 64)          = 6 <0.000012>\n"
-    );
+    assert_eq!(line, "[pid 1] read(3, \"hello\\n\", 64)          = 6 <0.000012>\n");
 }
 
 #[test]
@@ -237,10 +225,7 @@ fn long_buffers_are_cut_at_string_limit_with_ellipsis() {
         "[pid 1] write(1, \"abcdefghijklmnopqrstuvwxyzabcdef\"..., 100) = 100 <0.000012>\n"
     );
     // With a custom limit.
-    let mut t = Tracer::new(TraceConfig {
-        string_limit: 4,
-        ..TraceConfig::default()
-    });
+    let mut t = Tracer::new(TraceConfig { string_limit: 4, ..TraceConfig::default() });
     t.enter(1, 1, SYS_WRITE, args(&[1, buf, 100]), &mut m);
     assert_eq!(
         t.exit(1, 100, T12, &mut m).unwrap(),
@@ -313,12 +298,8 @@ fn writev_and_readv_show_iovecs() {
 // ---------------------------------------------------------------- stat
 
 fn stat_bytes(mode: u32, size: i64, rdev: u64) -> Vec<u8> {
-    let st = guest_abi::stat::Stat {
-        st_mode: mode,
-        st_size: size,
-        st_rdev: rdev,
-        ..Default::default()
-    };
+    let st =
+        guest_abi::stat::Stat { st_mode: mode, st_size: size, st_rdev: rdev, ..Default::default() };
     bytemuck::bytes_of(&st).to_vec()
 }
 
@@ -352,14 +333,7 @@ fn stat_of_a_device_shows_makedev_and_failure_the_pointer() {
     // strace: newfstatat(0, "", {st_mode=S_IFCHR|0666, st_rdev=makedev(0x1, 0x3), ...}, AT_EMPTY_PATH) = 0
     let dev = guest_abi::stat::makedev(1, 3);
     assert_eq!(
-        call_writing(
-            &mut m,
-            SYS_FSTAT,
-            &[0, st],
-            st,
-            &stat_bytes(0o20666, 0, dev),
-            0
-        ),
+        call_writing(&mut m, SYS_FSTAT, &[0, st], st, &stat_bytes(0o20666, 0, dev), 0),
         "[pid 1] fstat(0, {st_mode=S_IFCHR|0666, st_rdev=makedev(0x1, 0x3), ...}) = 0 <0.000012>\n"
     );
     let p = m.cstr("/nope");
@@ -464,12 +438,7 @@ fn clone_names_flags_and_the_exit_signal() {
         "[pid 1] clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 3 <0.000012>\n"
     );
     let threads = 0x3d0f00u64; // glibc pthread_create's flags
-    let line = call(
-        &mut m,
-        SYS_CLONE,
-        &[threads, 0x7f0000, 0x7f1000, 0x7f1000, 0x7f2000],
-        4,
-    );
+    let line = call(&mut m, SYS_CLONE, &[threads, 0x7f0000, 0x7f1000, 0x7f1000, 0x7f2000], 4);
     assert_eq!(
         line,
         "[pid 1] clone(child_stack=0x7f0000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, parent_tid=0x7f1000, child_tidptr=0x7f1000, tls=0x7f2000) = 4 <0.000012>\n"
@@ -514,17 +483,11 @@ fn execve_shows_argv_and_counts_envp() {
 fn execve_argv_truncates_strings_and_elements_like_strace() {
     let mut m = Mem::new();
     let path = m.cstr("/bin/echo");
-    let strs: Vec<u64> = ["/bin/echo", "a", "b", "c", "d", "e"]
-        .iter()
-        .map(|s| m.cstr(s))
-        .collect();
+    let strs: Vec<u64> = ["/bin/echo", "a", "b", "c", "d", "e"].iter().map(|s| m.cstr(s)).collect();
     let mut v = strs.clone();
     v.push(0);
     let argv = m.ptrs(&v);
-    let mut t = Tracer::new(TraceConfig {
-        string_limit: 3,
-        ..TraceConfig::default()
-    });
+    let mut t = Tracer::new(TraceConfig { string_limit: 3, ..TraceConfig::default() });
     t.enter(1, 1, SYS_EXECVE, args(&[path, argv, 0]), &mut m);
     // strace -s 3: execve("/bin/echo", ["/bi"..., "a", "b", ...], 0x7fff84f1ae18 /* 35 vars */) = 0
     assert_eq!(
@@ -536,14 +499,7 @@ fn execve_argv_truncates_strings_and_elements_like_strace() {
 fn wait4_with(status: i32, ret: i64) -> String {
     let mut m = Mem::new();
     let st = m.space(4);
-    call_writing(
-        &mut m,
-        SYS_WAIT4,
-        &[u64::MAX, st, 0, 0],
-        st,
-        &status.to_le_bytes(),
-        ret,
-    )
+    call_writing(&mut m, SYS_WAIT4, &[u64::MAX, st, 0, 0], st, &status.to_le_bytes(), ret)
 }
 
 #[test]
@@ -617,12 +573,7 @@ fn exit_group_never_returns() {
 // -------------------------------------------------------------- signals
 
 fn sigaction_bytes(handler: u64, flags: u64, restorer: u64, mask: u64) -> Vec<u8> {
-    let a = guest_abi::signal::KSigAction {
-        handler,
-        flags,
-        restorer,
-        mask,
-    };
+    let a = guest_abi::signal::KSigAction { handler, flags, restorer, mask };
     bytemuck::bytes_of(&a).to_vec()
 }
 
@@ -667,10 +618,7 @@ fn rt_sigprocmask_shows_sets() {
         &((1u64 << 8) | (1u64 << 18)).to_le_bytes(),
         0,
     );
-    assert!(
-        line.contains("rt_sigprocmask(SIG_BLOCK, [], [KILL STOP], 8) = 0"),
-        "{line}"
-    );
+    assert!(line.contains("rt_sigprocmask(SIG_BLOCK, [], [KILL STOP], 8) = 0"), "{line}");
 }
 
 fn siginfo_bytes(signo: i32, code: i32, words: &[(usize, i32)]) -> [u8; 128] {
@@ -724,18 +672,9 @@ fn signal_lines_decode_siginfo() {
 #[test]
 fn exits_print_status_or_killing_signal() {
     let mut t = tracer();
-    assert_eq!(
-        t.exited(1, Some(0), None),
-        "[pid 1] +++ exited with 0 +++\n"
-    );
-    assert_eq!(
-        t.exited(2, Some(3), None),
-        "[pid 2] +++ exited with 3 +++\n"
-    );
-    assert_eq!(
-        t.exited(3, None, Some((9, false))),
-        "[pid 3] +++ killed by SIGKILL +++\n"
-    );
+    assert_eq!(t.exited(1, Some(0), None), "[pid 1] +++ exited with 0 +++\n");
+    assert_eq!(t.exited(2, Some(3), None), "[pid 2] +++ exited with 3 +++\n");
+    assert_eq!(t.exited(3, None, Some((9, false))), "[pid 3] +++ killed by SIGKILL +++\n");
     assert_eq!(
         t.exited(4, None, Some((11, true))),
         "[pid 4] +++ killed by SIGSEGV (core dumped) +++\n"
@@ -869,14 +808,7 @@ fn ioctl_names_tty_requests_and_decodes_structs() {
     let mut m = Mem::new();
     let tio = m.space(36);
     let t = guest_abi::termios::default_termios();
-    let line = call_writing(
-        &mut m,
-        SYS_IOCTL,
-        &[0, 0x5401, tio],
-        tio,
-        bytemuck::bytes_of(&t),
-        0,
-    );
+    let line = call_writing(&mut m, SYS_IOCTL, &[0, 0x5401, tio], tio, bytemuck::bytes_of(&t), 0);
     assert_eq!(
         line,
         "[pid 1] ioctl(0, TCGETS, {c_iflag=ICRNL|IXON|IUTF8, c_oflag=OPOST|ONLCR, c_cflag=B38400|CS8|CREAD|HUPCL, c_lflag=ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, ...}) = 0 <0.000012>\n"
@@ -887,12 +819,7 @@ fn ioctl_names_tty_requests_and_decodes_structs() {
         format!("[pid 1] ioctl(1, TCGETS, {tio:#x})       = -1 ENOTTY (Inappropriate ioctl for device) <0.000012>\n")
     );
     let ws = m.space(8);
-    let w = guest_abi::termios::WinSize {
-        ws_row: 24,
-        ws_col: 80,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let w = guest_abi::termios::WinSize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
     // strace: ioctl(1, TIOCGWINSZ, {ws_row=0, ws_col=0, ws_xpixel=0, ws_ypixel=0}) = 0
     assert!(squash(call_writing(
         &mut m,
@@ -928,13 +855,8 @@ fn access_modes() {
     assert!(squash(call(&mut m, SYS_ACCESS, &[e, 7], 0))
         .contains("access(\"/etc\", R_OK|W_OK|X_OK) = 0"));
     assert!(squash(call(&mut m, SYS_ACCESS, &[e, 0], 0)).contains("access(\"/etc\", F_OK)"));
-    assert!(squash(call(
-        &mut m,
-        SYS_FACCESSAT2,
-        &[-100i64 as u64, e, 2, 0x200],
-        0
-    ))
-    .contains("faccessat2(AT_FDCWD, \"/etc\", W_OK, AT_EACCESS)"));
+    assert!(squash(call(&mut m, SYS_FACCESSAT2, &[-100i64 as u64, e, 2, 0x200], 0))
+        .contains("faccessat2(AT_FDCWD, \"/etc\", W_OK, AT_EACCESS)"));
 }
 
 #[test]
@@ -973,19 +895,12 @@ fn unlink_mkdir_rename_and_friends() {
         call(&mut m, SYS_MKDIR, &[a, 0o755], 0),
         "[pid 1] mkdir(\"/tmp/newf\", 0755)        = 0 <0.000012>\n"
     );
-    assert!(
-        squash(call(&mut m, SYS_UNLINKAT, &[-100i64 as u64, a, 0x200], 0))
-            .contains("unlinkat(AT_FDCWD, \"/tmp/newf\", AT_REMOVEDIR) = 0")
-    );
+    assert!(squash(call(&mut m, SYS_UNLINKAT, &[-100i64 as u64, a, 0x200], 0))
+        .contains("unlinkat(AT_FDCWD, \"/tmp/newf\", AT_REMOVEDIR) = 0"));
     assert!(squash(call(&mut m, SYS_MKDIRAT, &[3, a, 0o700], -17))
         .contains("mkdirat(3, \"/tmp/newf\", 0700) = -1 EEXIST (File exists)"));
-    assert!(squash(call(
-        &mut m,
-        SYS_RENAMEAT2,
-        &[-100i64 as u64, a, 4, b, 1],
-        0
-    ))
-    .contains("renameat2(AT_FDCWD, \"/tmp/newf\", 4, \"/tmp/newg\", RENAME_NOREPLACE) = 0"));
+    assert!(squash(call(&mut m, SYS_RENAMEAT2, &[-100i64 as u64, a, 4, b, 1], 0))
+        .contains("renameat2(AT_FDCWD, \"/tmp/newf\", 4, \"/tmp/newg\", RENAME_NOREPLACE) = 0"));
     assert!(squash(call(&mut m, SYS_SYMLINK, &[a, b], 0))
         .contains("symlink(\"/tmp/newf\", \"/tmp/newg\") = 0"));
     assert!(squash(call(&mut m, SYS_CHMOD, &[a, 0o4755], 0))
@@ -1072,27 +987,15 @@ fn misc_decoders() {
     let rl = m.space(16);
     let lim = [(8192u64 * 1024).to_le_bytes(), u64::MAX.to_le_bytes()].concat();
     // strace: prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0
-    assert!(squash(call_writing(
-        &mut m,
-        SYS_PRLIMIT64,
-        &[0, 3, 0, rl],
-        rl,
-        &lim,
-        0
-    ))
-    .contains(
+    assert!(squash(call_writing(&mut m, SYS_PRLIMIT64, &[0, 3, 0, rl], rl, &lim, 0)).contains(
         "prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0"
     ));
     // strace: arch_prctl(ARCH_SET_FS, 0x7f11903c6740) = 0
-    assert!(
-        squash(call(&mut m, SYS_ARCH_PRCTL, &[0x1002, 0x7f11903c6740], 0))
-            .contains("arch_prctl(ARCH_SET_FS, 0x7f11903c6740) = 0")
-    );
+    assert!(squash(call(&mut m, SYS_ARCH_PRCTL, &[0x1002, 0x7f11903c6740], 0))
+        .contains("arch_prctl(ARCH_SET_FS, 0x7f11903c6740) = 0"));
     // strace: set_tid_address(0x7f11903c6a10) = 10678
-    assert!(
-        squash(call(&mut m, SYS_SET_TID_ADDRESS, &[0x7f11903c6a10], 1))
-            .contains("set_tid_address(0x7f11903c6a10) = 1")
-    );
+    assert!(squash(call(&mut m, SYS_SET_TID_ADDRESS, &[0x7f11903c6a10], 1))
+        .contains("set_tid_address(0x7f11903c6a10) = 1"));
 }
 
 // --------------------------------------------- blocking and interleaving
@@ -1104,10 +1007,7 @@ fn blocked_call_prints_unfinished_then_resumed() {
     let mut t = tracer();
     t.enter(1, 1, SYS_WAIT4, args(&[u64::MAX, st, 0, 0]), &mut m);
     // strace: [pid 10897] wait4(-1,  <unfinished ...>
-    assert_eq!(
-        t.blocked(1).unwrap(),
-        "[pid 1] wait4(-1,  <unfinished ...>\n"
-    );
+    assert_eq!(t.blocked(1).unwrap(), "[pid 1] wait4(-1,  <unfinished ...>\n");
     assert_eq!(t.blocked(1), None, "reported once");
     t.enter(2, 2, SYS_EXIT_GROUP, args(&[3]), &mut m);
     let child_exit = t.exited(2, Some(3), None);
@@ -1175,10 +1075,7 @@ fn interleaved_threads_keep_separate_pending_calls() {
         "[pid 2] gettid()                        = 2 <0.000012>\n"
     );
     m.write(b1, b"x");
-    assert!(t
-        .exit(1, 1, T12, &mut m)
-        .unwrap()
-        .starts_with("[pid 1] <... read resumed>\"x\", 8)"));
+    assert!(t.exit(1, 1, T12, &mut m).unwrap().starts_with("[pid 1] <... read resumed>\"x\", 8)"));
 }
 
 #[test]
@@ -1235,10 +1132,7 @@ impl J {
     fn get(&self, k: &str) -> &J {
         match self {
             J::Obj(v) => {
-                &v.iter()
-                    .find(|(kk, _)| kk == k)
-                    .unwrap_or_else(|| panic!("no key {k}"))
-                    .1
+                &v.iter().find(|(kk, _)| kk == k).unwrap_or_else(|| panic!("no key {k}")).1
             }
             _ => panic!("not an object"),
         }
@@ -1387,10 +1281,7 @@ fn parse_json(s: &str) -> Result<J, String> {
                     let start = self.i;
                     self.i += 1;
                     while self.i < self.b.len()
-                        && matches!(
-                            self.b[self.i],
-                            b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'
-                        )
+                        && matches!(self.b[self.i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
                     {
                         self.i += 1;
                     }
@@ -1404,10 +1295,7 @@ fn parse_json(s: &str) -> Result<J, String> {
             }
         }
     }
-    let mut p = P {
-        b: s.as_bytes(),
-        i: 0,
-    };
+    let mut p = P { b: s.as_bytes(), i: 0 };
     let v = p.value()?;
     p.ws();
     if p.i != p.b.len() {
@@ -1436,15 +1324,8 @@ fn json_checker_rejects_invalid_input() {
     assert!(parse_json(r#"{"a":01}"#).is_err());
     assert!(parse_json(r#"{"a":[1,2]} x"#).is_err());
     assert_eq!(
-        parse_json(r#"{"a":[1,null,true,"\u0041\\"]}"#)
-            .unwrap()
-            .get("a"),
-        &J::Arr(vec![
-            J::Num(1.0),
-            J::Null,
-            J::Bool(true),
-            J::Str("A\\".into())
-        ])
+        parse_json(r#"{"a":[1,null,true,"\u0041\\"]}"#).unwrap().get("a"),
+        &J::Arr(vec![J::Num(1.0), J::Null, J::Bool(true), J::Str("A\\".into())])
     );
 }
 
@@ -1453,13 +1334,7 @@ fn json_syscall_object_has_documented_fields() {
     let mut m = Mem::new();
     let p = m.cstr("/etc/passwd");
     let mut t = json_tracer();
-    t.enter(
-        1,
-        3,
-        SYS_OPENAT,
-        args(&[-100i64 as u64, p, 0o2000000]),
-        &mut m,
-    );
+    t.enter(1, 3, SYS_OPENAT, args(&[-100i64 as u64, p, 0o2000000]), &mut m);
     let out = t.exit(3, 3, T12, &mut m).unwrap();
     let v = &json_lines(&out)[0];
     assert_eq!(v.get("type").str(), "syscall");
@@ -1533,19 +1408,13 @@ fn json_unfinished_signal_and_exit_objects() {
     m.write(st, &0i32.to_le_bytes());
     let done = &json_lines(&t.exit(1, 2, T12, &mut m).unwrap())[0];
     assert_eq!(done.get("blocked"), &J::Bool(true));
-    assert_eq!(
-        done.get("args").clone_str_at(1),
-        "[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]"
-    );
+    assert_eq!(done.get("args").clone_str_at(1), "[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]");
 
     let s = &json_lines(&t.signal(1, 1, 17, &siginfo_bytes(17, 1, &[(16, 2)])))[0];
     assert_eq!(s.get("type").str(), "signal");
     assert_eq!(s.get("signal").str(), "SIGCHLD");
     assert_eq!(s.get("nr").num(), 17.0);
-    assert!(s
-        .get("siginfo")
-        .str()
-        .starts_with("{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2"));
+    assert!(s.get("siginfo").str().starts_with("{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=2"));
 
     let e = &json_lines(&t.exited(2, Some(0), None))[0];
     assert_eq!(e.get("type").str(), "exit");

@@ -67,10 +67,18 @@ pub struct ConsoleFile {
 }
 
 impl Console {
-    pub fn new(terminal: bool, winsize: WinSize, waker: &Waker, input: Receiver<ConsoleInput>, out: OutputSink, err: OutputSink) -> Rc<Console> {
+    pub fn new(
+        terminal: bool,
+        winsize: WinSize,
+        waker: &Waker,
+        input: Receiver<ConsoleInput>,
+        out: OutputSink,
+        err: OutputSink,
+    ) -> Rc<Console> {
         // In terminal mode the terminal writes straight to the host's;
         // in stream mode stdout is written directly (see ConsoleFile).
-        let (tty_sink, out): (OutputSink, OutputSink) = if terminal { (out, Box::new(|_: &[u8]| {})) } else { (Box::new(|_: &[u8]| {}), out) };
+        let (tty_sink, out): (OutputSink, OutputSink) =
+            if terminal { (out, Box::new(|_: &[u8]| {})) } else { (Box::new(|_: &[u8]| {}), out) };
         let tty = Rc::new(Tty::new(waker, winsize, Some(tty_sink)));
         // pid 1's session owns the console from boot.
         tty.fg_pgrp.set(1);
@@ -116,7 +124,10 @@ impl Console {
                 }
                 ConsoleInput::Resize(ws) => {
                     if self.tty.ldisc.borrow_mut().set_winsize(ws) {
-                        self.tty.pending.borrow_mut().push(InputEffect::Signal(guest_abi::signal::SIGWINCH));
+                        self.tty
+                            .pending
+                            .borrow_mut()
+                            .push(InputEffect::Signal(guest_abi::signal::SIGWINCH));
                     }
                 }
             }
@@ -209,7 +220,18 @@ impl FileOps for ConsoleFile {
             Handle::Stdout => (S_IFIFO | 0o600, 0, 2),
             Handle::Stderr => (S_IFIFO | 0o600, 0, 3),
         };
-        Some(crate::kernel::fs::Attr { dev: makedev(0, 5), ino, mode, nlink: 1, rdev, blksize: 4096, atime: t, mtime: t, ctime: t, ..Default::default() })
+        Some(crate::kernel::fs::Attr {
+            dev: makedev(0, 5),
+            ino,
+            mode,
+            nlink: 1,
+            rdev,
+            blksize: 4096,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            ..Default::default()
+        })
     }
 
     fn kind(&self) -> FileKind {

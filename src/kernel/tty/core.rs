@@ -87,7 +87,12 @@ impl Tty {
         for InputEffect::Signal(sig) in fx {
             let pg = self.fg_pgrp.get();
             if pg > 0 {
-                crate::kernel::signal::kill_pgrp(k, pg, sig, crate::kernel::signal::SigOrigin::kernel(sig));
+                crate::kernel::signal::kill_pgrp(
+                    k,
+                    pg,
+                    sig,
+                    crate::kernel::signal::SigOrigin::kernel(sig),
+                );
             }
         }
     }
@@ -153,7 +158,10 @@ impl Tty {
         if self.session.get() == 0 || sid != self.session.get() || pgid == self.fg_pgrp.get() {
             return None;
         }
-        if sig == SIGTTOU && self.ldisc.borrow().termios().c_lflag & TOSTOP == 0 && ctx.nr() == guest_abi::sysno::SYS_WRITE {
+        if sig == SIGTTOU
+            && self.ldisc.borrow().termios().c_lflag & TOSTOP == 0
+            && ctx.nr() == guest_abi::sysno::SYS_WRITE
+        {
             return None;
         }
         let blocked = k.platform.blocked_signals(ctx.host).unwrap_or(0);
@@ -165,7 +173,12 @@ impl Tty {
         if orphaned {
             return Some(SysResult::err(Errno::EIO));
         }
-        crate::kernel::signal::kill_pgrp(k, pgid, sig, crate::kernel::signal::SigOrigin::kernel(sig));
+        crate::kernel::signal::kill_pgrp(
+            k,
+            pgid,
+            sig,
+            crate::kernel::signal::SigOrigin::kernel(sig),
+        );
         crate::kernel::signal::interrupt_syscall(k, ctx, guest_abi::restart::ERESTARTSYS);
         Some(SysResult::Handled)
     }

@@ -68,12 +68,7 @@ impl LineDiscipline {
     /// still work, or a user could not restart output to let the reader
     /// catch up (`n_tty_lookahead_flow_ctrl`).
     fn lookahead_flow_ctrl(&mut self) {
-        let fresh: Vec<u8> = self
-            .backlog
-            .iter()
-            .skip(self.lookahead_count)
-            .copied()
-            .collect();
+        let fresh: Vec<u8> = self.backlog.iter().skip(self.lookahead_count).copied().collect();
         self.lookahead_count = self.backlog.len();
         if self.termios.c_iflag & IXON != 0 {
             for c in fresh {

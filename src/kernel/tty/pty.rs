@@ -51,7 +51,12 @@ pub struct DevPts {
 
 impl DevPts {
     pub fn new(waker: &Waker, dev: u64) -> Rc<DevPts> {
-        Rc::new(DevPts { pairs: RefCell::new(Vec::new()), waker: waker.clone(), dev, created: now() })
+        Rc::new(DevPts {
+            pairs: RefCell::new(Vec::new()),
+            waker: waker.clone(),
+            dev,
+            created: now(),
+        })
     }
 
     pub fn root(self: &Rc<Self>) -> InodeRef {
@@ -74,7 +79,15 @@ impl DevPts {
             None => return Err(Errno::ENOSPC),
         };
         let tty = Rc::new(Tty::new(&self.waker, WinSize::default(), None));
-        let pair = Rc::new(PtyPair { index: index as u32, tty, locked: Cell::new(true), masters: Cell::new(0), slaves: Cell::new(0), master_wait: self.waker.new_id(), owner });
+        let pair = Rc::new(PtyPair {
+            index: index as u32,
+            tty,
+            locked: Cell::new(true),
+            masters: Cell::new(0),
+            slaves: Cell::new(0),
+            master_wait: self.waker.new_id(),
+            owner,
+        });
         pairs[index] = Rc::downgrade(&pair);
         drop(pairs);
         let ops = PtyMaster::new(&pair, self.clone());
@@ -83,7 +96,8 @@ impl DevPts {
 
     /// Sends the signals pty input produced (called after every event).
     pub fn pump(&self, k: &mut Kernel) {
-        let live: Vec<Rc<PtyPair>> = self.pairs.borrow().iter().filter_map(|w| w.upgrade()).collect();
+        let live: Vec<Rc<PtyPair>> =
+            self.pairs.borrow().iter().filter_map(|w| w.upgrade()).collect();
         for p in live {
             if !p.tty.pending.borrow().is_empty() {
                 p.tty.send_pending(k);
@@ -94,7 +108,20 @@ impl DevPts {
 
 fn slave_attr(fs: &DevPts, p: &PtyPair) -> Attr {
     let t = fs.created;
-    Attr { dev: fs.dev, ino: p.index as u64 + 3, mode: S_IFCHR | 0o620, nlink: 1, uid: p.owner.0, gid: 5, rdev: makedev(PTY_SLAVE_MAJOR, p.index), blksize: 1024, atime: t, mtime: t, ctime: t, ..Default::default() }
+    Attr {
+        dev: fs.dev,
+        ino: p.index as u64 + 3,
+        mode: S_IFCHR | 0o620,
+        nlink: 1,
+        uid: p.owner.0,
+        gid: 5,
+        rdev: makedev(PTY_SLAVE_MAJOR, p.index),
+        blksize: 1024,
+        atime: t,
+        mtime: t,
+        ctime: t,
+        ..Default::default()
+    }
 }
 
 /// The master side of a pair.
@@ -118,8 +145,14 @@ impl Drop for PtyMaster {
             // Hang the slave up: its readers see end of file, and its
             // session's foreground group gets SIGHUP (then SIGCONT).
             p.tty.hung_up.set(true);
-            p.tty.pending.borrow_mut().push(super::ldisc::InputEffect::Signal(guest_abi::signal::SIGHUP));
-            p.tty.pending.borrow_mut().push(super::ldisc::InputEffect::Signal(guest_abi::signal::SIGCONT));
+            p.tty
+                .pending
+                .borrow_mut()
+                .push(super::ldisc::InputEffect::Signal(guest_abi::signal::SIGHUP));
+            p.tty
+                .pending
+                .borrow_mut()
+                .push(super::ldisc::InputEffect::Signal(guest_abi::signal::SIGCONT));
             p.tty.waker.wake(p.tty.read_wait);
         }
     }
@@ -177,7 +210,18 @@ impl FileOps for PtyMaster {
 
     fn attr(&self) -> Option<Attr> {
         let t = self.fs.created;
-        Some(Attr { dev: makedev(0, 5), ino: 2, mode: S_IFCHR | 0o666, nlink: 1, rdev: makedev(5, 2), blksize: 1024, atime: t, mtime: t, ctime: t, ..Default::default() })
+        Some(Attr {
+            dev: makedev(0, 5),
+            ino: 2,
+            mode: S_IFCHR | 0o666,
+            nlink: 1,
+            rdev: makedev(5, 2),
+            blksize: 1024,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            ..Default::default()
+        })
     }
 
     /// The master's own ioctls; the rest (termios, window size) act on the
@@ -185,19 +229,35 @@ impl FileOps for PtyMaster {
     fn ioctl(&self, k: &mut Kernel, ctx: &Ctx, req: u64, arg: u64) -> Option<KResult<i64>> {
         let p = &self.pair;
         Some(match req {
-            TIOCGPTN => GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(arg, &p.index).map(|_| 0),
-            TIOCSPTLCK => GuestMem::new(k.platform.as_mut(), ctx.host).read_obj::<i32>(arg).map(|v| {
-                p.locked.set(v != 0);
-                0
-            }),
+            TIOCGPTN => {
+                GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(arg, &p.index).map(|_| 0)
+            }
+            TIOCSPTLCK => {
+                GuestMem::new(k.platform.as_mut(), ctx.host).read_obj::<i32>(arg).map(|v| {
+                    p.locked.set(v != 0);
+                    0
+                })
+            }
             TIOCGPTPEER => {
                 if p.locked.get() {
                     return Some(Err(Errno::EIO));
                 }
-                let flags = arg as i32 & (guest_abi::fcntl::O_ACCMODE | guest_abi::fcntl::O_NONBLOCK | guest_abi::fcntl::O_NOCTTY | guest_abi::fcntl::O_CLOEXEC);
+                let flags = arg as i32
+                    & (guest_abi::fcntl::O_ACCMODE
+                        | guest_abi::fcntl::O_NONBLOCK
+                        | guest_abi::fcntl::O_NOCTTY
+                        | guest_abi::fcntl::O_CLOEXEC);
                 let file = OpenFile::new(PtySlave::new(p, self.fs.clone()), None, None, flags);
                 let limit = k.nofile_limit(ctx.pid);
-                k.files_of(ctx.pid).and_then(|t| t.borrow_mut().install(file, flags & guest_abi::fcntl::O_CLOEXEC != 0, limit)).map(|fd| fd as i64)
+                k.files_of(ctx.pid)
+                    .and_then(|t| {
+                        t.borrow_mut().install(
+                            file,
+                            flags & guest_abi::fcntl::O_CLOEXEC != 0,
+                            limit,
+                        )
+                    })
+                    .map(|fd| fd as i64)
             }
             // Job control ioctls are the slave's business.
             TIOCSCTTY | TIOCGPGRP | TIOCSPGRP | TIOCGSID => Err(Errno::ENOTTY),
@@ -275,8 +335,29 @@ impl Inode for PtsNode {
     fn attr(&self) -> KResult<Attr> {
         let t = self.fs.created;
         Ok(match self.which {
-            PtsWhich::Root => Attr { dev: self.fs.dev, ino: 1, mode: S_IFDIR | 0o755, nlink: 2, blksize: 1024, atime: t, mtime: t, ctime: t, ..Default::default() },
-            PtsWhich::Ptmx => Attr { dev: self.fs.dev, ino: 2, mode: S_IFCHR | 0o666, nlink: 1, rdev: makedev(5, 2), blksize: 1024, atime: t, mtime: t, ctime: t, ..Default::default() },
+            PtsWhich::Root => Attr {
+                dev: self.fs.dev,
+                ino: 1,
+                mode: S_IFDIR | 0o755,
+                nlink: 2,
+                blksize: 1024,
+                atime: t,
+                mtime: t,
+                ctime: t,
+                ..Default::default()
+            },
+            PtsWhich::Ptmx => Attr {
+                dev: self.fs.dev,
+                ino: 2,
+                mode: S_IFCHR | 0o666,
+                nlink: 1,
+                rdev: makedev(5, 2),
+                blksize: 1024,
+                atime: t,
+                mtime: t,
+                ctime: t,
+                ..Default::default()
+            },
             PtsWhich::Slave(i) => slave_attr(&self.fs, &*self.fs.pair(i).ok_or(Errno::ENOENT)?),
         })
     }
@@ -289,7 +370,10 @@ impl Inode for PtsNode {
             b"." | b".." => PtsWhich::Root,
             b"ptmx" => PtsWhich::Ptmx,
             _ => {
-                let i: u32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+                let i: u32 = std::str::from_utf8(name)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(Errno::ENOENT)?;
                 self.fs.pair(i).ok_or(Errno::ENOENT)?;
                 PtsWhich::Slave(i)
             }
@@ -298,7 +382,11 @@ impl Inode for PtsNode {
     }
 
     fn readdir(&self, cursor: u64, emit: &mut dyn FnMut(DirEntryOut<'_>) -> bool) -> KResult<()> {
-        let mut names: Vec<(Vec<u8>, u64, u8)> = vec![(b".".to_vec(), 1, DT_DIR), (b"..".to_vec(), 1, DT_DIR), (b"ptmx".to_vec(), 2, DT_CHR)];
+        let mut names: Vec<(Vec<u8>, u64, u8)> = vec![
+            (b".".to_vec(), 1, DT_DIR),
+            (b"..".to_vec(), 1, DT_DIR),
+            (b"ptmx".to_vec(), 2, DT_CHR),
+        ];
         for (i, w) in self.fs.pairs.borrow().iter().enumerate() {
             if w.upgrade().is_some() {
                 names.push((i.to_string().into_bytes(), i as u64 + 3, DT_CHR));
@@ -336,5 +424,9 @@ impl Inode for PtsNode {
 
 /// Whether an inode is devpts's ptmx (opening it makes a new pair).
 pub fn is_ptmx(inode: &InodeRef) -> Option<Rc<DevPts>> {
-    inode.as_any().downcast_ref::<PtsNode>().filter(|n| matches!(n.which, PtsWhich::Ptmx)).map(|n| n.fs.clone())
+    inode
+        .as_any()
+        .downcast_ref::<PtsNode>()
+        .filter(|n| matches!(n.which, PtsWhich::Ptmx))
+        .map(|n| n.fs.clone())
 }

@@ -84,70 +84,32 @@ fn scenarios() -> Vec<Scenario> {
     };
     let inp = |b: &[u8]| In(b.to_vec());
     vec![
-        s(
-            "canon_line_and_echo",
-            vec![inp(b"hello\r"), Read(100), Read(100)],
-        ),
+        s("canon_line_and_echo", vec![inp(b"hello\r"), Read(100), Read(100)]),
         s("erase_ascii", vec![inp(b"abc\x7f\x7fd\r"), Read(100)]),
-        s(
-            "erase_removes_whole_utf8_char",
-            vec![inp("hé世\x7f\x7f!\r".as_bytes()), Read(100)],
-        ),
+        s("erase_removes_whole_utf8_char", vec![inp("hé世\x7f\x7f!\r".as_bytes()), Read(100)]),
         s(
             "erase_bytes_without_iutf8",
-            vec![
-                Set(with(|t| t.c_iflag &= !IUTF8)),
-                inp("hé\x7f!\r".as_bytes()),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_iflag &= !IUTF8)), inp("hé\x7f!\r".as_bytes()), Read(100)],
         ),
-        s(
-            "werase_words",
-            vec![inp(b"foo bar_baz  \x17x\x17\x17\r"), Read(100)],
-        ),
-        s(
-            "werase_latin1_letters",
-            vec![inp("ab héllo wörld\x17\r".as_bytes()), Read(100)],
-        ),
+        s("werase_words", vec![inp(b"foo bar_baz  \x17x\x17\x17\r"), Read(100)]),
+        s("werase_latin1_letters", vec![inp("ab héllo wörld\x17\r".as_bytes()), Read(100)]),
         s("kill_echoke", vec![inp(b"ab\x01c\x15d\r"), Read(100)]),
         s(
             "kill_echok_without_echoke",
-            vec![
-                Set(with(|t| t.c_lflag &= !ECHOKE)),
-                inp(b"abc\x15d\r"),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag &= !ECHOKE)), inp(b"abc\x15d\r"), Read(100)],
         ),
         s(
             "kill_without_echok",
-            vec![
-                Set(with(|t| t.c_lflag &= !(ECHOK | ECHOKE))),
-                inp(b"abc\x15d\r"),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag &= !(ECHOK | ECHOKE))), inp(b"abc\x15d\r"), Read(100)],
         ),
-        s(
-            "echoctl_shows_caret",
-            vec![inp(b"a\x01\x1b\x7f\x7f\t\r"), Read(100)],
-        ),
+        s("echoctl_shows_caret", vec![inp(b"a\x01\x1b\x7f\x7f\t\r"), Read(100)]),
         s(
             "no_echoctl_echoes_raw",
-            vec![
-                Set(with(|t| t.c_lflag &= !ECHOCTL)),
-                inp(b"a\x01b\x7f\r"),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag &= !ECHOCTL)), inp(b"a\x01b\x7f\r"), Read(100)],
         ),
         s(
             "vintr_sends_sigint_and_flushes",
-            vec![
-                inp(b"ab\rcd"),
-                inp(b"\x03"),
-                Inq,
-                Read(100),
-                inp(b"e\r"),
-                Read(100),
-            ],
+            vec![inp(b"ab\rcd"), inp(b"\x03"), Inq, Read(100), inp(b"e\r"), Read(100)],
         ),
         s(
             "noflsh_keeps_input",
@@ -161,27 +123,11 @@ fn scenarios() -> Vec<Scenario> {
         ),
         s(
             "veof_at_line_start_reads_zero",
-            vec![
-                inp(b"\x04"),
-                Read(100),
-                Read(100),
-                inp(b"ab\x04"),
-                Read(100),
-                Read(100),
-            ],
+            vec![inp(b"\x04"), Read(100), Read(100), inp(b"ab\x04"), Read(100), Read(100)],
         ),
-        s(
-            "veof_exact_fill_skips_marker",
-            vec![inp(b"cd\x04"), Read(2), Read(100)],
-        ),
-        s(
-            "short_read_splits_line",
-            vec![inp(b"abcdef\r"), Read(4), Read(100), Read(100)],
-        ),
-        s(
-            "fionread_counts_complete_lines",
-            vec![inp(b"ab\rcd\r\x04ef"), Inq],
-        ),
+        s("veof_exact_fill_skips_marker", vec![inp(b"cd\x04"), Read(2), Read(100)]),
+        s("short_read_splits_line", vec![inp(b"abcdef\r"), Read(4), Read(100), Read(100)]),
+        s("fionread_counts_complete_lines", vec![inp(b"ab\rcd\r\x04ef"), Inq]),
         s(
             "veol_and_veol2",
             vec![
@@ -195,50 +141,26 @@ fn scenarios() -> Vec<Scenario> {
                 Read(100),
             ],
         ),
-        s(
-            "vlnext_quotes",
-            vec![inp(b"\x16\x03\x16\x7f\x16\x15\r"), Read(100)],
-        ),
-        s(
-            "vreprint_redraws",
-            vec![inp(b"abc\x12"), inp(b"d\r"), Read(100)],
-        ),
+        s("vlnext_quotes", vec![inp(b"\x16\x03\x16\x7f\x16\x15\r"), Read(100)]),
+        s("vreprint_redraws", vec![inp(b"abc\x12"), inp(b"d\r"), Read(100)]),
         s(
             "echonl_without_echo",
-            vec![
-                Set(with(|t| t.c_lflag = (t.c_lflag & !ECHO) | ECHONL)),
-                inp(b"ab\r"),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag = (t.c_lflag & !ECHO) | ECHONL)), inp(b"ab\r"), Read(100)],
         ),
         s(
             "echoprt_hardcopy_erase",
-            vec![
-                Set(with(|t| t.c_lflag |= ECHOPRT)),
-                inp("abé\x7f\x7fd\r".as_bytes()),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag |= ECHOPRT)), inp("abé\x7f\x7fd\r".as_bytes()), Read(100)],
         ),
         s(
             "tab_erase_after_prompt",
-            vec![
-                Write(b"$ ".to_vec()),
-                inp(b"ab\t\x7fc\x7f\x7f\t\x7f\r"),
-                Read(100),
-            ],
+            vec![Write(b"$ ".to_vec()), inp(b"ab\t\x7fc\x7f\x7f\t\x7f\r"), Read(100)],
         ),
-        s(
-            "tab_erase_after_tab",
-            vec![inp(b"a\tbc\t\x7f\x7f\r"), Read(100)],
-        ),
+        s("tab_erase_after_tab", vec![inp(b"a\tbc\t\x7f\x7f\r"), Read(100)]),
         s(
             "icanon_off_releases_partial_line",
             vec![inp(b"x\x04abc"), Set(raw(|_| ())), Inq, Read(100)],
         ),
-        s(
-            "icanon_on_makes_a_line",
-            vec![Set(raw(|_| ())), inp(b"abc"), Set(base()), Read(100)],
-        ),
+        s("icanon_on_makes_a_line", vec![Set(raw(|_| ())), inp(b"abc"), Set(base()), Read(100)]),
         s(
             "raw_mode_translations",
             vec![
@@ -252,12 +174,7 @@ fn scenarios() -> Vec<Scenario> {
         ),
         s(
             "vmin0_vtime0_polls",
-            vec![
-                Set(raw(|t| t.c_cc[VMIN] = 0)),
-                Read(10),
-                inp(b"xy"),
-                Read(10),
-            ],
+            vec![Set(raw(|t| t.c_cc[VMIN] = 0)), Read(10), inp(b"xy"), Read(10)],
         ),
         s(
             "isig_in_raw_mode",
@@ -268,35 +185,12 @@ fn scenarios() -> Vec<Scenario> {
                 Read(10),
             ],
         ),
-        s(
-            "ixon_stops_output",
-            vec![inp(b"\x13"), inp(b"abc"), Out, inp(b"\x11"), Out, Read(10)],
-        ),
-        s(
-            "ixany_restarts",
-            vec![
-                Set(with(|t| t.c_iflag |= IXANY)),
-                inp(b"\x13"),
-                inp(b"a"),
-                Out,
-            ],
-        ),
-        s(
-            "ctrl_c_restarts_stopped_output",
-            vec![inp(b"\x13x"), inp(b"\x03")],
-        ),
-        s(
-            "iuclc_folds_case",
-            vec![Set(with(|t| t.c_iflag |= IUCLC)), inp(b"ABc\r"), Read(100)],
-        ),
-        s(
-            "parmrk_doubles_ff",
-            vec![Set(raw(|t| t.c_iflag |= PARMRK)), inp(b"a\xff"), Read(10)],
-        ),
-        s(
-            "onlcr_translates_newline",
-            vec![Write(b"a\nb\r\n\tc\x08d".to_vec())],
-        ),
+        s("ixon_stops_output", vec![inp(b"\x13"), inp(b"abc"), Out, inp(b"\x11"), Out, Read(10)]),
+        s("ixany_restarts", vec![Set(with(|t| t.c_iflag |= IXANY)), inp(b"\x13"), inp(b"a"), Out]),
+        s("ctrl_c_restarts_stopped_output", vec![inp(b"\x13x"), inp(b"\x03")]),
+        s("iuclc_folds_case", vec![Set(with(|t| t.c_iflag |= IUCLC)), inp(b"ABc\r"), Read(100)]),
+        s("parmrk_doubles_ff", vec![Set(raw(|t| t.c_iflag |= PARMRK)), inp(b"a\xff"), Read(10)]),
+        s("onlcr_translates_newline", vec![Write(b"a\nb\r\n\tc\x08d".to_vec())]),
         s(
             "opost_flags",
             vec![
@@ -315,48 +209,21 @@ fn scenarios() -> Vec<Scenario> {
         ),
         s(
             "tcflush_input",
-            vec![
-                inp(b"abc\rde"),
-                FlushInput,
-                Inq,
-                Read(100),
-                inp(b"f\r"),
-                Read(100),
-            ],
+            vec![inp(b"abc\rde"), FlushInput, Inq, Read(100), inp(b"f\r"), Read(100)],
         ),
-        s(
-            "canon_read_blocks_without_line",
-            vec![inp(b"abc"), Read(100), Inq],
-        ),
+        s("canon_read_blocks_without_line", vec![inp(b"abc"), Read(100), Inq]),
         s(
             "erase_without_echoe_echoes_erase_char",
-            vec![
-                Set(with(|t| t.c_lflag &= !ECHOE)),
-                inp(b"ab\x7f\r"),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag &= !ECHOE)), inp(b"ab\x7f\r"), Read(100)],
         ),
-        s(
-            "kill_erases_utf8_and_ctrl",
-            vec![inp("xé\x01\x15y\r".as_bytes()), Read(100)],
-        ),
+        s("kill_erases_utf8_and_ctrl", vec![inp("xé\x01\x15y\r".as_bytes()), Read(100)]),
         s(
             "no_echo_signals_silent",
-            vec![
-                Set(with(|t| t.c_lflag &= !ECHO)),
-                inp(b"ab\x03c\r"),
-                Read(100),
-            ],
+            vec![Set(with(|t| t.c_lflag &= !ECHO)), inp(b"ab\x03c\r"), Read(100)],
         ),
-        s(
-            "werase_only_spaces_and_empty",
-            vec![inp(b"\x17  \x17\x7f\r"), Read(100)],
-        ),
+        s("werase_only_spaces_and_empty", vec![inp(b"\x17  \x17\x7f\r"), Read(100)]),
         s("vlnext_veof_is_data", vec![inp(b"\x16\x04\r"), Read(100)]),
-        s(
-            "tab_erase_counts_utf8_once",
-            vec![inp("é\x01\t\x7f\r".as_bytes()), Read(100)],
-        ),
+        s("tab_erase_counts_utf8_once", vec![inp("é\x01\t\x7f\r".as_bytes()), Read(100)]),
         s(
             "full_buffer_backlog_and_lookahead_ixon",
             vec![
@@ -376,10 +243,7 @@ fn scenarios() -> Vec<Scenario> {
                 Read(4096),
             ],
         ),
-        s(
-            "long_line_truncated",
-            vec![inp(&[b'a'; 5000]), inp(b"\x7f\x7fb\r"), Inq, Read(8192)],
-        ),
+        s("long_line_truncated", vec![inp(&[b'a'; 5000]), inp(b"\x7f\x7fb\r"), Inq, Read(8192)]),
     ]
 }
 
@@ -542,21 +406,14 @@ fn run_linux(scs: &[Scenario]) -> Option<Vec<String>> {
         .spawn()
         .ok()?;
     let input: Vec<String> = scs.iter().map(encode).collect();
-    child
-        .stdin
-        .take()?
-        .write_all(input.join("\n").as_bytes())
-        .ok()?;
+    child.stdin.take()?.write_all(input.join("\n").as_bytes()).ok()?;
     let out = child.wait_with_output().ok()?;
     if !out.status.success() {
         return None;
     }
     let text = String::from_utf8(out.stdout).ok()?;
-    let parts: Vec<String> = text
-        .split("== ")
-        .skip(1)
-        .map(|p| p.split_once('\n').unwrap().1.to_string())
-        .collect();
+    let parts: Vec<String> =
+        text.split("== ").skip(1).map(|p| p.split_once('\n').unwrap().1.to_string()).collect();
     (parts.len() == scs.len()).then_some(parts)
 }
 

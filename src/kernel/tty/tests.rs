@@ -305,10 +305,7 @@ fn vmin_vtime_zero_zero_polls() {
 #[test]
 fn vmin_zero_vtime_positive_times_out_on_first_byte() {
     let mut l = raw_ld(0, 5);
-    assert_eq!(
-        l.read_ready(10),
-        ReadReady::BlockWithTimeout(Duration::from_millis(500))
-    );
+    assert_eq!(l.read_ready(10), ReadReady::BlockWithTimeout(Duration::from_millis(500)));
     l.receive_input(b"x");
     assert_eq!(l.read_ready(10), ReadReady::Ready);
 }
@@ -466,10 +463,7 @@ fn flushes_discard_queues() {
     l.ioctl(TCFLSH, IoctlArg::Value(TCIOFLUSH));
     assert_eq!(l.readable(), 0);
     assert_eq!(l.output_pending(), 0);
-    assert_eq!(
-        l.ioctl(TCFLSH, IoctlArg::Value(7)),
-        IoctlReply::Error(guest_abi::errno::EINVAL)
-    );
+    assert_eq!(l.ioctl(TCFLSH, IoctlArg::Value(7)), IoctlReply::Error(guest_abi::errno::EINVAL));
 }
 
 #[test]
@@ -485,27 +479,17 @@ fn tcsetsf_flushes_input_first() {
 #[test]
 fn tcgets_returns_settings_and_fionread_counts() {
     let mut l = ld();
-    assert_eq!(
-        l.ioctl(TCGETS, IoctlArg::None),
-        IoctlReply::Termios(default_termios())
-    );
+    assert_eq!(l.ioctl(TCGETS, IoctlArg::None), IoctlReply::Termios(default_termios()));
     l.receive_input(b"ab\n\x04");
     assert_eq!(l.ioctl(FIONREAD, IoctlArg::None), IoctlReply::Int(3));
-    assert_eq!(
-        LineDiscipline::ioctl_arg_kind(TIOCSWINSZ),
-        Some(IoctlArgKind::WinSize)
-    );
+    assert_eq!(LineDiscipline::ioctl_arg_kind(TIOCSWINSZ), Some(IoctlArgKind::WinSize));
     assert_eq!(LineDiscipline::ioctl_arg_kind(TIOCSPGRP), None);
 }
 
 #[test]
 fn winsize_change_requests_sigwinch() {
     let mut l = ld();
-    let ws = WinSize {
-        ws_row: 24,
-        ws_col: 80,
-        ..Default::default()
-    };
+    let ws = WinSize { ws_row: 24, ws_col: 80, ..Default::default() };
     assert_eq!(
         l.ioctl(TIOCSWINSZ, IoctlArg::WinSize(ws)),
         IoctlReply::Effects(vec![InputEffect::Signal(SIGWINCH)])

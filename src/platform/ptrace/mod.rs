@@ -12,7 +12,9 @@
 pub mod seccomp;
 pub mod stub;
 
-use super::{Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout};
+use super::{
+    Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout,
+};
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::io;
@@ -56,7 +58,10 @@ fn random_u64() -> u64 {
     if n != 8 {
         // Fall back to time and address entropy; the secret only needs to
         // be unguessable by the guest, which cannot read umk's memory.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         return t ^ (&b as *const _ as u64).rotate_left(17);
     }
     u64::from_ne_bytes(b)
@@ -70,12 +75,22 @@ impl PtracePlatform {
     pub fn new(trap_all: bool) -> Result<PtracePlatform, PlatformError> {
         // The doorbell first: seizing it is also the check that ptrace is
         // permitted here, so that is the error a user sees.
-        let mut p = PtracePlatform { stub_fd: -1, image_fd: -1, secret: 0, filter: Vec::new(), doorbell_pid: 0, known: HashSet::new(), stop_kind: Default::default() };
+        let mut p = PtracePlatform {
+            stub_fd: -1,
+            image_fd: -1,
+            secret: 0,
+            filter: Vec::new(),
+            doorbell_pid: 0,
+            known: HashSet::new(),
+            stop_kind: Default::default(),
+        };
         p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
         let name = CString::new("umk-stub").unwrap_or_default();
         // SAFETY: memfd_create with a valid C string.
-        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+        let fd = unsafe {
+            libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        };
         if fd < 0 {
             return Err(PlatformError::host("memfd_create for the stub"));
         }
@@ -86,7 +101,11 @@ impl PtracePlatform {
         }
         // SAFETY: fcntl on our fd; seals keep the stub immutable.
         unsafe {
-            libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL);
+            libc::fcntl(
+                fd,
+                libc::F_ADD_SEALS,
+                libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
+            );
         }
         // The secret's low 12 bits are zero: it rides in mmap's page-aligned
         // offset argument.
@@ -144,7 +163,10 @@ impl PtracePlatform {
         if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
             return Err(PlatformError::host("pipe2"));
         }
-        let prog = libc::sock_fprog { len: self.filter.len() as u16, filter: self.filter.as_ptr() as *mut libc::sock_filter };
+        let prog = libc::sock_fprog {
+            len: self.filter.len() as u16,
+            filter: self.filter.as_ptr() as *mut libc::sock_filter,
+        };
         let argv0 = c"umk-guest";
         let argv: [*const libc::c_char; 2] = [argv0.as_ptr(), std::ptr::null()];
         let envp: [*const libc::c_char; 1] = [std::ptr::null()];
@@ -181,10 +203,23 @@ impl PtracePlatform {
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                     libc::_exit(125);
                 }
-                if libc::syscall(libc::SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog as *const _) != 0 {
+                if libc::syscall(
+                    libc::SYS_seccomp,
+                    1, /* SECCOMP_SET_MODE_FILTER */
+                    0,
+                    &prog as *const _,
+                ) != 0
+                {
                     libc::_exit(124);
                 }
-                libc::syscall(libc::SYS_execveat, stub::STUB_FD, empty.as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH);
+                libc::syscall(
+                    libc::SYS_execveat,
+                    stub::STUB_FD,
+                    empty.as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                );
                 libc::_exit(123);
             }
         }
@@ -221,12 +256,20 @@ impl PtracePlatform {
             let status = self.wait_for(pid)?;
             if libc::WIFEXITED(status) {
                 return Err(match libc::WEXITSTATUS(status) {
-                    124 => PlatformError::SeccompDenied("seccomp(SECCOMP_SET_MODE_FILTER) failed".into()),
-                    c => PlatformError::Host { what: "starting the stub", err: io::Error::other(format!("child exited with {c}")) },
+                    124 => PlatformError::SeccompDenied(
+                        "seccomp(SECCOMP_SET_MODE_FILTER) failed".into(),
+                    ),
+                    c => PlatformError::Host {
+                        what: "starting the stub",
+                        err: io::Error::other(format!("child exited with {c}")),
+                    },
                 });
             }
             if libc::WIFSIGNALED(status) {
-                return Err(PlatformError::SeccompDenied(format!("the guest stub was killed by signal {}", libc::WTERMSIG(status))));
+                return Err(PlatformError::SeccompDenied(format!(
+                    "the guest stub was killed by signal {}",
+                    libc::WTERMSIG(status)
+                )));
             }
             let sig = libc::WSTOPSIG(status);
             let event = status >> 16;
@@ -283,7 +326,11 @@ impl PtracePlatform {
         }
         if libc::WIFSIGNALED(status) {
             self.forget(tid);
-            return Some(Event::Killed { tid, sig: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) });
+            return Some(Event::Killed {
+                tid,
+                sig: libc::WTERMSIG(status),
+                core: libc::WCOREDUMP(status),
+            });
         }
         if !libc::WIFSTOPPED(status) {
             return None;
@@ -472,7 +519,12 @@ impl Platform for PtracePlatform {
         Ok(())
     }
 
-    fn finish_syscall(&mut self, tid: HostTid, regs: &Regs, result: i64) -> Result<(), PlatformError> {
+    fn finish_syscall(
+        &mut self,
+        tid: HostTid,
+        regs: &Regs,
+        result: i64,
+    ) -> Result<(), PlatformError> {
         let mut r = *regs;
         r.rax = result as u64;
         // orig_rax = -1 skips the call (kernel/seccomp.c: a tracer may skip
@@ -482,7 +534,12 @@ impl Platform for PtracePlatform {
         self.ptrace_cont(tid, 0)
     }
 
-    fn resume_syscall_native(&mut self, tid: HostTid, regs: &Regs, see_exit: bool) -> Result<(), PlatformError> {
+    fn resume_syscall_native(
+        &mut self,
+        tid: HostTid,
+        regs: &Regs,
+        see_exit: bool,
+    ) -> Result<(), PlatformError> {
         self.set_regs(tid, regs)?;
         if see_exit {
             // SAFETY: ptrace request on a stopped tracee.
@@ -521,11 +578,21 @@ impl Platform for PtracePlatform {
         Ok(())
     }
 
-    fn inject_syscall(&mut self, tid: HostTid, nr: usize, args: [u64; 5]) -> Result<i64, PlatformError> {
+    fn inject_syscall(
+        &mut self,
+        tid: HostTid,
+        nr: usize,
+        args: [u64; 5],
+    ) -> Result<i64, PlatformError> {
         self.inject(tid, nr, [args[0], args[1], args[2], args[3], args[4], self.secret])
     }
 
-    fn inject_syscall6(&mut self, tid: HostTid, nr: usize, args: [u64; 6]) -> Result<i64, PlatformError> {
+    fn inject_syscall6(
+        &mut self,
+        tid: HostTid,
+        nr: usize,
+        args: [u64; 6],
+    ) -> Result<i64, PlatformError> {
         // Without the secret the call traps like any guest call; the
         // seccomp stop that follows is continued unchanged by `inject`
         // (seccomp lets a traced call run once its tracer resumes it).
@@ -552,7 +619,8 @@ impl Platform for PtracePlatform {
         if data.is_empty() {
             return Ok(());
         }
-        let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+        let local =
+            libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
         let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: data.len() };
         // SAFETY: `local` covers exactly `data`; the remote side is checked
         // by the host kernel.
@@ -596,7 +664,9 @@ impl Platform for PtracePlatform {
     fn blocked_signals(&mut self, tid: HostTid) -> Result<u64, PlatformError> {
         let mut mask: u64 = 0;
         // SAFETY: PTRACE_GETSIGMASK writes `addr` (8) bytes to `data`.
-        let r = unsafe { libc::ptrace(0x420a /* PTRACE_GETSIGMASK */, tid, 8usize, &mut mask as *mut u64) };
+        let r = unsafe {
+            libc::ptrace(0x420a /* PTRACE_GETSIGMASK */, tid, 8usize, &mut mask as *mut u64)
+        };
         if r < 0 {
             return Err(PlatformError::Vanished(tid));
         }
@@ -604,7 +674,8 @@ impl Platform for PtracePlatform {
     }
 
     fn signal_state(&mut self, tid: HostTid) -> Result<(u64, u64, u64), PlatformError> {
-        let s = std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| PlatformError::Vanished(tid))?;
+        let s = std::fs::read_to_string(format!("/proc/{tid}/status"))
+            .map_err(|_| PlatformError::Vanished(tid))?;
         let field = |name: &str| -> u64 {
             s.lines()
                 .find_map(|l| l.strip_prefix(name))
@@ -625,7 +696,12 @@ impl Platform for PtracePlatform {
         self
     }
     fn stub(&self) -> StubLayout {
-        StubLayout { empty_string: stub::EMPTY_STRING, empty_argv: stub::EMPTY_ARGV, exec_fd: stub::STUB_FD, image_fd: if self.image_fd >= 0 { stub::IMAGE_FD } else { -1 } }
+        StubLayout {
+            empty_string: stub::EMPTY_STRING,
+            empty_argv: stub::EMPTY_ARGV,
+            exec_fd: stub::STUB_FD,
+            image_fd: if self.image_fd >= 0 { stub::IMAGE_FD } else { -1 },
+        }
     }
 
     fn start_state(&mut self, tid: HostTid, regs: &Regs) -> Result<StartState, PlatformError> {
@@ -635,7 +711,8 @@ impl Platform for PtracePlatform {
         let mut words = [0u8; 8 * 64];
         let to_page_end = (4096 - (regs.rsp % 4096)) as usize;
         let first = to_page_end.min(words.len());
-        self.read_memory(tid, regs.rsp, &mut words[..first]).map_err(|_| PlatformError::StubBroken(tid))?;
+        self.read_memory(tid, regs.rsp, &mut words[..first])
+            .map_err(|_| PlatformError::StubBroken(tid))?;
         if first < words.len() {
             // The rest may lie past the top of the stack: zeros then.
             let _ = self.read_memory(tid, regs.rsp + first as u64, &mut words[first..]);

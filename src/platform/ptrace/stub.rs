@@ -44,9 +44,12 @@ pub fn image() -> Vec<u8> {
     e[4] = 2; // ELFCLASS64
     e[5] = 1; // little endian
     e[6] = 1; // EV_CURRENT
-    let put16 = |e: &mut Vec<u8>, off: usize, v: u16| e[off..off + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 = |e: &mut Vec<u8>, off: usize, v: u32| e[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    let put64 = |e: &mut Vec<u8>, off: usize, v: u64| e[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    let put16 =
+        |e: &mut Vec<u8>, off: usize, v: u16| e[off..off + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |e: &mut Vec<u8>, off: usize, v: u32| e[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 =
+        |e: &mut Vec<u8>, off: usize, v: u64| e[off..off + 8].copy_from_slice(&v.to_le_bytes());
     put16(&mut e, 16, 2); // ET_EXEC
     put16(&mut e, 18, 62); // EM_X86_64
     put32(&mut e, 20, 1);
@@ -57,7 +60,7 @@ pub fn image() -> Vec<u8> {
     put16(&mut e, 52, 64); // e_ehsize
     put16(&mut e, 54, 56); // e_phentsize
     put16(&mut e, 56, 1); // e_phnum
-    // PT_LOAD, R+X, the whole file at STUB_BASE
+                          // PT_LOAD, R+X, the whole file at STUB_BASE
     let ph = 64;
     put32(&mut e, ph, 1);
     put32(&mut e, ph + 4, 5);

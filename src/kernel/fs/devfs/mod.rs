@@ -107,7 +107,13 @@ pub struct DevFs {
 impl DevFs {
     /// /dev, with `console` as /dev/console and /dev/tty, and the given
     /// subdirectories (shm, pts) as plain entries.
-    pub fn new(dev: u64, console: Rc<dyn FileOps>, entropy: Entropy, shm: InodeRef, pts: InodeRef) -> Rc<DevFs> {
+    pub fn new(
+        dev: u64,
+        console: Rc<dyn FileOps>,
+        entropy: Entropy,
+        shm: InodeRef,
+        pts: InodeRef,
+    ) -> Rc<DevFs> {
         ENTROPY.with(|e| *e.borrow_mut() = Some(entropy));
         let entries = vec![
             (&b"console"[..], 10, Node::Dev(5, 1)),
@@ -136,7 +142,22 @@ struct DevNode {
 }
 
 fn node_attr(fs: &DevFs, ino: u64, mode: u32, rdev: u64, size: u64) -> Attr {
-    Attr { dev: fs.dev, ino, mode, nlink: 1, uid: 0, gid: 0, rdev, size, blocks: 0, blksize: 4096, atime: fs.mtime, mtime: fs.mtime, ctime: fs.mtime, btime: None }
+    Attr {
+        dev: fs.dev,
+        ino,
+        mode,
+        nlink: 1,
+        uid: 0,
+        gid: 0,
+        rdev,
+        size,
+        blocks: 0,
+        blksize: 4096,
+        atime: fs.mtime,
+        mtime: fs.mtime,
+        ctime: fs.mtime,
+        btime: None,
+    }
 }
 
 impl Inode for DevNode {
@@ -191,7 +212,9 @@ impl Inode for DevRoot {
     fn readdir(&self, cursor: u64, emit: &mut dyn FnMut(DirEntryOut<'_>) -> bool) -> KResult<()> {
         let fixed: [(&[u8], u64, u8); 2] = [(b".", 1, DT_DIR), (b"..", 1, DT_DIR)];
         for (i, (name, ino, dtype)) in fixed.iter().enumerate() {
-            if (i as u64) >= cursor && !emit(DirEntryOut { ino: *ino, name, dtype: *dtype, next: i as u64 + 1 }) {
+            if (i as u64) >= cursor
+                && !emit(DirEntryOut { ino: *ino, name, dtype: *dtype, next: i as u64 + 1 })
+            {
                 return Ok(());
             }
         }

@@ -32,12 +32,7 @@ impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
 
     pub fn insert(&mut self, k: K, v: V) {
         if self.map.len() >= self.cap && !self.map.contains_key(&k) {
-            if let Some(oldest) = self
-                .map
-                .iter()
-                .min_by_key(|(_, (_, s))| *s)
-                .map(|(k, _)| *k)
-            {
+            if let Some(oldest) = self.map.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k) {
                 self.map.remove(&oldest);
             }
         }

@@ -53,10 +53,7 @@ fn rec_len_from_disk(raw: u16, block_size: usize) -> usize {
 /// (fs/ext4/dir.c) checks, so that a walk always moves forward and stays in
 /// the block; returns why the entry is corrupt otherwise.
 pub fn parse_dirent(block: &[u8], off: usize, filetype: bool) -> Result<RawDirEntry<'_>, String> {
-    if off
-        .checked_add(DIRENT_HEADER_LEN)
-        .is_none_or(|end| end > block.len())
-    {
+    if off.checked_add(DIRENT_HEADER_LEN).is_none_or(|end| end > block.len()) {
         return Err(format!("directory entry at byte {off} overruns its block"));
     }
     let inode = le32(block, off);
@@ -68,9 +65,7 @@ pub fn parse_dirent(block: &[u8], off: usize, filetype: bool) -> Result<RawDirEn
         (usize::from(le16(block, off + 6)), 0)
     };
     if rec_len < min_rec_len(1) || !rec_len.is_multiple_of(4) {
-        return Err(format!(
-            "directory entry at byte {off} has rec_len {rec_len}"
-        ));
+        return Err(format!("directory entry at byte {off} has rec_len {rec_len}"));
     }
     if rec_len < min_rec_len(name_len) {
         return Err(format!(
@@ -82,15 +77,9 @@ pub fn parse_dirent(block: &[u8], off: usize, filetype: bool) -> Result<RawDirEn
             "directory entry at byte {off}: rec_len {rec_len} runs past the block end"
         ));
     }
-    let name = block
-        .get(off + DIRENT_HEADER_LEN..off + DIRENT_HEADER_LEN + name_len)
-        .unwrap_or(&[]);
-    Ok(RawDirEntry {
-        inode,
-        rec_len,
-        name,
-        file_type,
-    })
+    let name =
+        block.get(off + DIRENT_HEADER_LEN..off + DIRENT_HEADER_LEN + name_len).unwrap_or(&[]);
+    Ok(RawDirEntry { inode, rec_len, name, file_type })
 }
 
 /// Map `EXT4_FT_*` to the `DT_*` value getdents reports.
@@ -145,9 +134,7 @@ impl DxNode {
         let count = usize::from(le16(block, off + 2));
         let room = block.len().saturating_sub(off) / 8;
         if count == 0 || count > limit || limit > room {
-            return Err(format!(
-                "htree node corrupt (count {count}, limit {limit}, room {room})"
-            ));
+            return Err(format!("htree node corrupt (count {count}, limit {limit}, room {room})"));
         }
         let entries = (0..count)
             .map(|i| {
@@ -161,9 +148,7 @@ impl DxNode {
     /// Index of the child that may hold `hash`: the last entry whose hash is
     /// <= `hash` (`dx_probe`'s binary search).
     pub fn child_for(&self, hash: u32) -> usize {
-        self.entries
-            .partition_point(|&(h, _)| h <= hash)
-            .saturating_sub(1)
+        self.entries.partition_point(|&(h, _)| h <= hash).saturating_sub(1)
     }
 }
 
@@ -181,11 +166,7 @@ pub const DX_HASH_TEA_UNSIGNED: u8 = 5;
 fn legacy_hash(name: &[u8], signed: bool) -> u32 {
     let (mut hash0, mut hash1) = (0x12a3_fe2du32, 0x37ab_e8f9u32);
     for &c in name {
-        let c = if signed {
-            c as i8 as i32 as u32
-        } else {
-            u32::from(c)
-        };
+        let c = if signed { c as i8 as i32 as u32 } else { u32::from(c) };
         let mut hash = hash1.wrapping_add(hash0 ^ c.wrapping_mul(7_152_373));
         if hash & 0x8000_0000 != 0 {
             hash = hash.wrapping_sub(0x7fff_ffff);
@@ -207,11 +188,7 @@ fn str2hashbuf(msg: &[u8], num: usize, signed: bool) -> [u32; 8] {
     let take = msg.len().min(num * 4);
     let mut w = 0;
     for (i, &c) in msg.iter().take(take).enumerate() {
-        let c = if signed {
-            c as i8 as i32 as u32
-        } else {
-            u32::from(c)
-        };
+        let c = if signed { c as i8 as i32 as u32 } else { u32::from(c) };
         val = c.wrapping_add(val << 8);
         if i % 4 == 3 {
             out[w] = val;
@@ -234,10 +211,7 @@ fn half_md4_transform(buf: &mut [u32; 4], inp: &[u32; 8]) {
     let [mut a, mut b, mut c, mut d] = *buf;
     macro_rules! round {
         ($f:ident, $a:ident, $b:ident, $c:ident, $d:ident, $x:expr, $s:expr) => {
-            $a = $a
-                .wrapping_add($f($b, $c, $d))
-                .wrapping_add($x)
-                .rotate_left($s);
+            $a = $a.wrapping_add($f($b, $c, $d)).wrapping_add($x).rotate_left($s);
         };
     }
     round!(f, a, b, c, d, inp[0], 3);
@@ -306,20 +280,14 @@ pub fn dx_hash(name: &[u8], version: u8, seed: &[u32; 4]) -> Option<u32> {
             let signed = version == DX_HASH_HALF_MD4;
             // 32 bytes per round; the padding uses the length still left.
             for p in (0..name.len()).step_by(32) {
-                half_md4_transform(
-                    &mut buf,
-                    &str2hashbuf(name.get(p..).unwrap_or(&[]), 8, signed),
-                );
+                half_md4_transform(&mut buf, &str2hashbuf(name.get(p..).unwrap_or(&[]), 8, signed));
             }
             buf[1]
         }
         DX_HASH_TEA | DX_HASH_TEA_UNSIGNED => {
             let signed = version == DX_HASH_TEA;
             for p in (0..name.len()).step_by(16) {
-                tea_transform(
-                    &mut buf,
-                    &str2hashbuf(name.get(p..).unwrap_or(&[]), 4, signed),
-                );
+                tea_transform(&mut buf, &str2hashbuf(name.get(p..).unwrap_or(&[]), 4, signed));
             }
             buf[0]
         }
@@ -327,11 +295,7 @@ pub fn dx_hash(name: &[u8], version: u8, seed: &[u32; 4]) -> Option<u32> {
     };
     let hash = hash & !1;
     // EXT4_HTREE_EOF_32BIT << 1 is reserved as the end-of-directory marker.
-    Some(if hash == 0x7fff_ffff << 1 {
-        (0x7fff_ffff - 1) << 1
-    } else {
-        hash
-    })
+    Some(if hash == 0x7fff_ffff << 1 { (0x7fff_ffff - 1) << 1 } else { hash })
 }
 
 #[cfg(test)]
@@ -346,9 +310,7 @@ mod tests {
         b[8] = b'a';
         assert!(parse_dirent(&b, 0, true).unwrap_err().contains("rec_len 0"));
         b[4..6].copy_from_slice(&2000u16.to_le_bytes());
-        assert!(parse_dirent(&b, 0, true)
-            .unwrap_err()
-            .contains("past the block end"));
+        assert!(parse_dirent(&b, 0, true).unwrap_err().contains("past the block end"));
         b[4..6].copy_from_slice(&1024u16.to_le_bytes());
         let e = parse_dirent(&b, 0, true).unwrap();
         assert_eq!((e.inode, e.rec_len, e.name), (11, 1024, &b"a"[..]));
@@ -358,9 +320,7 @@ mod tests {
 
     #[test]
     fn dx_child_search() {
-        let n = DxNode {
-            entries: vec![(0, 1), (100, 2), (200, 3)],
-        };
+        let n = DxNode { entries: vec![(0, 1), (100, 2), (200, 3)] };
         assert_eq!(n.child_for(0), 0);
         assert_eq!(n.child_for(99), 0);
         assert_eq!(n.child_for(100), 1);

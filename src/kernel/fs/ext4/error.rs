@@ -48,10 +48,7 @@ pub enum Ext4Error {
 
 impl Ext4Error {
     pub(crate) fn corrupt(ino: Ino, what: impl Into<String>) -> Self {
-        Ext4Error::Corrupt {
-            ino,
-            what: what.into(),
-        }
+        Ext4Error::Corrupt { ino, what: what.into() }
     }
 
     /// The errno a system call should fail with for this error.

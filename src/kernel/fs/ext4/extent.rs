@@ -44,10 +44,7 @@ impl ExtentHeader {
     /// (compare `ext4_ext_check` in fs/ext4/extents.c).
     pub fn check(&self, node_len: usize, want_depth: Option<u16>) -> Result<(), String> {
         if self.eh_magic != EXT4_EXT_MAGIC {
-            return Err(format!(
-                "extent header corrupt (bad magic {:#06x})",
-                self.eh_magic
-            ));
+            return Err(format!("extent header corrupt (bad magic {:#06x})", self.eh_magic));
         }
         let room = node_len.saturating_sub(EXTENT_HEADER_LEN) / EXTENT_ENTRY_LEN;
         if usize::from(self.eh_max) > room || self.eh_entries > self.eh_max {
@@ -132,21 +129,12 @@ mod tests {
         node[4] = 4; // max
         assert!(ExtentHeader::parse(&node).check(60, Some(0)).is_ok());
         node[4] = 5; // 5 entries do not fit in 60 bytes
-        assert!(ExtentHeader::parse(&node)
-            .check(60, None)
-            .unwrap_err()
-            .contains("room for 4"));
+        assert!(ExtentHeader::parse(&node).check(60, None).unwrap_err().contains("room for 4"));
         node[4] = 4;
         node[6] = 9;
-        assert!(ExtentHeader::parse(&node)
-            .check(60, None)
-            .unwrap_err()
-            .contains("depth 9"));
+        assert!(ExtentHeader::parse(&node).check(60, None).unwrap_err().contains("depth 9"));
         node[0] = 0;
-        assert!(ExtentHeader::parse(&node)
-            .check(60, None)
-            .unwrap_err()
-            .contains("bad magic"));
+        assert!(ExtentHeader::parse(&node).check(60, None).unwrap_err().contains("bad magic"));
     }
 
     #[test]
@@ -156,14 +144,6 @@ mod tests {
         node[16..18].copy_from_slice(&(EXT_INIT_MAX_LEN + 3).to_le_bytes());
         node[20..24].copy_from_slice(&100u32.to_le_bytes());
         let e = Extent::parse(&node, 0);
-        assert_eq!(
-            e,
-            Extent {
-                ee_block: 7,
-                len: 3,
-                uninit: true,
-                ee_start: 100
-            }
-        );
+        assert_eq!(e, Extent { ee_block: 7, len: 3, uninit: true, ee_start: 100 });
     }
 }

@@ -74,34 +74,21 @@ impl DiskInode {
         huge_file: bool,
     ) -> Result<DiskInode, Ext4Error> {
         if b.len() < EXT4_GOOD_OLD_INODE_SIZE {
-            return Err(Ext4Error::corrupt(
-                ino,
-                format!("inode record only {} bytes", b.len()),
-            ));
+            return Err(Ext4Error::corrupt(ino, format!("inode record only {} bytes", b.len())));
         }
         let i_mode = le16(b, 0x0);
         let i_flags = le32(b, 0x20);
         let mode = u32::from(i_mode);
         // i_size_high was i_dir_acl for directories before large_dir
         // (`ext4_isize` in fs/ext4/ext4.h).
-        let size_hi = if mode & S_IFMT == S_IFREG || largedir {
-            u64::from(le32(b, 0x6C)) << 32
-        } else {
-            0
-        };
-        let i_extra_isize = if b.len() > EXT4_GOOD_OLD_INODE_SIZE {
-            le16(b, 0x80)
-        } else {
-            0
-        };
+        let size_hi =
+            if mode & S_IFMT == S_IFREG || largedir { u64::from(le32(b, 0x6C)) << 32 } else { 0 };
+        let i_extra_isize = if b.len() > EXT4_GOOD_OLD_INODE_SIZE { le16(b, 0x80) } else { 0 };
         let extra_end = EXT4_GOOD_OLD_INODE_SIZE + usize::from(i_extra_isize);
         if extra_end > b.len() || i_extra_isize % 4 != 0 {
             return Err(Ext4Error::corrupt(
                 ino,
-                format!(
-                    "i_extra_isize {i_extra_isize} does not fit a {}-byte inode",
-                    b.len()
-                ),
+                format!("i_extra_isize {i_extra_isize} does not fit a {}-byte inode", b.len()),
             ));
         }
         // A field of the extra part exists only if i_extra_isize covers it

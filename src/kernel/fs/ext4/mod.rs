@@ -65,9 +65,9 @@ mod device;
 pub mod dir;
 mod error;
 pub mod extent;
-pub mod vfs;
 pub mod inode;
 pub mod superblock;
+pub mod vfs;
 pub mod xattr;
 
 #[cfg(test)]
@@ -196,10 +196,7 @@ pub struct Ext4 {
 
 impl std::fmt::Debug for Ext4 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ext4")
-            .field("sb", &self.sb)
-            .field("geo", &self.geo)
-            .finish()
+        f.debug_struct("Ext4").field("sb", &self.sb).field("geo", &self.geo).finish()
     }
 }
 
@@ -301,16 +298,12 @@ impl Ext4 {
             first + 1 + desc_block
         };
         if pblk >= self.sb.s_blocks_count {
-            return Err(bad(format!(
-                "descriptor block {pblk} is outside the filesystem"
-            )));
+            return Err(bad(format!("descriptor block {pblk} is outside the filesystem")));
         }
-        let block = self
-            .meta_block(0, pblk, "group descriptor")
-            .map_err(|e| match e {
-                Ext4Error::Io(e) => Ext4Error::Io(e),
-                other => bad(other.to_string()),
-            })?;
+        let block = self.meta_block(0, pblk, "group descriptor").map_err(|e| match e {
+            Ext4Error::Io(e) => Ext4Error::Io(e),
+            other => bad(other.to_string()),
+        })?;
         let off = ((group % dpb) * u64::from(self.geo.desc_size)) as usize;
         let raw = block
             .get(off..off + self.geo.desc_size as usize)
@@ -343,10 +336,7 @@ impl Ext4 {
 
     fn load_inode(&self, ino: Ino) -> Result<Inode, Ext4Error> {
         if ino == 0 || ino > self.sb.s_inodes_count {
-            return Err(Ext4Error::InodeOutOfRange {
-                ino,
-                count: self.sb.s_inodes_count,
-            });
+            return Err(Ext4Error::InodeOutOfRange { ino, count: self.sb.s_inodes_count });
         }
         let ipg = self.sb.s_inodes_per_group;
         let group = u64::from((ino - 1) / ipg);
@@ -393,11 +383,8 @@ impl Ext4 {
             disk.i_blocks
         };
         let ft = disk.file_type();
-        let (rdev_major, rdev_minor) = if ft == inode::S_IFCHR || ft == inode::S_IFBLK {
-            disk.rdev()
-        } else {
-            (0, 0)
-        };
+        let (rdev_major, rdev_minor) =
+            if ft == inode::S_IFCHR || ft == inode::S_IFBLK { disk.rdev() } else { (0, 0) };
         let attr = InodeAttr {
             ino,
             mode: disk.mode(),
@@ -415,12 +402,7 @@ impl Ext4 {
             flags: disk.i_flags,
             generation: disk.i_generation,
         };
-        Ok(Inode {
-            ino,
-            disk,
-            attr,
-            last_run: Cell::new(None),
-        })
+        Ok(Inode { ino, disk, attr, last_run: Cell::new(None) })
     }
 
     /// Attributes of inode `ino` (cached).
@@ -453,10 +435,7 @@ impl Ext4 {
             ));
         }
         if let Some(p) = run.pblk {
-            if p == 0
-                || p.checked_add(run.len)
-                    .is_none_or(|end| end > self.sb.s_blocks_count)
-            {
+            if p == 0 || p.checked_add(run.len).is_none_or(|end| end > self.sb.s_blocks_count) {
                 return Err(Ext4Error::corrupt(
                     inode.ino,
                     format!(
@@ -476,11 +455,7 @@ impl Ext4 {
         let ino = inode.ino;
         // Extent trees address 2^32 logical blocks; beyond that, a hole.
         let Ok(target) = u32::try_from(lblk) else {
-            return Ok(Run {
-                lblk,
-                len: 1,
-                pblk: None,
-            });
+            return Ok(Run { lblk, len: 1, pblk: None });
         };
         let corrupt = |what: String| Ext4Error::corrupt(ino, what);
         // First block past the subtree we are in: a hole found at the end
@@ -506,20 +481,12 @@ impl Ext4 {
                         });
                     }
                 }
-                let next = extents
-                    .get(i)
-                    .map_or(subtree_end, |e| u64::from(e.ee_block).min(subtree_end));
-                return Ok(Run {
-                    lblk,
-                    len: next.saturating_sub(lblk).max(1),
-                    pblk: None,
-                });
+                let next =
+                    extents.get(i).map_or(subtree_end, |e| u64::from(e.ee_block).min(subtree_end));
+                return Ok(Run { lblk, len: next.saturating_sub(lblk).max(1), pblk: None });
             }
             if n == 0 {
-                return Err(corrupt(format!(
-                    "empty extent index node at depth {}",
-                    hdr.eh_depth
-                )));
+                return Err(corrupt(format!("empty extent index node at depth {}", hdr.eh_depth)));
             }
             let idxs: Vec<ExtentIdx> = (0..n).map(|i| ExtentIdx::parse(&node, i)).collect();
             let i = idxs.partition_point(|x| x.ei_block <= target);
@@ -528,11 +495,7 @@ impl Ext4 {
             }
             let Some(child) = i.checked_sub(1).and_then(|j| idxs.get(j)) else {
                 // Before the first index entry: a hole up to it.
-                return Ok(Run {
-                    lblk,
-                    len: subtree_end.saturating_sub(lblk).max(1),
-                    pblk: None,
-                });
+                return Ok(Run { lblk, len: subtree_end.saturating_sub(lblk).max(1), pblk: None });
             };
             node = self.meta_block(ino, child.ei_leaf, "extent tree")?;
             want_depth = Some(hdr.eh_depth - 1);
@@ -564,11 +527,7 @@ impl Ext4 {
             for depth in (0..level).rev() {
                 if ptr == 0 {
                     // A missing indirect block: the rest of its subtree is a hole.
-                    return Ok(Run {
-                        lblk,
-                        len: sub_span - rel,
-                        pblk: None,
-                    });
+                    return Ok(Run { lblk, len: sub_span - rel, pblk: None });
                 }
                 let block = self.meta_block(ino, ptr, "indirect")?;
                 let unit = apb.pow(depth);
@@ -582,11 +541,7 @@ impl Ext4 {
             }
         }
         // Past what a triple-indirect map can address.
-        Ok(Run {
-            lblk,
-            len: 1,
-            pblk: None,
-        })
+        Ok(Run { lblk, len: 1, pblk: None })
     }
 
     // ---- file data ----
@@ -600,10 +555,7 @@ impl Ext4 {
             let entries =
                 xattr::parse_entries(area, 4).map_err(|e| Ext4Error::corrupt(inode.ino, e))?;
             // Index 7 (EXT4_XATTR_INDEX_SYSTEM) + "data".
-            if let Some(e) = entries
-                .iter()
-                .find(|e| e.e_name_index == 7 && e.name == b"data")
-            {
+            if let Some(e) = entries.iter().find(|e| e.e_name_index == 7 && e.name == b"data") {
                 let v = xattr::inline_value(area, 4, e)
                     .map_err(|e| Ext4Error::corrupt(inode.ino, e))?;
                 data.extend_from_slice(v);
@@ -665,11 +617,7 @@ impl Ext4 {
         let run = self.map_run(&inode, offset / bs)?;
         Ok(run.pblk.map(|p| {
             let into = offset - run.lblk * bs;
-            let end = run
-                .lblk
-                .saturating_add(run.len)
-                .saturating_mul(bs)
-                .min(size);
+            let end = run.lblk.saturating_add(run.len).saturating_mul(bs).min(size);
             (p * bs + into, end - offset)
         }))
     }
@@ -684,10 +632,7 @@ impl Ext4 {
         }
         let size = inode.disk.i_size;
         if size == 0 || size > MAX_SYMLINK_LEN {
-            return Err(Ext4Error::corrupt(
-                ino,
-                format!("symlink target length {size}"),
-            ));
+            return Err(Ext4Error::corrupt(ino, format!("symlink target length {size}")));
         }
         let len = size as usize;
         if inode.has_flag(EXT4_INLINE_DATA_FL) {
@@ -697,20 +642,11 @@ impl Ext4 {
         }
         // A fast symlink keeps its target in i_block and owns no blocks
         // besides an xattr block (`ext4_inode_is_fast_symlink`).
-        let ea_blocks = if inode.disk.i_file_acl != 0 {
-            self.geo.cluster_size / 512
-        } else {
-            0
-        };
+        let ea_blocks = if inode.disk.i_file_acl != 0 { self.geo.cluster_size / 512 } else { 0 };
         if !inode.has_flag(EXT4_EXTENTS_FL) && inode.attr.blocks.saturating_sub(ea_blocks) == 0 {
-            return inode
-                .disk
-                .i_block
-                .get(..len)
-                .map(<[u8]>::to_vec)
-                .ok_or_else(|| {
-                    Ext4Error::corrupt(ino, format!("fast symlink of length {len} exceeds i_block"))
-                });
+            return inode.disk.i_block.get(..len).map(<[u8]>::to_vec).ok_or_else(|| {
+                Ext4Error::corrupt(ino, format!("fast symlink of length {len} exceeds i_block"))
+            });
         }
         let mut buf = vec![0u8; len];
         let n = self.read(ino, 0, &mut buf)?;
@@ -776,9 +712,7 @@ impl Ext4 {
                 v.truncate(n);
                 v
             } else {
-                xattr::inline_value(region, base, e)
-                    .map_err(corrupt)?
-                    .to_vec()
+                xattr::inline_value(region, base, e).map_err(corrupt)?.to_vec()
             };
             let value = if e.e_name_index == 2 || e.e_name_index == 3 {
                 xattr::acl_to_xattr(&value).map_err(corrupt)?
@@ -809,11 +743,7 @@ impl Ext4 {
         let run = self.map_run(inode, lblk)?;
         match run.pblk {
             None => Ok(None),
-            Some(p) => Ok(Some(self.meta_block(
-                inode.ino,
-                p + (lblk - run.lblk),
-                "directory",
-            )?)),
+            Some(p) => Ok(Some(self.meta_block(inode.ino, p + (lblk - run.lblk), "directory")?)),
         }
     }
 
@@ -888,11 +818,7 @@ impl Ext4 {
             return Ok(None);
         };
         let info = DxRootInfo::parse(&root);
-        let max_levels = if self.sb.has_incompat(superblock::INCOMPAT_LARGEDIR) {
-            3
-        } else {
-            2
-        };
+        let max_levels = if self.sb.has_incompat(superblock::INCOMPAT_LARGEDIR) { 3 } else { 2 };
         if info.info_length < 8 || usize::from(info.indirect_levels) >= max_levels {
             return Ok(None);
         }
@@ -1058,36 +984,15 @@ impl Ext4 {
         let data = self.inline_data(inode)?;
         let parent = le32(&data, 0);
         let dotdot_end = INLINE_DOTDOT_SIZE as u64;
-        if cursor == 0
-            && !f(
-                &DirEntry {
-                    ino: inode.ino,
-                    name: b".",
-                    file_type: 4,
-                },
-                1,
-            )
-        {
+        if cursor == 0 && !f(&DirEntry { ino: inode.ino, name: b".", file_type: 4 }, 1) {
             return Ok(0);
         }
-        if cursor <= 1
-            && !f(
-                &DirEntry {
-                    ino: parent,
-                    name: b"..",
-                    file_type: 4,
-                },
-                dotdot_end,
-            )
-        {
+        if cursor <= 1 && !f(&DirEntry { ino: parent, name: b"..", file_type: 4 }, dotdot_end) {
             return Ok(1);
         }
         // The entries in i_block and those in the xattr are two separate
         // chains; neither may run into the other.
-        let regions = [
-            (INLINE_DOTDOT_SIZE, inode::I_BLOCK_LEN),
-            (inode::I_BLOCK_LEN, data.len()),
-        ];
+        let regions = [(INLINE_DOTDOT_SIZE, inode::I_BLOCK_LEN), (inode::I_BLOCK_LEN, data.len())];
         for (start, end) in regions {
             let Some(chunk) = data.get(start..end) else {
                 continue;
@@ -1123,19 +1028,11 @@ fn run_in_table(table: &[u8], idx: usize, n: usize, lblk: u64) -> Run {
     let mut len = 1u64;
     for j in idx + 1..n {
         let p = u64::from(le32(table, j * 4));
-        let contiguous = if first == 0 {
-            p == 0
-        } else {
-            p == first + (j - idx) as u64
-        };
+        let contiguous = if first == 0 { p == 0 } else { p == first + (j - idx) as u64 };
         if !contiguous {
             break;
         }
         len += 1;
     }
-    Run {
-        lblk,
-        len,
-        pblk: (first != 0).then_some(first),
-    }
+    Run { lblk, len, pblk: (first != 0).then_some(first) }
 }

@@ -152,11 +152,8 @@ impl SuperBlock {
         };
         let s_rev_level = le32(b, 0x4C);
         // Revision 0 ("good old") filesystems have fixed inode size and first inode.
-        let (s_first_ino, s_inode_size) = if s_rev_level == 0 {
-            (11, 128)
-        } else {
-            (le32(b, 0x54), le16(b, 0x58))
-        };
+        let (s_first_ino, s_inode_size) =
+            if s_rev_level == 0 { (11, 128) } else { (le32(b, 0x54), le16(b, 0x58)) };
         Ok(SuperBlock {
             s_inodes_count: le32(b, 0x0),
             s_blocks_count: u64::from(le32(b, 0x4)) | hi(0x150),
@@ -209,10 +206,7 @@ impl SuperBlock {
         let bad = |what: String| Err(Ext4Error::BadSuperblock(what));
         // ext4 allows 1 KiB .. 64 KiB blocks (EXT4_MAX_BLOCK_LOG_SIZE = 16).
         if self.s_log_block_size > 6 {
-            return bad(format!(
-                "block size 2^(10+{}) is too large",
-                self.s_log_block_size
-            ));
+            return bad(format!("block size 2^(10+{}) is too large", self.s_log_block_size));
         }
         let block_size = 1024u32 << self.s_log_block_size;
         let bs = u64::from(block_size);
@@ -251,10 +245,7 @@ impl SuperBlock {
             Ext4Error::BadSuperblock(format!("s_blocks_count {} overflows", self.s_blocks_count))
         })?;
         if need > dev_size {
-            return Err(Ext4Error::Truncated {
-                need,
-                have: dev_size,
-            });
+            return Err(Ext4Error::Truncated { need, have: dev_size });
         }
         let groups = (self.s_blocks_count - u64::from(self.s_first_data_block))
             .div_ceil(u64::from(self.s_blocks_per_group));
@@ -367,10 +358,7 @@ mod tests {
 
     #[test]
     fn incompat_names_lists_known_and_unknown_bits() {
-        assert_eq!(
-            incompat_names(INCOMPAT_ENCRYPT | 0x8000_0000),
-            "encrypt, unknown 0x80000000"
-        );
+        assert_eq!(incompat_names(INCOMPAT_ENCRYPT | 0x8000_0000), "encrypt, unknown 0x80000000");
     }
 
     #[test]

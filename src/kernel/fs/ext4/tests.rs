@@ -17,9 +17,7 @@ const DEBUGFS: &str = "/usr/sbin/debugfs";
 const E2FSCK: &str = "/usr/sbin/e2fsck";
 
 fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}{}",
@@ -128,29 +126,17 @@ fn fixture(args: &[&str], size: &str, big: bool, extra: &[&str]) -> Fixture {
     if !extra.is_empty() {
         let cmds = dir.path().join("cmds");
         fs::write(&cmds, extra.join("\n") + "\n").unwrap();
-        run(Command::new(DEBUGFS)
-            .arg("-w")
-            .arg("-f")
-            .arg(&cmds)
-            .arg(&img));
+        run(Command::new(DEBUGFS).arg("-w").arg("-f").arg(&cmds).arg(&img));
     }
     // `mke2fs -d` writes every directory linearly; `e2fsck -D` rebuilds the
     // large ones as hashed (htree) directories. Exit status 1 means "fixed".
-    let st = Command::new(E2FSCK)
-        .args(["-f", "-y", "-D"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let st = Command::new(E2FSCK).args(["-f", "-y", "-D"]).arg(&img).output().unwrap();
     assert!(
         st.status.code().is_some_and(|c| c <= 1),
         "e2fsck: {}",
         String::from_utf8_lossy(&st.stdout)
     );
-    Fixture {
-        _dir: dir,
-        host,
-        img,
-    }
+    Fixture { _dir: dir, host, img }
 }
 
 fn open_file(img: &Path) -> Ext4 {
@@ -214,12 +200,7 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
         }
     }
     assert_eq!(names, want, "entries of {}", host.display());
-    assert_eq!(
-        entries.len(),
-        names.len(),
-        "duplicate entries in {}",
-        host.display()
-    );
+    assert_eq!(entries.len(), names.len(), "duplicate entries in {}", host.display());
     for (name, ino, dt) in &entries {
         assert_eq!(
             fs.lookup(dir, name).unwrap(),
@@ -245,12 +226,7 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
         assert_eq!(attr.gid, meta.gid());
         assert_eq!(attr.mtime.0, meta.mtime(), "mtime of {}", path.display());
         if !meta.is_dir() {
-            assert_eq!(
-                attr.nlink as u64,
-                meta.nlink(),
-                "nlink of {}",
-                path.display()
-            );
+            assert_eq!(attr.nlink as u64, meta.nlink(), "nlink of {}", path.display());
             assert_eq!(attr.size, meta.size(), "size of {}", path.display());
         }
         if meta.nlink() > 1 && !meta.is_dir() {
@@ -275,11 +251,7 @@ fn compare_tree(fs: &Ext4, host: &Path, dir: Ino, links: &mut HashMap<u64, Ino>)
                 check_sparse(fs, *ino, &path);
             } else {
                 let data = read_all(fs, *ino);
-                assert!(
-                    data == fs::read(&path).unwrap(),
-                    "contents of {}",
-                    path.display()
-                );
+                assert!(data == fs::read(&path).unwrap(), "contents of {}", path.display());
             }
         }
     }
@@ -314,10 +286,7 @@ fn check_sparse(fs: &Ext4, ino: Ino, path: &Path) {
     std::os::unix::fs::FileExt::read_exact_at(&host, &mut want, size - 20_000).unwrap();
     assert!(tail == want, "tail of the sparse file");
     assert_eq!(fs.read(ino, size, &mut tail).unwrap(), 0);
-    let (phys, len) = fs
-        .map_extent(ino, size - 1)
-        .unwrap()
-        .expect("data at the end is mapped");
+    let (phys, len) = fs.map_extent(ino, size - 1).unwrap().expect("data at the end is mapped");
     assert!(len == 1 && phys < fs.stats().blocks * u64::from(fs.block_size()));
 }
 
@@ -358,41 +327,24 @@ fn check_variant_sized(args: &[&str], more_cmds: &[&str], size: &str, big: bool)
 }
 
 fn check_extras(fs: &Ext4, big: bool) {
-    let dev = |name: &[u8]| {
-        fs.inode(fs.lookup(ROOT_INO, name).unwrap().unwrap())
-            .unwrap()
-    };
+    let dev = |name: &[u8]| fs.inode(fs.lookup(ROOT_INO, name).unwrap().unwrap()).unwrap();
     let c = dev(b"dev_c");
-    assert_eq!(
-        (c.mode & 0o170000, c.rdev_major, c.rdev_minor),
-        (0o020000, 4, 5)
-    );
+    assert_eq!((c.mode & 0o170000, c.rdev_major, c.rdev_minor), (0o020000, 4, 5));
     let b = dev(b"dev_b");
-    assert_eq!(
-        (b.mode & 0o170000, b.rdev_major, b.rdev_minor),
-        (0o060000, 259, 300)
-    );
+    assert_eq!((b.mode & 0o170000, b.rdev_major, b.rdev_minor), (0o060000, 259, 300));
     let old = dev(b"dev_old");
     assert_eq!((old.rdev_major, old.rdev_minor), (1, 3));
     let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
     let x = fs.xattrs(tiny).unwrap();
+    assert!(x.contains(&(b"user.foo".to_vec(), b"bar".to_vec())), "{x:?}");
     assert!(
-        x.contains(&(b"user.foo".to_vec(), b"bar".to_vec())),
-        "{x:?}"
-    );
-    assert!(
-        x.contains(&(
-            b"security.selinux".to_vec(),
-            b"system_u:object_r:etc_t:s0".to_vec()
-        )),
+        x.contains(&(b"security.selinux".to_vec(), b"system_u:object_r:etc_t:s0".to_vec())),
         "{x:?}"
     );
     let sub = fs.lookup(ROOT_INO, b"sub").unwrap().unwrap();
     let x = fs.xattrs(sub).unwrap();
     assert_eq!(
-        x.iter()
-            .find(|(n, _)| n == b"user.big_value_in_block")
-            .map(|(_, v)| v.len()),
+        x.iter().find(|(n, _)| n == b"user.big_value_in_block").map(|(_, v)| v.len()),
         Some(160)
     );
     assert_eq!(fs.lookup(ROOT_INO, b"no such name").unwrap(), None);
@@ -402,10 +354,7 @@ fn check_extras(fs: &Ext4, big: bool) {
     }
     assert!(matches!(fs.lookup(tiny, b"x"), Err(Ext4Error::NotDir(_))));
     assert!(matches!(fs.readlink(tiny), Err(Ext4Error::NotSymlink(_))));
-    assert!(matches!(
-        fs.inode(0),
-        Err(Ext4Error::InodeOutOfRange { .. })
-    ));
+    assert!(matches!(fs.inode(0), Err(Ext4Error::InodeOutOfRange { .. })));
 }
 
 /// Every name of the 3000-entry directory must be found through the hash
@@ -413,10 +362,7 @@ fn check_extras(fs: &Ext4, big: bool) {
 fn check_htree(fs: &Ext4) {
     let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
     let inode = fs.get_inode(many).unwrap();
-    assert!(
-        inode.has_flag(inode::EXT4_INDEX_FL),
-        "e2fsck -D indexed the directory"
-    );
+    assert!(inode.has_flag(inode::EXT4_INDEX_FL), "e2fsck -D indexed the directory");
     for (name, ino, _) in list_dir(fs, many) {
         if name != b"." && name != b".." {
             assert_eq!(
@@ -435,10 +381,8 @@ fn ext4_default() {
     // A timestamp past 2038 with nanoseconds: epoch bits 01 in mtime_extra
     // add 2^32 to the (signed) 32-bit seconds.
     let extra = format!("sif dev_c mtime_extra {:#x}", (123_456_789u32 << 2) | 1);
-    let fs = check_variant_with(
-        &["-t", "ext4", "-b", "4096"],
-        &[&extra, "sif dev_c mtime 0x80000000"],
-    );
+    let fs =
+        check_variant_with(&["-t", "ext4", "-b", "4096"], &[&extra, "sif dev_c mtime 0x80000000"]);
     assert_eq!(fs.block_size(), 4096);
     let dev_c = fs.lookup(ROOT_INO, b"dev_c").unwrap().unwrap();
     assert_eq!(fs.inode(dev_c).unwrap().mtime, (1 << 31, 123_456_789));
@@ -446,10 +390,7 @@ fn ext4_default() {
     let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
     assert!(fs.inode(many).unwrap().flags & inode::EXT4_INDEX_FL != 0);
     let frag = fs.lookup(ROOT_INO, b"fragmented").unwrap().unwrap();
-    assert!(
-        fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 1,
-        "extent tree depth >= 1"
-    );
+    assert!(fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 1, "extent tree depth >= 1");
     let ino = fs.inode(ROOT_INO).unwrap();
     assert!(ino.crtime.is_some());
 }
@@ -464,10 +405,7 @@ fn ext4_tea_hash() {
 
 #[test]
 fn ext4_tea_hash_unsigned() {
-    check_variant_with(
-        &["-t", "ext4"],
-        &["ssv def_hash_version tea", "ssv flags 2"],
-    );
+    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version tea", "ssv flags 2"]);
 }
 
 #[test]
@@ -477,10 +415,7 @@ fn ext4_legacy_hash() {
 
 #[test]
 fn ext4_legacy_hash_unsigned() {
-    check_variant_with(
-        &["-t", "ext4"],
-        &["ssv def_hash_version legacy", "ssv flags 2"],
-    );
+    check_variant_with(&["-t", "ext4"], &["ssv def_hash_version legacy", "ssv flags 2"]);
 }
 
 #[test]
@@ -548,16 +483,10 @@ fn ext4_1k_blocks() {
     let fs = check_variant(&["-t", "ext4", "-b", "1024"]);
     let frag = fs.lookup(ROOT_INO, b"fragmented").unwrap().unwrap();
     // 1500 extents at 84 per 1 KiB leaf need a two-level index.
-    assert!(
-        fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 2,
-        "extent tree depth >= 2"
-    );
+    assert!(fs.get_inode(frag).unwrap().disk.block_word(1) >> 16 >= 2, "extent tree depth >= 2");
     // At 1 KiB the 3000-entry directory needs an interior index level.
     let many = fs.lookup(ROOT_INO, b"many").unwrap().unwrap();
-    let root = fs
-        .dir_block(&fs.get_inode(many).unwrap(), 0)
-        .unwrap()
-        .unwrap();
+    let root = fs.dir_block(&fs.get_inode(many).unwrap(), 0).unwrap().unwrap();
     assert_eq!(dir::DxRootInfo::parse(&root).indirect_levels, 1);
 }
 
@@ -583,10 +512,7 @@ fn ext4_inline_data() {
     assert!(inline(b"hundred"), "file continued in system.data");
     assert!(inline(b"small_dir"), "small dir stored inline");
     let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
-    assert!(matches!(
-        fs.map_extent(tiny, 0),
-        Err(Ext4Error::NotBlockMapped(_))
-    ));
+    assert!(matches!(fs.map_extent(tiny, 0), Err(Ext4Error::NotBlockMapped(_))));
 }
 
 #[test]
@@ -615,13 +541,8 @@ fn ext4_meta_bg() {
 fn xattr_acl_and_ea_inode() {
     let dir = tempfile::tempdir().unwrap();
     // A POSIX ACL in the getxattr format: version 2, then (tag, perm, id).
-    let entries: [(u16, u16, u32); 5] = [
-        (1, 6, !0),
-        (2, 4, 1000),
-        (4, 4, !0),
-        (0x10, 4, !0),
-        (0x20, 4, !0),
-    ];
+    let entries: [(u16, u16, u32); 5] =
+        [(1, 6, !0), (2, 4, 1000), (4, 4, !0), (0x10, 4, !0), (0x20, 4, !0)];
     let mut acl = 2u32.to_le_bytes().to_vec();
     for (tag, perm, id) in entries {
         acl.extend_from_slice(&tag.to_le_bytes());
@@ -631,39 +552,18 @@ fn xattr_acl_and_ea_inode() {
     fs::write(dir.path().join("acl"), &acl).unwrap();
     let big: Vec<u8> = (0..10_240).map(|i| i as u8).collect();
     fs::write(dir.path().join("bigval"), &big).unwrap();
-    let acl_cmd = format!(
-        "ea_set -f {} tiny system.posix_acl_access",
-        dir.path().join("acl").display()
-    );
-    let big_cmd = format!(
-        "ea_set -f {} tiny user.huge",
-        dir.path().join("bigval").display()
-    );
-    let fx = fixture(
-        &["-t", "ext4", "-O", "ea_inode"],
-        "16M",
-        false,
-        &[&acl_cmd, &big_cmd],
-    );
+    let acl_cmd =
+        format!("ea_set -f {} tiny system.posix_acl_access", dir.path().join("acl").display());
+    let big_cmd = format!("ea_set -f {} tiny user.huge", dir.path().join("bigval").display());
+    let fx = fixture(&["-t", "ext4", "-O", "ea_inode"], "16M", false, &[&acl_cmd, &big_cmd]);
     let fs = open_file(&fx.img);
     let tiny = fs.lookup(ROOT_INO, b"tiny").unwrap().unwrap();
     let x = fs.xattrs(tiny).unwrap();
     // debugfs stored the ACL in ext4's compact format; we give back the
     // getxattr format.
-    assert!(
-        x.contains(&(b"system.posix_acl_access".to_vec(), acl)),
-        "{x:?}"
-    );
-    let huge = &x
-        .iter()
-        .find(|(n, _)| n == b"user.huge")
-        .expect("user.huge")
-        .1;
-    assert!(
-        huge.len() >= 1024 && huge[..] == big[..huge.len()],
-        "{} bytes",
-        huge.len()
-    );
+    assert!(x.contains(&(b"system.posix_acl_access".to_vec(), acl)), "{x:?}");
+    let huge = &x.iter().find(|(n, _)| n == b"user.huge").expect("user.huge").1;
+    assert!(huge.len() >= 1024 && huge[..] == big[..huge.len()], "{} bytes", huge.len());
     // ...and that value really lives in an EA inode.
     let inode = fs.get_inode(tiny).unwrap();
     let mut raw = xattr::parse_entries(&inode.disk.xattr_area, 4).unwrap();
@@ -671,10 +571,7 @@ fn xattr_acl_and_ea_inode() {
         let block = fs.meta_block(tiny, inode.disk.i_file_acl, "xattr").unwrap();
         raw.extend(xattr::parse_entries(&block, xattr::XATTR_BLOCK_HEADER_LEN).unwrap());
     }
-    assert!(
-        raw.iter().any(|e| e.name == b"huge" && e.e_value_inum != 0),
-        "{raw:?}"
-    );
+    assert!(raw.iter().any(|e| e.name == b"huge" && e.e_value_inum != 0), "{raw:?}");
 }
 
 /// Read `dir` one entry per call, resuming from the returned cursor each
@@ -768,11 +665,7 @@ impl BlockDevice for CountingDev {
 fn big_reads_are_coalesced_and_metadata_cached() {
     let fx = fixture(&["-t", "ext4", "-b", "4096"], "64M", true, &[]);
     let reads = Rc::new(Cell::new(0));
-    let fs = Ext4::open(Box::new(CountingDev(
-        fs::read(&fx.img).unwrap(),
-        reads.clone(),
-    )))
-    .unwrap();
+    let fs = Ext4::open(Box::new(CountingDev(fs::read(&fx.img).unwrap(), reads.clone()))).unwrap();
     let big = fs.lookup(ROOT_INO, b"big").unwrap().unwrap();
     let size = fs.inode(big).unwrap().size as usize;
     let runs = {
@@ -801,11 +694,7 @@ fn big_reads_are_coalesced_and_metadata_cached() {
         fs.read(big, off as u64, &mut chunk).unwrap();
         calls += 1;
     }
-    assert!(
-        reads.get() <= calls + runs,
-        "{} device reads for {calls} read calls",
-        reads.get()
-    );
+    assert!(reads.get() <= calls + runs, "{} device reads for {calls} read calls", reads.get());
     assert!(buf == fs::read(fx.host.join("big")).unwrap());
 }
 
@@ -832,10 +721,7 @@ fn test_bad_magic() {
     img[1024 + 0x39] = 0x12;
     let e = open_vec(img).unwrap_err();
     assert!(matches!(e, Ext4Error::BadMagic(0x1234)));
-    assert_eq!(
-        e.to_string(),
-        "bad superblock magic 0x1234 (not an ext2/3/4 image)"
-    );
+    assert_eq!(e.to_string(), "bad superblock magic 0x1234 (not an ext2/3/4 image)");
 }
 
 #[test]
@@ -847,10 +733,7 @@ fn test_unknown_incompat_feature() {
         | 0x0100_0000;
     img[off..off + 4].copy_from_slice(&v.to_le_bytes());
     let e = open_vec(img).unwrap_err().to_string();
-    assert_eq!(
-        e,
-        "unsupported incompatible feature(s): 0x1010000 (encrypt, unknown 0x1000000)"
-    );
+    assert_eq!(e, "unsupported incompatible feature(s): 0x1010000 (encrypt, unknown 0x1000000)");
 }
 
 #[test]
@@ -867,20 +750,13 @@ fn test_truncated_image() {
 #[test]
 fn test_rec_len_zero() {
     let (_fx, img) = small_image(&["-t", "ext4"]);
-    let (root_block, _) = open_vec(img.clone())
-        .unwrap()
-        .map_extent(ROOT_INO, 0)
-        .unwrap()
-        .unwrap();
+    let (root_block, _) = open_vec(img.clone()).unwrap().map_extent(ROOT_INO, 0).unwrap().unwrap();
     let mut bad = img;
     // The first entry is "."; zero its rec_len.
     let p = root_block as usize + 4;
     bad[p..p + 2].copy_from_slice(&0u16.to_le_bytes());
     let fs = open_vec(bad).unwrap();
-    let e = fs
-        .read_dir(ROOT_INO, 0, &mut |_, _| true)
-        .unwrap_err()
-        .to_string();
+    let e = fs.read_dir(ROOT_INO, 0, &mut |_, _| true).unwrap_err().to_string();
     assert!(
         e.starts_with("inode 2: directory block 0: directory entry at byte 0 has rec_len 0"),
         "{e}"
@@ -891,19 +767,12 @@ fn test_rec_len_zero() {
 #[test]
 fn test_rec_len_past_block_end() {
     let (_fx, img) = small_image(&["-t", "ext2"]);
-    let (root_block, _) = open_vec(img.clone())
-        .unwrap()
-        .map_extent(ROOT_INO, 0)
-        .unwrap()
-        .unwrap();
+    let (root_block, _) = open_vec(img.clone()).unwrap().map_extent(ROOT_INO, 0).unwrap().unwrap();
     let mut bad = img;
     let p = root_block as usize + 12 + 4; // ".." entry
     bad[p..p + 2].copy_from_slice(&0xfff0u16.to_le_bytes());
     let fs = open_vec(bad).unwrap();
-    let e = fs
-        .read_dir(ROOT_INO, 0, &mut |_, _| true)
-        .unwrap_err()
-        .to_string();
+    let e = fs.read_dir(ROOT_INO, 0, &mut |_, _| true).unwrap_err().to_string();
     assert!(e.contains("runs past the block end"), "{e}");
 }
 
@@ -925,10 +794,7 @@ fn test_extent_header_corrupt() {
     bad[off] = 0;
     let fs = open_vec(bad).unwrap();
     let e = fs.read(ino, 0, &mut [0u8; 10]).unwrap_err().to_string();
-    assert_eq!(
-        e,
-        format!("inode {ino}: extent header corrupt (bad magic 0xf300)")
-    );
+    assert_eq!(e, format!("inode {ino}: extent header corrupt (bad magic 0xf300)"));
 }
 
 #[test]
@@ -1031,10 +897,7 @@ fn metadata_regions(img: &[u8]) -> Vec<(usize, usize)> {
     let bs = fs.bs() as usize;
     // The used parts only, so that most flips hit something that matters.
     let gdt_len = (fs.geo.groups as usize * fs.geo.desc_size as usize).min(bs);
-    let mut regions = vec![
-        (1024, 0x170),
-        (bs * (fs.sb.s_first_data_block as usize + 1), gdt_len),
-    ];
+    let mut regions = vec![(1024, 0x170), (bs * (fs.sb.s_first_data_block as usize + 1), gdt_len)];
     // Inode records: the fixed 128 bytes (mode, size, flags, i_block) plus
     // the start of the extra part, one region per inode so that each is hit
     // as often as the others.
@@ -1080,10 +943,8 @@ fn metadata_regions(img: &[u8]) -> Vec<(usize, usize)> {
 
 fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
     // EXT4_FUZZ_ITERS=n runs a longer campaign by hand.
-    let iterations = std::env::var("EXT4_FUZZ_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(iterations);
+    let iterations =
+        std::env::var("EXT4_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(iterations);
     let fx = fixture(args, "4M", false, extra);
     // A deep-ish extent tree even in the small image.
     let img = fs::read(&fx.img).unwrap();
@@ -1139,20 +1000,12 @@ fn fuzz(args: &[&str], extra: &[&str], iterations: u64) {
 
 #[test]
 fn fuzz_ext4_metadata() {
-    fuzz(
-        &["-t", "ext4", "-b", "4096"],
-        &["ea_set /tiny user.foo bar", "mknod dev_c c 4 5"],
-        300,
-    );
+    fuzz(&["-t", "ext4", "-b", "4096"], &["ea_set /tiny user.foo bar", "mknod dev_c c 4 5"], 300);
 }
 
 #[test]
 fn fuzz_ext2_metadata() {
-    fuzz(
-        &["-t", "ext2", "-b", "1024"],
-        &["ea_set /tiny user.foo bar"],
-        300,
-    );
+    fuzz(&["-t", "ext2", "-b", "1024"], &["ea_set /tiny user.foo bar"], 300);
 }
 
 #[test]

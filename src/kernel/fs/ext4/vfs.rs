@@ -16,7 +16,8 @@ pub struct ImageFs {
     pub dev: u64,
     /// The pipe behind each fifo of the image that has been opened: fifo
     /// state lives in memory, the image only names the fifo.
-    pub fifos: std::cell::RefCell<std::collections::HashMap<Ino, Rc<crate::kernel::fs::pipe::Pipe>>>,
+    pub fifos:
+        std::cell::RefCell<std::collections::HashMap<Ino, Rc<crate::kernel::fs::pipe::Pipe>>>,
     pub waker: crate::kernel::wait::Waker,
 }
 
@@ -74,7 +75,9 @@ impl Inode for ImageInode {
     fn readdir(&self, cursor: u64, emit: &mut dyn FnMut(DirEntryOut<'_>) -> bool) -> KResult<()> {
         self.fs
             .ext4
-            .read_dir(self.ino, cursor, &mut |e, next| emit(DirEntryOut { ino: e.ino as u64, name: e.name, dtype: e.file_type, next }))
+            .read_dir(self.ino, cursor, &mut |e, next| {
+                emit(DirEntryOut { ino: e.ino as u64, name: e.name, dtype: e.file_type, next })
+            })
             .map_err(eio)?;
         Ok(())
     }
@@ -87,7 +90,10 @@ impl Inode for ImageInode {
         self.fs.ext4.read(self.ino, off, buf).map_err(eio)
     }
 
-    fn open_special(&self, flags: i32) -> Option<KResult<Rc<dyn crate::kernel::fs::file::FileOps>>> {
+    fn open_special(
+        &self,
+        flags: i32,
+    ) -> Option<KResult<Rc<dyn crate::kernel::fs::file::FileOps>>> {
         let a = match self.attr() {
             Ok(a) => a,
             Err(e) => return Some(Err(e)),
@@ -96,7 +102,13 @@ impl Inode for ImageInode {
         match a.mode & S_IFMT {
             S_IFCHR | S_IFBLK => Some(crate::kernel::fs::devfs::open_device(a.mode, a.rdev)),
             S_IFIFO => {
-                let pipe = self.fs.fifos.borrow_mut().entry(self.ino).or_insert_with(|| crate::kernel::fs::pipe::Pipe::new(&self.fs.waker)).clone();
+                let pipe = self
+                    .fs
+                    .fifos
+                    .borrow_mut()
+                    .entry(self.ino)
+                    .or_insert_with(|| crate::kernel::fs::pipe::Pipe::new(&self.fs.waker))
+                    .clone();
                 Some(crate::kernel::fs::pipe::fifo_open(&pipe, flags))
             }
             // Opening a socket inode is ENXIO on Linux too.

@@ -68,7 +68,10 @@ fn hex(b: &[u8]) -> String {
 pub fn check_header(log: &[u8], base_id: &[u8]) -> Result<usize, OverlayError> {
     let bad = |why: String| Err(OverlayError::CorruptHeader(why));
     if log.len() < 8 || &log[..8] != MAGIC {
-        return bad(format!("not an umk overlay log (magic is {:?}, want \"UMKOVL01\")", String::from_utf8_lossy(&log[..log.len().min(8)])));
+        return bad(format!(
+            "not an umk overlay log (magic is {:?}, want \"UMKOVL01\")",
+            String::from_utf8_lossy(&log[..log.len().min(8)])
+        ));
     }
     if log.len() < 16 {
         return bad("header is truncated".into());
@@ -117,23 +120,63 @@ pub enum Rec {
     /// image for a copy-up (its data and directory entries show through),
     /// None for a new inode. `size` is the size of the data visible from
     /// lower (0 for new inodes). `parent` is meaningful for directories.
-    Inode { ino: u64, parent: u64, origin: Option<Vec<u8>>, meta: Meta, size: u64, target: Vec<u8> },
-    Attr { ino: u64, meta: Meta },
+    Inode {
+        ino: u64,
+        parent: u64,
+        origin: Option<Vec<u8>>,
+        meta: Meta,
+        size: u64,
+        target: Vec<u8>,
+    },
+    Attr {
+        ino: u64,
+        meta: Meta,
+    },
     /// Data at `off`; mtime = ctime = `t`.
-    Write { ino: u64, off: u64, t: Time, data: Vec<u8> },
-    Truncate { ino: u64, len: u64, t: Time },
+    Write {
+        ino: u64,
+        off: u64,
+        t: Time,
+        data: Vec<u8>,
+    },
+    Truncate {
+        ino: u64,
+        len: u64,
+        t: Time,
+    },
     /// Directory entry `name` of `dir` is inode `child`.
-    Entry { dir: u64, name: Vec<u8>, child: u64 },
+    Entry {
+        dir: u64,
+        name: Vec<u8>,
+        child: u64,
+    },
     /// `name` of `dir` is deleted and hides the lower entry of that name.
-    Whiteout { dir: u64, name: Vec<u8> },
+    Whiteout {
+        dir: u64,
+        name: Vec<u8>,
+    },
     /// `name` of `dir` has no upper entry any more (and none in lower).
-    Unentry { dir: u64, name: Vec<u8> },
+    Unentry {
+        dir: u64,
+        name: Vec<u8>,
+    },
     /// The lower entries of `dir` no longer show through.
-    Opaque { dir: u64 },
-    XattrSet { ino: u64, name: Vec<u8>, value: Vec<u8> },
-    XattrRemove { ino: u64, name: Vec<u8> },
+    Opaque {
+        dir: u64,
+    },
+    XattrSet {
+        ino: u64,
+        name: Vec<u8>,
+        value: Vec<u8>,
+    },
+    XattrRemove {
+        ino: u64,
+        name: Vec<u8>,
+    },
     /// The inode is gone (no links, no longer open).
-    Forget { ino: u64 },
+    Forget {
+        ino: u64,
+    },
     /// Records that stand or fall together (one guest operation).
     Batch(Vec<Rec>),
 }
@@ -325,7 +368,14 @@ impl Rec {
                     1 => Some(r.bytes()?),
                     _ => return Err("bad origin flag"),
                 };
-                Rec::Inode { ino, parent, origin, meta: r.meta()?, size: r.u64()?, target: r.bytes()? }
+                Rec::Inode {
+                    ino,
+                    parent,
+                    origin,
+                    meta: r.meta()?,
+                    size: r.u64()?,
+                    target: r.bytes()?,
+                }
             }
             T_ATTR => Rec::Attr { ino: r.u64()?, meta: r.meta()? },
             T_WRITE => Rec::Write { ino: r.u64()?, off: r.u64()?, t: r.time()?, data: r.bytes()? },
@@ -414,9 +464,26 @@ mod tests {
 
     #[test]
     fn every_record_type_round_trips() {
-        let m = Meta { mode: 0o100644, uid: 1, gid: 2, nlink: 3, rdev: 4, atime: (5, 6), mtime: (-7, 8), ctime: (9, 10), btime: (11, 12) };
+        let m = Meta {
+            mode: 0o100644,
+            uid: 1,
+            gid: 2,
+            nlink: 3,
+            rdev: 4,
+            atime: (5, 6),
+            mtime: (-7, 8),
+            ctime: (9, 10),
+            btime: (11, 12),
+        };
         let recs = vec![
-            Rec::Inode { ino: 1, parent: 2, origin: Some(b"a/b".to_vec()), meta: m, size: 9, target: vec![] },
+            Rec::Inode {
+                ino: 1,
+                parent: 2,
+                origin: Some(b"a/b".to_vec()),
+                meta: m,
+                size: 9,
+                target: vec![],
+            },
             Rec::Inode { ino: 1, parent: 2, origin: None, meta: m, size: 0, target: b"t".to_vec() },
             Rec::Attr { ino: 3, meta: m },
             Rec::Write { ino: 4, off: 5, t: (6, 7), data: b"data".to_vec() },
@@ -459,7 +526,13 @@ mod tests {
         assert!(matches!(e, OverlayError::WrongBase { .. }), "{e}");
         let mut bad = h.clone();
         bad[17] ^= 0xff;
-        assert!(matches!(check_header(&bad, b"base-A").unwrap_err(), OverlayError::CorruptHeader(_)));
-        assert!(matches!(check_header(b"NOTALOG!xxxxxxxxxxxxxxx", b"x").unwrap_err(), OverlayError::CorruptHeader(_)));
+        assert!(matches!(
+            check_header(&bad, b"base-A").unwrap_err(),
+            OverlayError::CorruptHeader(_)
+        ));
+        assert!(matches!(
+            check_header(b"NOTALOG!xxxxxxxxxxxxxxx", b"x").unwrap_err(),
+            OverlayError::CorruptHeader(_)
+        ));
     }
 }

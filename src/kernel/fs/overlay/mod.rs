@@ -231,7 +231,13 @@ impl FileData {
         }
     }
 
-    fn read(&self, lower: Option<&InodeRef>, size: u64, off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read(
+        &self,
+        lower: Option<&InodeRef>,
+        size: u64,
+        off: u64,
+        buf: &mut [u8],
+    ) -> KResult<usize> {
         if off >= size {
             return Ok(0);
         }
@@ -356,7 +362,10 @@ impl State {
         match rec {
             Rec::Inode { ino, parent, origin, meta, size, target } => {
                 let content = match meta.mode & S_IFMT {
-                    S_IFREG => Content::Reg(FileData { ext: BTreeMap::new(), lower_len: if origin.is_some() { *size } else { 0 } }),
+                    S_IFREG => Content::Reg(FileData {
+                        ext: BTreeMap::new(),
+                        lower_len: if origin.is_some() { *size } else { 0 },
+                    }),
                     S_IFDIR => Content::Dir(DirData::default()),
                     S_IFLNK => Content::Symlink(target.clone()),
                     S_IFIFO | S_IFCHR | S_IFBLK | S_IFSOCK => Content::Special,
@@ -365,7 +374,17 @@ impl State {
                 if *ino >= first_new {
                     self.next_ino = self.next_ino.max(ino + 1);
                 }
-                self.nodes.insert(*ino, Node { meta: *meta, size: *size, parent: *parent, origin: origin.clone(), content, xattrs: BTreeMap::new() });
+                self.nodes.insert(
+                    *ino,
+                    Node {
+                        meta: *meta,
+                        size: *size,
+                        parent: *parent,
+                        origin: origin.clone(),
+                        content,
+                        xattrs: BTreeMap::new(),
+                    },
+                );
             }
             Rec::Attr { ino, meta } => {
                 let n = self.node(*ino)?;
@@ -376,7 +395,10 @@ impl State {
             }
             Rec::Write { ino, off, t, data } => {
                 let n = self.node(*ino)?;
-                let end = off.checked_add(data.len() as u64).filter(|&e| e <= MAX_FILE).ok_or("write past the largest file")?;
+                let end = off
+                    .checked_add(data.len() as u64)
+                    .filter(|&e| e <= MAX_FILE)
+                    .ok_or("write past the largest file")?;
                 match &mut n.content {
                     Content::Reg(f) => f.write(*off, data),
                     _ => return Err(format!("write to inode {ino}, not a regular file")),
@@ -432,7 +454,8 @@ impl State {
 }
 
 fn validate_name(name: &[u8]) -> Result<(), String> {
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
         return Err(format!("bad entry name {:?}", String::from_utf8_lossy(name)));
     }
     Ok(())
@@ -522,13 +545,22 @@ impl Drop for OvInode {
 impl Overlay {
     /// Opens (replaying the log) or creates an overlay over `lower` (the
     /// image root inode).
-    pub fn open(lower: InodeRef, base_id: &[u8], mut store: Box<dyn LogStore>, waker: &Waker, dev: u64) -> Result<Rc<Overlay>, OverlayError> {
-        let la = lower.attr().map_err(|e| OverlayError::Io(std::io::Error::other(format!("the base image's root: {}", e.name()))))?;
+    pub fn open(
+        lower: InodeRef,
+        base_id: &[u8],
+        mut store: Box<dyn LogStore>,
+        waker: &Waker,
+        dev: u64,
+    ) -> Result<Rc<Overlay>, OverlayError> {
+        let la = lower.attr().map_err(|e| {
+            OverlayError::Io(std::io::Error::other(format!("the base image's root: {}", e.name())))
+        })?;
         let root_ino = la.ino;
         let first_new = lower.statfs().4.max(root_ino) + 1;
         let bytes = store.read_all()?;
         let header = log::encode_header(base_id);
-        let hlen = if bytes.is_empty() || (bytes.len() < header.len() && header.starts_with(&bytes)) {
+        let hlen = if bytes.is_empty() || (bytes.len() < header.len() && header.starts_with(&bytes))
+        {
             // New, or a crash while the header was written.
             store.replace(&header)?;
             header.len()
@@ -541,7 +573,8 @@ impl Overlay {
         while pos < bytes.len() {
             match log::parse_frame(&bytes, pos) {
                 Ok((rec, next)) => {
-                    st.apply(&rec, first_new).map_err(|why| OverlayError::Corrupt { offset: pos as u64, why })?;
+                    st.apply(&rec, first_new)
+                        .map_err(|why| OverlayError::Corrupt { offset: pos as u64, why })?;
                     records += 1;
                     pos = next;
                 }
@@ -553,7 +586,15 @@ impl Overlay {
         }
         // Inodes unlinked while open when the VM stopped.
         st.nodes.retain(|&ino, n| n.meta.nlink > 0 || ino == root_ino);
-        let log = Log { store, pending: Vec::new(), len: pos as u64, records, broken: false, next_check: COMPACT_MIN, compactions: 0 };
+        let log = Log {
+            store,
+            pending: Vec::new(),
+            len: pos as u64,
+            records,
+            broken: false,
+            next_check: COMPACT_MIN,
+            compactions: 0,
+        };
         Ok(Rc::new_cyclic(|me| Overlay {
             me: me.clone(),
             dev,
@@ -646,14 +687,32 @@ impl Overlay {
                 Content::Symlink(t) => (node.size, t.clone()),
                 _ => (node.size, Vec::new()),
             };
-            put(Rec::Inode { ino, parent: node.parent, origin: node.origin.clone(), meta: node.meta, size, target }, &mut out);
+            put(
+                Rec::Inode {
+                    ino,
+                    parent: node.parent,
+                    origin: node.origin.clone(),
+                    meta: node.meta,
+                    size,
+                    target,
+                },
+                &mut out,
+            );
             if let Content::Reg(f) = &node.content {
                 if node.size != f.lower_len {
                     put(Rec::Truncate { ino, len: node.size, t: node.meta.mtime }, &mut out);
                 }
                 for (&off, data) in &f.ext {
                     for (i, chunk) in data.chunks(log::WRITE_CHUNK).enumerate() {
-                        put(Rec::Write { ino, off: off + (i * log::WRITE_CHUNK) as u64, t: node.meta.mtime, data: chunk.to_vec() }, &mut out);
+                        put(
+                            Rec::Write {
+                                ino,
+                                off: off + (i * log::WRITE_CHUNK) as u64,
+                                t: node.meta.mtime,
+                                data: chunk.to_vec(),
+                            },
+                            &mut out,
+                        );
                     }
                 }
             }
@@ -716,7 +775,11 @@ impl Overlay {
         if self.log.borrow().broken {
             return Err(Errno::EIO);
         }
-        let rec = if recs.len() == 1 { recs.pop().unwrap_or(Rec::Batch(Vec::new())) } else { Rec::Batch(recs) };
+        let rec = if recs.len() == 1 {
+            recs.pop().unwrap_or(Rec::Batch(Vec::new()))
+        } else {
+            Rec::Batch(recs)
+        };
         self.st.borrow_mut().apply(&rec, self.first_new).map_err(|_| Errno::EIO)?;
         let full = {
             let mut log = self.log.borrow_mut();
@@ -758,7 +821,12 @@ impl Overlay {
     }
 
     /// The inode object for `ino`, made if none is live.
-    fn handle(&self, ino: u64, lower: Option<InodeRef>, lower_path: Option<Rc<[u8]>>) -> Rc<OvInode> {
+    fn handle(
+        &self,
+        ino: u64,
+        lower: Option<InodeRef>,
+        lower_path: Option<Rc<[u8]>>,
+    ) -> Rc<OvInode> {
         // Lookups alone (a `find` over the image) drop many inode objects:
         // clear their entries now and then, not only at the next change.
         if self.dropped.borrow().len() > 4096 {
@@ -773,7 +841,13 @@ impl Overlay {
             return h;
         }
         let ov = self.me.upgrade().expect("overlay is alive while its methods run");
-        let h = Rc::new_cyclic(|me| OvInode { ov, me: me.clone(), ino, lower: RefCell::new(lower), lower_path: RefCell::new(lower_path) });
+        let h = Rc::new_cyclic(|me| OvInode {
+            ov,
+            me: me.clone(),
+            ino,
+            lower: RefCell::new(lower),
+            lower_path: RefCell::new(lower_path),
+        });
         self.handles.borrow_mut().insert(ino, Rc::downgrade(&h));
         h
     }
@@ -880,7 +954,14 @@ impl Overlay {
             ctime: a.ctime,
             btime: a.btime.unwrap_or(a.ctime),
         };
-        let mut recs = vec![Rec::Inode { ino: h.ino, parent, origin: Some(path.to_vec()), meta, size: a.size, target }];
+        let mut recs = vec![Rec::Inode {
+            ino: h.ino,
+            parent,
+            origin: Some(path.to_vec()),
+            meta,
+            size: a.size,
+            target,
+        }];
         for (name, value) in l.xattrs()? {
             recs.push(Rec::XattrSet { ino: h.ino, name, value });
         }
@@ -892,7 +973,11 @@ impl Overlay {
     }
 
     fn downcast(&self, i: &InodeRef) -> KResult<Rc<OvInode>> {
-        let o = i.as_any().downcast_ref::<OvInode>().and_then(|o| o.me.upgrade()).ok_or(Errno::EXDEV)?;
+        let o = i
+            .as_any()
+            .downcast_ref::<OvInode>()
+            .and_then(|o| o.me.upgrade())
+            .ok_or(Errno::EXDEV)?;
         if !std::ptr::eq(Rc::as_ptr(&o.ov), self) {
             return Err(Errno::EXDEV);
         }
@@ -902,7 +987,9 @@ impl Overlay {
     /// Whether `h` needs an upper node to record a lost link: it has one,
     /// or it has other links, or it is open somewhere.
     fn tracks_links(&self, h: &Rc<OvInode>, a: &Attr) -> bool {
-        self.st.borrow().nodes.contains_key(&h.ino) || (!a.is_dir() && a.nlink > 1) || Rc::strong_count(h) > 1
+        self.st.borrow().nodes.contains_key(&h.ino)
+            || (!a.is_dir() && a.nlink > 1)
+            || Rc::strong_count(h) > 1
     }
 }
 
@@ -1025,7 +1112,10 @@ impl OvInode {
             self.ov.copy_up(self)?;
             let mut m = self.ov.meta(self.ino)?;
             m.ctime = now();
-            self.ov.commit(vec![Rec::XattrSet { ino: self.ino, name: name.to_vec(), value: value.to_vec() }, Rec::Attr { ino: self.ino, meta: m }])
+            self.ov.commit(vec![
+                Rec::XattrSet { ino: self.ino, name: name.to_vec(), value: value.to_vec() },
+                Rec::Attr { ino: self.ino, meta: m },
+            ])
         })
     }
 
@@ -1038,7 +1128,10 @@ impl OvInode {
             self.ov.copy_up(self)?;
             let mut m = self.ov.meta(self.ino)?;
             m.ctime = now();
-            self.ov.commit(vec![Rec::XattrRemove { ino: self.ino, name: name.to_vec() }, Rec::Attr { ino: self.ino, meta: m }])
+            self.ov.commit(vec![
+                Rec::XattrRemove { ino: self.ino, name: name.to_vec() },
+                Rec::Attr { ino: self.ino, meta: m },
+            ])
         })
     }
 
@@ -1144,7 +1237,11 @@ impl Inode for OvInode {
                     if pos < LOWER_BASE {
                         for (&slot, name) in d.by_slot.range(pos - 2..) {
                             if let DEnt::Child(c) = d.entries[name].1 {
-                                let dtype = st.nodes.get(&c).map(|n| dtype_of_mode(n.meta.mode)).unwrap_or(DT_UNKNOWN);
+                                let dtype = st
+                                    .nodes
+                                    .get(&c)
+                                    .map(|n| dtype_of_mode(n.meta.mode))
+                                    .unwrap_or(DT_UNKNOWN);
                                 v.push((slot, name.clone(), c, dtype));
                             }
                         }
@@ -1169,7 +1266,12 @@ impl Inode for OvInode {
             if e.name == b"." || e.name == b".." || names.contains(e.name) {
                 return true;
             }
-            emit(DirEntryOut { ino: e.ino, name: e.name, dtype: e.dtype, next: LOWER_BASE + e.next })
+            emit(DirEntryOut {
+                ino: e.ino,
+                name: e.name,
+                dtype: e.dtype,
+                next: LOWER_BASE + e.next,
+            })
         })
     }
 
@@ -1226,7 +1328,12 @@ impl Inode for OvInode {
             // crash on Linux either, and frames stay small.
             for (i, chunk) in data.chunks(log::WRITE_CHUNK).enumerate() {
                 let o = off + (i * log::WRITE_CHUNK) as u64;
-                self.ov.commit(vec![Rec::Write { ino: self.ino, off: o, t, data: chunk.to_vec() }])?;
+                self.ov.commit(vec![Rec::Write {
+                    ino: self.ino,
+                    off: o,
+                    t,
+                    data: chunk.to_vec(),
+                }])?;
             }
             Ok(data.len())
         })
@@ -1243,7 +1350,14 @@ impl Inode for OvInode {
         })
     }
 
-    fn create(&self, name: &[u8], mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> KResult<InodeRef> {
+    fn create(
+        &self,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        target: Option<&[u8]>,
+        creds: &Creds,
+    ) -> KResult<InodeRef> {
         self.op(|| {
             if !self.is_dir()? {
                 return Err(Errno::ENOTDIR);
@@ -1258,14 +1372,28 @@ impl Inode for OvInode {
             let is_dir = ty == S_IFDIR;
             let dm = self.ov.meta(self.ino)?;
             // BSD group semantics under a setgid directory, as Linux.
-            let (gid, mode) = if dm.mode & S_ISGID != 0 { (dm.gid, if is_dir { mode | S_ISGID } else { mode }) } else { (creds.gid, mode) };
+            let (gid, mode) = if dm.mode & S_ISGID != 0 {
+                (dm.gid, if is_dir { mode | S_ISGID } else { mode })
+            } else {
+                (creds.gid, mode)
+            };
             let target = target.unwrap_or_default().to_vec();
             let size = match ty {
                 S_IFDIR => 4096,
                 S_IFLNK => target.len() as u64,
                 _ => 0,
             };
-            let meta = Meta { mode, uid: creds.uid, gid, nlink: if is_dir { 2 } else { 1 }, rdev, atime: t, mtime: t, ctime: t, btime: t };
+            let meta = Meta {
+                mode,
+                uid: creds.uid,
+                gid,
+                nlink: if is_dir { 2 } else { 1 },
+                rdev,
+                atime: t,
+                mtime: t,
+                ctime: t,
+                btime: t,
+            };
             let mut recs = vec![
                 Rec::Inode { ino, parent: self.ino, origin: None, meta, size, target },
                 Rec::Entry { dir: self.ino, name: name.to_vec(), child: ino },
@@ -1509,7 +1637,13 @@ impl Inode for OvInode {
         };
         match a.file_type() {
             S_IFIFO => {
-                let pipe = self.ov.fifos.borrow_mut().entry(self.ino).or_insert_with(|| Pipe::new(&self.ov.waker)).clone();
+                let pipe = self
+                    .ov
+                    .fifos
+                    .borrow_mut()
+                    .entry(self.ino)
+                    .or_insert_with(|| Pipe::new(&self.ov.waker))
+                    .clone();
                 Some(fifo_open(&pipe, flags))
             }
             S_IFCHR | S_IFBLK => Some(super::devfs::open_device(a.mode, a.rdev)),
@@ -1523,14 +1657,25 @@ impl Inode for OvInode {
         let bsize = if bsize == 0 { 4096 } else { bsize };
         let (upper_bytes, upper_inodes) = {
             let st = self.ov.st.borrow();
-            let bytes: u64 = st.nodes.values().map(|n| if let Content::Reg(f) = &n.content { f.upper_bytes() } else { 0 }).sum();
+            let bytes: u64 = st
+                .nodes
+                .values()
+                .map(|n| if let Content::Reg(f) = &n.content { f.upper_bytes() } else { 0 })
+                .sum();
             (bytes, st.nodes.keys().filter(|&&i| i >= self.ov.first_new).count() as u64)
         };
         let total = blocks + UPPER_SPACE / bsize;
         let used = blocks.saturating_sub(bfree) + upper_bytes.div_ceil(bsize);
         let tfiles = files + UPPER_FILES;
         let ufiles = files.saturating_sub(ffree) + upper_inodes;
-        (OVERLAYFS_MAGIC, bsize, total, total.saturating_sub(used), tfiles, tfiles.saturating_sub(ufiles))
+        (
+            OVERLAYFS_MAGIC,
+            bsize,
+            total,
+            total.saturating_sub(used),
+            tfiles,
+            tfiles.saturating_sub(ufiles),
+        )
     }
 
     fn read_only(&self) -> bool {

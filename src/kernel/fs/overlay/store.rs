@@ -105,7 +105,8 @@ fn lock(file: &File, path: &Path) -> Result<(), OverlayError> {
 impl FileStore {
     /// Opens (creating if missing) the log at `path` and locks it.
     pub fn open(path: &Path) -> Result<FileStore, OverlayError> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         lock(&file, path)?;
         Ok(FileStore { path: path.to_path_buf(), file })
     }

@@ -51,16 +51,28 @@ fn image() -> Image {
     let out = Command::new("mkfifo").arg(t.join("fifo")).output().unwrap();
     assert!(out.status.success());
     let img = dir.path().join("img");
-    let out = Command::new("mke2fs").args(["-q", "-F", "-t", "ext4", "-d"]).arg(&t).arg(&img).arg("32M").output().expect("mke2fs (e2fsprogs) is needed");
+    let out = Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext4", "-d"])
+        .arg(&t)
+        .arg(&img)
+        .arg("32M")
+        .output()
+        .expect("mke2fs (e2fsprogs) is needed");
     assert!(out.status.success(), "mke2fs: {}", String::from_utf8_lossy(&out.stderr));
     let ext4 = Ext4::open(Box::new(std::fs::File::open(&img).unwrap())).unwrap();
     let waker = Waker::new();
-    let fs = Rc::new(ImageFs { ext4, dev: makedev(254, 0), fifos: Default::default(), waker: waker.clone() });
+    let fs = Rc::new(ImageFs {
+        ext4,
+        dev: makedev(254, 0),
+        fifos: Default::default(),
+        waker: waker.clone(),
+    });
     Image { _dir: dir, root: ImageFs::root(&fs), waker }
 }
 
 fn open(img: &Image, store: &MemStore) -> Rc<Overlay> {
-    Overlay::open(img.root.clone(), BASE, Box::new(store.clone()), &img.waker, makedev(0, 99)).unwrap()
+    Overlay::open(img.root.clone(), BASE, Box::new(store.clone()), &img.waker, makedev(0, 99))
+        .unwrap()
 }
 
 fn walk(root: &InodeRef, path: &str) -> KResult<InodeRef> {
@@ -397,7 +409,10 @@ fn rename_of_upper_and_lower_files_and_directories() {
     write(&root, "ud/f", b"f");
     rename(&root, "ud", "dir/ud").unwrap();
     assert_eq!(cat(&root, "dir/ud/f"), b"f");
-    assert_eq!(walk(&root, "dir/ud/..").unwrap().attr().unwrap().ino, walk(&root, "dir").unwrap().attr().unwrap().ino);
+    assert_eq!(
+        walk(&root, "dir/ud/..").unwrap().attr().unwrap().ino,
+        walk(&root, "dir").unwrap().attr().unwrap().ino
+    );
     // Rename over an existing file replaces it.
     rename(&root, "a", "b").unwrap();
     assert_eq!(cat(&root, "b"), b"lower a\n");
@@ -543,12 +558,26 @@ fn state_persists_in_a_file_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vm.overlay");
     let before = {
-        let ov = Overlay::open(img.root.clone(), BASE, Box::new(FileStore::open(&path).unwrap()), &img.waker, 7).unwrap();
+        let ov = Overlay::open(
+            img.root.clone(),
+            BASE,
+            Box::new(FileStore::open(&path).unwrap()),
+            &img.waker,
+            7,
+        )
+        .unwrap();
         do_ops(&ov.root());
         ov.sync().unwrap();
         dump(&ov.root())
     };
-    let ov = Overlay::open(img.root.clone(), BASE, Box::new(FileStore::open(&path).unwrap()), &img.waker, 7).unwrap();
+    let ov = Overlay::open(
+        img.root.clone(),
+        BASE,
+        Box::new(FileStore::open(&path).unwrap()),
+        &img.waker,
+        7,
+    )
+    .unwrap();
     assert_same(&before, &dump(&ov.root()));
 }
 
@@ -568,7 +597,10 @@ fn unsynced_changes_may_be_lost_synced_ones_are_kept() {
 
 /// Runs ops one at a time with a sync after each; returns the log after
 /// each and the state after each.
-fn logged_steps(img: &Image, ops: &[&dyn Fn(&InodeRef)]) -> (Vec<usize>, Vec<BTreeMap<String, String>>, Vec<u8>) {
+fn logged_steps(
+    img: &Image,
+    ops: &[&dyn Fn(&InodeRef)],
+) -> (Vec<usize>, Vec<BTreeMap<String, String>>, Vec<u8>) {
     let store = MemStore::new();
     let ov = open(img, &store);
     let root = ov.root();
@@ -607,7 +639,14 @@ fn torn_tail_at_every_byte_replays_to_the_last_complete_record() {
     let start = lens[lens.len() - 4];
     for cut in start..=bytes.len() {
         let store = MemStore::with_bytes(bytes[..cut].to_vec());
-        let ov = Overlay::open(img.root.clone(), BASE, Box::new(store.clone()), &img.waker, makedev(0, 99)).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        let ov = Overlay::open(
+            img.root.clone(),
+            BASE,
+            Box::new(store.clone()),
+            &img.waker,
+            makedev(0, 99),
+        )
+        .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
         // The state of the last operation whose records are all there; a
         // cut between an operation's copy-up frame and its main frame
         // shows the state before it (copy-up changes nothing visible).
@@ -633,11 +672,17 @@ fn corrupted_crc_in_the_middle_stops_replay_there() {
     let mid = (lens[1] + lens[2]) / 2;
     bytes[mid] ^= 0x40;
     let store = MemStore::with_bytes(bytes);
-    let ov = Overlay::open(img.root.clone(), BASE, Box::new(store.clone()), &img.waker, makedev(0, 99)).unwrap();
+    let ov =
+        Overlay::open(img.root.clone(), BASE, Box::new(store.clone()), &img.waker, makedev(0, 99))
+            .unwrap();
     let root = ov.root();
     assert!(walk(&root, "one").is_ok());
     assert_eq!(walk(&root, "two").err(), Some(Errno::ENOENT));
-    assert_eq!(walk(&root, "three").err(), Some(Errno::ENOENT), "replay does not skip over the bad frame");
+    assert_eq!(
+        walk(&root, "three").err(),
+        Some(Errno::ENOENT),
+        "replay does not skip over the bad frame"
+    );
     assert_same(&states[1], &dump(&root));
     assert_eq!(store.bytes().len(), lens[1], "the log is cut at the bad frame");
 }
@@ -647,7 +692,10 @@ fn wrong_base_id_is_refused_with_a_clear_error() {
     let img = image();
     let store = MemStore::new();
     drop(open(&img, &store));
-    let e = Overlay::open(img.root.clone(), b"another image", Box::new(store.clone()), &img.waker, 1).err().unwrap();
+    let e =
+        Overlay::open(img.root.clone(), b"another image", Box::new(store.clone()), &img.waker, 1)
+            .err()
+            .unwrap();
     assert!(matches!(e, OverlayError::WrongBase { .. }));
     assert!(e.to_string().contains("different base image"), "{e}");
 }
@@ -655,7 +703,15 @@ fn wrong_base_id_is_refused_with_a_clear_error() {
 #[test]
 fn garbage_log_is_a_corrupt_header_error() {
     let img = image();
-    let e = Overlay::open(img.root.clone(), BASE, Box::new(MemStore::with_bytes(b"this is not an overlay log at all".to_vec())), &img.waker, 1).err().unwrap();
+    let e = Overlay::open(
+        img.root.clone(),
+        BASE,
+        Box::new(MemStore::with_bytes(b"this is not an overlay log at all".to_vec())),
+        &img.waker,
+        1,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, OverlayError::CorruptHeader(_)), "{e}");
     assert!(e.to_string().contains("header"), "{e}");
 }
@@ -689,7 +745,14 @@ fn compaction_keeps_the_log_bounded_when_a_file_is_rewritten() {
     let path = dir.path().join("vm.overlay");
     let last = prng(999, 16 << 10);
     let before = {
-        let ov = Overlay::open(img.root.clone(), BASE, Box::new(FileStore::open(&path).unwrap()), &img.waker, 7).unwrap();
+        let ov = Overlay::open(
+            img.root.clone(),
+            BASE,
+            Box::new(FileStore::open(&path).unwrap()),
+            &img.waker,
+            7,
+        )
+        .unwrap();
         let root = ov.root();
         for i in 0..1000u64 {
             let data = if i == 999 { last.clone() } else { prng(i, 16 << 10) };
@@ -707,7 +770,14 @@ fn compaction_keeps_the_log_bounded_when_a_file_is_rewritten() {
         assert!(s.live_bytes < 20 << 10, "{s:?}");
         dump(&root)
     };
-    let ov = Overlay::open(img.root.clone(), BASE, Box::new(FileStore::open(&path).unwrap()), &img.waker, 7).unwrap();
+    let ov = Overlay::open(
+        img.root.clone(),
+        BASE,
+        Box::new(FileStore::open(&path).unwrap()),
+        &img.waker,
+        7,
+    )
+    .unwrap();
     assert_eq!(cat(&ov.root(), "rewritten"), last);
     assert_same(&before, &dump(&ov.root()));
     assert!(!dir.path().join("vm.overlay.compact-tmp").exists());
@@ -751,7 +821,10 @@ fn xattrs_copy_up_set_remove_and_persist() {
     drop(a);
     ov.sync().unwrap();
     let ov2 = open(&img, &MemStore::with_bytes(store.bytes()));
-    assert_eq!(walk(&ov2.root(), "a").unwrap().xattrs().unwrap(), vec![(b"user.two".to_vec(), b"2".to_vec())]);
+    assert_eq!(
+        walk(&ov2.root(), "a").unwrap().xattrs().unwrap(),
+        vec![(b"user.two".to_vec(), b"2".to_vec())]
+    );
 }
 
 #[test]
@@ -772,7 +845,10 @@ fn attribute_changes_on_lower_inodes_persist() {
     ov.sync().unwrap();
     let ov2 = open(&img, &MemStore::with_bytes(store.bytes()));
     let a2 = walk(&ov2.root(), "dir").unwrap().attr().unwrap();
-    assert_eq!((a2.mode, a2.uid, a2.mtime, a2.atime, a2.ino), (a.mode, a.uid, a.mtime, a.atime, a.ino));
+    assert_eq!(
+        (a2.mode, a2.uid, a2.mtime, a2.atime, a2.ino),
+        (a.mode, a.uid, a.mtime, a.atime, a.ino)
+    );
 }
 
 #[test]
@@ -804,7 +880,10 @@ fn symlinks_fifos_and_device_nodes() {
     assert_eq!(s.attr().unwrap().size, 5);
     let f = root.create(b"p", S_IFIFO | 0o644, 0, None, ROOT).unwrap();
     assert!(matches!(f.open_special(guest_abi::fcntl::O_RDWR), Some(Ok(_))));
-    assert!(matches!(walk(&root, "fifo").unwrap().open_special(guest_abi::fcntl::O_RDWR), Some(Ok(_))));
+    assert!(matches!(
+        walk(&root, "fifo").unwrap().open_special(guest_abi::fcntl::O_RDWR),
+        Some(Ok(_))
+    ));
     let d = root.create(b"null", S_IFCHR | 0o666, makedev(1, 3), None, ROOT).unwrap();
     assert_eq!(d.attr().unwrap().rdev, makedev(1, 3));
     assert!(matches!(d.open_special(guest_abi::fcntl::O_RDWR), Some(Ok(_))));
@@ -843,7 +922,8 @@ fn works_over_a_tmpfs_lower() {
     assert_eq!(sorted_names(&root), ["f2", "g"]);
     assert_eq!(walk(&lower, "f").map(|_| ()), Ok(()), "lower is untouched");
     ov.sync().unwrap();
-    let ov2 = Overlay::open(lower, BASE, Box::new(MemStore::with_bytes(store.bytes())), &waker, 3).unwrap();
+    let ov2 = Overlay::open(lower, BASE, Box::new(MemStore::with_bytes(store.bytes())), &waker, 3)
+        .unwrap();
     assert_same(&dump(&root), &dump(&ov2.root()));
 }
 

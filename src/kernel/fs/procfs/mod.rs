@@ -54,7 +54,8 @@ impl ProcFs {
     }
 }
 
-const PID_ENTRIES: &[&[u8]] = &[b"cmdline", b"comm", b"cwd", b"exe", b"fd", b"root", b"stat", b"status"];
+const PID_ENTRIES: &[&[u8]] =
+    &[b"cmdline", b"comm", b"cwd", b"exe", b"fd", b"root", b"stat", b"status"];
 
 impl ProcInode {
     fn node(&self, node: Node) -> InodeRef {
@@ -116,7 +117,17 @@ impl ProcInode {
                 let pr = proc_of(*p)?;
                 let state = if pr.exit.is_some() { 'Z' } else { 'S' };
                 let comm = String::from_utf8_lossy(&pr.comm);
-                format!("{} ({}) {} {} {} {} 0 0 0 0 0 0 0 0 0 0 20 0 {} 0 0 0 0\n", pr.pid, comm, state, pr.ppid, pr.pgid, pr.sid, pr.threads.len().max(1)).into_bytes()
+                format!(
+                    "{} ({}) {} {} {} {} 0 0 0 0 0 0 0 0 0 0 20 0 {} 0 0 0 0\n",
+                    pr.pid,
+                    comm,
+                    state,
+                    pr.ppid,
+                    pr.pgid,
+                    pr.sid,
+                    pr.threads.len().max(1)
+                )
+                .into_bytes()
             }
             Node::Status(p) => {
                 let pr = proc_of(*p)?;
@@ -146,7 +157,8 @@ impl ProcInode {
     }
 
     fn open_file(&self, pid: Pid, fd: i32) -> KResult<Rc<super::file::OpenFile>> {
-        let files = self.fs.table.borrow().procs.get(&pid).map(|p| p.files.clone()).ok_or(Errno::ENOENT)?;
+        let files =
+            self.fs.table.borrow().procs.get(&pid).map(|p| p.files.clone()).ok_or(Errno::ENOENT)?;
         let f = files.borrow().file(fd).map_err(|_| Errno::ENOENT);
         f
     }
@@ -157,12 +169,23 @@ impl Inode for ProcInode {
         let t = now();
         let (mode, nlink) = match &self.node {
             Node::Root | Node::PidDir(_) | Node::FdDir(_) => (S_IFDIR | 0o555, 2),
-            Node::SelfLink | Node::Exe(_) | Node::Cwd(_) | Node::RootLink(_) => (S_IFLNK | 0o777, 1),
+            Node::SelfLink | Node::Exe(_) | Node::Cwd(_) | Node::RootLink(_) => {
+                (S_IFLNK | 0o777, 1)
+            }
             Node::Fd(..) => (S_IFLNK | 0o700, 1),
             _ => (S_IFREG | 0o444, 1),
         };
         let pid = match &self.node {
-            Node::PidDir(p) | Node::Exe(p) | Node::Cwd(p) | Node::RootLink(p) | Node::FdDir(p) | Node::Fd(p, _) | Node::Cmdline(p) | Node::Comm(p) | Node::Stat(p) | Node::Status(p) => Some(*p),
+            Node::PidDir(p)
+            | Node::Exe(p)
+            | Node::Cwd(p)
+            | Node::RootLink(p)
+            | Node::FdDir(p)
+            | Node::Fd(p, _)
+            | Node::Cmdline(p)
+            | Node::Comm(p)
+            | Node::Stat(p)
+            | Node::Status(p) => Some(*p),
             _ => None,
         };
         if let Some(p) = pid {
@@ -170,7 +193,17 @@ impl Inode for ProcInode {
                 return Err(Errno::ENOENT);
             }
         }
-        Ok(Attr { dev: self.fs.dev, ino: self.ino(), mode, nlink, blksize: 1024, atime: t, mtime: t, ctime: t, ..Default::default() })
+        Ok(Attr {
+            dev: self.fs.dev,
+            ino: self.ino(),
+            mode,
+            nlink,
+            blksize: 1024,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            ..Default::default()
+        })
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
@@ -183,7 +216,10 @@ impl Inode for ProcInode {
                     b"filesystems" => Node::Filesystems,
                     b"." | b".." => Node::Root,
                     _ => {
-                        let pid: Pid = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+                        let pid: Pid = std::str::from_utf8(name)
+                            .ok()
+                            .and_then(|s| s.parse().ok())
+                            .ok_or(Errno::ENOENT)?;
                         if !self.alive(pid) {
                             return Err(Errno::ENOENT);
                         }
@@ -207,7 +243,10 @@ impl Inode for ProcInode {
                 }))
             }
             Node::FdDir(p) => {
-                let fd: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+                let fd: i32 = std::str::from_utf8(name)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(Errno::ENOENT)?;
                 self.open_file(*p, fd)?;
                 Ok(self.node(Node::Fd(*p, fd)))
             }
@@ -219,7 +258,12 @@ impl Inode for ProcInode {
         let mut names: Vec<(Vec<u8>, u8)> = vec![(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)];
         match &self.node {
             Node::Root => {
-                for (n, t) in [(&b"filesystems"[..], DT_REG), (b"mounts", DT_REG), (b"self", DT_LNK), (b"uptime", DT_REG)] {
+                for (n, t) in [
+                    (&b"filesystems"[..], DT_REG),
+                    (b"mounts", DT_REG),
+                    (b"self", DT_LNK),
+                    (b"uptime", DT_REG),
+                ] {
                     names.push((n.to_vec(), t));
                 }
                 for pid in self.fs.table.borrow().procs.keys() {
@@ -237,7 +281,14 @@ impl Inode for ProcInode {
                 }
             }
             Node::FdDir(p) => {
-                let files = self.fs.table.borrow().procs.get(p).map(|p| p.files.clone()).ok_or(Errno::ENOENT)?;
+                let files = self
+                    .fs
+                    .table
+                    .borrow()
+                    .procs
+                    .get(p)
+                    .map(|p| p.files.clone())
+                    .ok_or(Errno::ENOENT)?;
                 for (fd, _) in files.borrow().iter() {
                     names.push((fd.to_string().into_bytes(), DT_LNK));
                 }
@@ -271,8 +322,12 @@ impl Inode for ProcInode {
                         match kind {
                             super::file::FileKind::Pipe => format!("pipe:[{ino}]").into_bytes(),
                             super::file::FileKind::Tty => match f.attr().map(|a| a.rdev) {
-                                Ok(r) if guest_abi::stat::major(r) == 136 => format!("/dev/pts/{}", guest_abi::stat::minor(r)).into_bytes(),
-                                Ok(r) if r == guest_abi::stat::makedev(5, 2) => b"/dev/ptmx".to_vec(),
+                                Ok(r) if guest_abi::stat::major(r) == 136 => {
+                                    format!("/dev/pts/{}", guest_abi::stat::minor(r)).into_bytes()
+                                }
+                                Ok(r) if r == guest_abi::stat::makedev(5, 2) => {
+                                    b"/dev/ptmx".to_vec()
+                                }
                                 _ => b"/dev/console".to_vec(),
                             },
                             _ => format!("anon_inode:[{ino}]").into_bytes(),
@@ -288,7 +343,11 @@ impl Inode for ProcInode {
         let Node::Fd(p, fd) = self.node else { return None };
         Some(self.open_file(p, fd).map(|f| match &f.dentry {
             Some(d) => d.clone(),
-            None => Rc::new(Dentry { name: format!("{fd}").into_bytes(), parent: None, inode: Rc::new(OpenFileInode { file: f.clone() }) }),
+            None => Rc::new(Dentry {
+                name: format!("{fd}").into_bytes(),
+                parent: None,
+                inode: Rc::new(OpenFileInode { file: f.clone() }),
+            }),
         }))
     }
 

@@ -45,11 +45,23 @@ impl TmpFs {
     /// A new tmpfs and its root directory.
     /// A tmpfs with no root in any tree (for memfds).
     pub fn new_anon(dev: u64, waker: &Waker, limit: u64) -> Rc<TmpFs> {
-        Rc::new(TmpFs { dev, next_ino: Cell::new(1), waker: waker.clone(), used: Cell::new(0), limit })
+        Rc::new(TmpFs {
+            dev,
+            next_ino: Cell::new(1),
+            waker: waker.clone(),
+            used: Cell::new(0),
+            limit,
+        })
     }
 
     pub fn new_root(dev: u64, waker: &Waker, mode: u32, limit: u64) -> Rc<TmpInode> {
-        let fs = Rc::new(TmpFs { dev, next_ino: Cell::new(1), waker: waker.clone(), used: Cell::new(0), limit });
+        let fs = Rc::new(TmpFs {
+            dev,
+            next_ino: Cell::new(1),
+            waker: waker.clone(),
+            used: Cell::new(0),
+            limit,
+        });
         let root = fs.make(S_IFDIR | (mode & 0o7777), 0, None, &Creds::default());
         *root.parent.borrow_mut() = root.me.clone();
         root
@@ -62,7 +74,13 @@ impl TmpFs {
         i
     }
 
-    fn make(self: &Rc<Self>, mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> Rc<TmpInode> {
+    fn make(
+        self: &Rc<Self>,
+        mode: u32,
+        rdev: u64,
+        target: Option<&[u8]>,
+        creds: &Creds,
+    ) -> Rc<TmpInode> {
         let ino = self.next_ino.get() + 1;
         self.next_ino.set(ino);
         let t = now();
@@ -259,7 +277,14 @@ impl Inode for TmpInode {
         }
     }
 
-    fn create(&self, name: &[u8], mode: u32, rdev: u64, target: Option<&[u8]>, creds: &Creds) -> KResult<InodeRef> {
+    fn create(
+        &self,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        target: Option<&[u8]>,
+        creds: &Creds,
+    ) -> KResult<InodeRef> {
         let d = self.dir()?;
         if d.borrow().contains_key(name) {
             return Err(Errno::EEXIST);
@@ -353,7 +378,9 @@ impl Inode for TmpInode {
             match (src_is_dir, ex_dir) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !existing.dir()?.borrow().is_empty() => return Err(Errno::ENOTEMPTY),
+                (true, true) if !existing.dir()?.borrow().is_empty() => {
+                    return Err(Errno::ENOTEMPTY)
+                }
                 _ => {}
             }
             nd.unlink(new_name, ex_dir)?;
@@ -452,7 +479,14 @@ impl Inode for TmpInode {
     fn statfs(&self) -> (i64, u64, u64, u64, u64, u64) {
         let blocks = self.fs.limit / 4096;
         let used = self.fs.used.get().div_ceil(4096);
-        (0x0102_1994, 4096, blocks, blocks.saturating_sub(used), 1 << 20, (1 << 20) - self.fs.next_ino.get().min(1 << 20))
+        (
+            0x0102_1994,
+            4096,
+            blocks,
+            blocks.saturating_sub(used),
+            1 << 20,
+            (1 << 20) - self.fs.next_ino.get().min(1 << 20),
+        )
     }
 
     fn as_any(&self) -> &dyn Any {
