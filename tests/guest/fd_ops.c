@@ -150,6 +150,40 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &old);
     }
 
+    /* Closing fds while walking /proc/self/fd, as CPython's close_fds
+     * does: a small getdents64 buffer forces several reads, and no fd may
+     * be skipped because earlier ones went away. In a child, so this
+     * program's own fds stay as they are. */
+    fflush(stdout);
+    pid_t walker = fork();
+    if (walker == 0) {
+        int keep = -1;
+        for (int i = 0; i < 6; i++) {
+            int p[2];
+            if (pipe(p) == 0 && keep < 0) keep = p[0];
+        }
+        int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char dbuf[280];
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, dbuf, sizeof dbuf)) > 0) {
+            for (long off = 0; off < n;) {
+                struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d =
+                    (void *)(dbuf + off);
+                int f = atoi(d->name);
+                if (d->name[0] != '.' && f > 2 && f != keep && f != dir) close(f);
+                off += d->reclen;
+            }
+        }
+        close(dir);
+        int left = 0;
+        for (int f = 3; f < 256; f++)
+            if (f != keep && fcntl(f, F_GETFD) >= 0) left++;
+        printf("close while walking /proc/self/fd: %d left open, kept fd %s\n", left,
+               fcntl(keep, F_GETFD) >= 0 ? "open" : "closed");
+        _exit(0);
+    }
+    waitpid(walker, NULL, 0);
+
     /* close-on-exec across execve: fds 3 (cloexec set), 10, 12 (cloexec), 20, 21, 22 */
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fflush(stdout);

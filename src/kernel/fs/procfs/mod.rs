@@ -54,6 +54,10 @@ impl ProcFs {
     }
 }
 
+/// Where the readdir cursors of numbered entries (pids, fds) start: past
+/// every fixed name.
+const NUMBERED: u64 = 0x100;
+
 const PID_ENTRIES: &[&[u8]] =
     &[b"cmdline", b"comm", b"cwd", b"exe", b"fd", b"root", b"stat", b"status"];
 
@@ -254,8 +258,17 @@ impl Inode for ProcInode {
         }
     }
 
+    /// Each entry's cursor is a key that does not move when other entries
+    /// come or go: an index for the fixed names, the number itself (past
+    /// the fixed ones) for pids and fds. A reader that closes fds while
+    /// walking /proc/self/fd (CPython's close_fds does) must not skip any.
     fn readdir(&self, cursor: u64, emit: &mut dyn FnMut(DirEntryOut<'_>) -> bool) -> KResult<()> {
-        let mut names: Vec<(Vec<u8>, u8)> = vec![(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)];
+        let mut names: Vec<(u64, Vec<u8>, u8)> =
+            vec![(0, b".".to_vec(), DT_DIR), (1, b"..".to_vec(), DT_DIR)];
+        let fixed = |names: &mut Vec<(u64, Vec<u8>, u8)>, name: &[u8], dtype: u8| {
+            let key = names.len() as u64;
+            names.push((key, name.to_vec(), dtype));
+        };
         match &self.node {
             Node::Root => {
                 for (n, t) in [
@@ -264,10 +277,10 @@ impl Inode for ProcInode {
                     (b"self", DT_LNK),
                     (b"uptime", DT_REG),
                 ] {
-                    names.push((n.to_vec(), t));
+                    fixed(&mut names, n, t);
                 }
                 for pid in self.fs.table.borrow().procs.keys() {
-                    names.push((pid.to_string().into_bytes(), DT_DIR));
+                    names.push((NUMBERED + *pid as u64, pid.to_string().into_bytes(), DT_DIR));
                 }
             }
             Node::PidDir(_) => {
@@ -277,7 +290,7 @@ impl Inode for ProcInode {
                         b"cwd" | b"exe" | b"root" => DT_LNK,
                         _ => DT_REG,
                     };
-                    names.push((n.to_vec(), t));
+                    fixed(&mut names, n, t);
                 }
             }
             Node::FdDir(p) => {
@@ -290,13 +303,14 @@ impl Inode for ProcInode {
                     .map(|p| p.files.clone())
                     .ok_or(Errno::ENOENT)?;
                 for (fd, _) in files.borrow().iter() {
-                    names.push((fd.to_string().into_bytes(), DT_LNK));
+                    names.push((NUMBERED + fd as u64, fd.to_string().into_bytes(), DT_LNK));
                 }
             }
             _ => return Err(Errno::ENOTDIR),
         }
-        for (i, (name, dtype)) in names.iter().enumerate().skip(cursor as usize) {
-            if !emit(DirEntryOut { ino: 100 + i as u64, name, dtype: *dtype, next: i as u64 + 1 }) {
+        names.sort_unstable_by_key(|e| e.0);
+        for (key, name, dtype) in names.iter().filter(|e| e.0 >= cursor) {
+            if !emit(DirEntryOut { ino: 100 + key, name, dtype: *dtype, next: key + 1 }) {
                 break;
             }
         }
