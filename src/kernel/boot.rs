@@ -158,8 +158,26 @@ impl Kernel {
         let shm = tmp(42, 0o1777);
         let devpts = super::tty::pty::DevPts::new(&waker, makedev(0, 43));
         let pts = devpts.root();
-        let devfs =
-            DevFs::new(makedev(0, 5), console.file(Handle::Tty), entropy, shm.clone(), pts.clone());
+        // /dev/tty: the console or the pty whose session is the caller's.
+        let ctty = {
+            let (table, current, console, devpts) =
+                (table.clone(), current.clone(), console.clone(), devpts.clone());
+            Box::new(move || {
+                let sid = table.borrow().procs.get(&current.get()).map_or(0, |p| p.sid);
+                if sid != 0 && console.tty.session.get() == sid {
+                    return Ok(console.file(Handle::Tty));
+                }
+                devpts.slave_of_session(sid).ok_or(Errno::ENXIO)
+            })
+        };
+        let devfs = DevFs::new(
+            makedev(0, 5),
+            console.file(Handle::Tty),
+            ctty,
+            entropy,
+            shm.clone(),
+            pts.clone(),
+        );
         mount(b"/dev", Rc::new(DevRoot { fs: devfs }), "devtmpfs");
         let procfs = Rc::new(ProcFs {
             dev: makedev(0, 4),

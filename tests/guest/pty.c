@@ -77,8 +77,16 @@ int main(int argc, char **argv)
     pid_t c = fork();
     if (c == 0) {
         setsid();
-        int cs = open(name, O_RDWR);
+        /* A new session has no controlling terminal: /dev/tty is ENXIO. */
+        VAL("child: open /dev/tty in a new session", open("/dev/tty", O_RDWR));
+        int cs = open(name, O_NOCTTY | O_RDWR);
         ioctl(cs, TIOCSCTTY, 0);
+        /* Now /dev/tty is this pty: what it writes reaches the master. */
+        int t = open("/dev/tty", O_RDWR);
+        printf("child: open /dev/tty after TIOCSCTTY: %s\n", t >= 0 ? "ok" : errname(errno));
+        printf("child: /dev/tty isatty: %d\n", isatty(t));
+        write(t, "via /dev/tty\n", 13);
+        close(t);
         write(sync[1], "r", 1);
         char b;
         read(cs, &b, 1); /* blocks until the signal */

@@ -66,6 +66,7 @@ impl Tty {
                 }
             }
             None => {
+                self.ldisc.borrow_mut().mark_delivered();
                 if self.ldisc.borrow().output_pending() > 0 {
                     self.waker.wake(self.output_wait);
                 }

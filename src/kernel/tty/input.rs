@@ -315,7 +315,7 @@ impl LineDiscipline {
             // An interrupt means "forget what I typed and what you were
             // printing": drop unsent output (including echo) and unread
             // input. The backlog (Linux's flip buffer) survives.
-            self.out.clear();
+            self.flush_output();
             self.reset_buffer_flags();
         }
         // A user hitting ^C at a stopped terminal wants to see something.

@@ -101,6 +101,11 @@ pub struct LineDiscipline {
     pub(super) stopped: bool,
     /// Output stopped by `TCXONC TCOOFF`; `VSTART` does not restart it.
     pub(super) tco_stopped: bool,
+    /// How much of `out` a pty master already owns: Linux's pty_write
+    /// moves output into the master's buffer at once, so ^C and
+    /// `TCOFLUSH` drop only what is still pending (echo of the input being
+    /// processed, output written while stopped).
+    pub(super) delivered: usize,
 }
 
 impl Default for LineDiscipline {
@@ -131,6 +136,7 @@ impl LineDiscipline {
             column: 0,
             canon_column: 0,
             out: Vec::new(),
+            delivered: 0,
             xchar: Vec::new(),
             stopped: false,
             tco_stopped: false,

@@ -159,6 +159,15 @@ impl LineDiscipline {
         out.append(&mut self.xchar);
         if !self.stopped {
             out.append(&mut self.out);
+            self.delivered = 0;
+        }
+    }
+
+    /// A pty master has been told of the output queued so far: it is the
+    /// master's now (unless output is stopped, when Linux keeps it back).
+    pub fn mark_delivered(&mut self) {
+        if !self.stopped {
+            self.delivered = self.out.len();
         }
     }
 
@@ -168,11 +177,12 @@ impl LineDiscipline {
         let mut v = rest.to_vec();
         v.append(&mut self.out);
         self.out = v;
+        self.delivered += rest.len();
     }
 
     /// `TCFLSH TCOFLUSH`: drop output not yet taken by the console.
     pub fn flush_output(&mut self) {
-        self.out.clear();
+        self.out.truncate(self.delivered);
     }
 
     /// `TIOCOUTQ`: bytes queued for the console.

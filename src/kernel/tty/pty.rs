@@ -15,6 +15,7 @@ use crate::kernel::fs::file::{FileKind, FileOps, OpenFile};
 use crate::kernel::fs::{now, Attr, DirEntryOut, Inode, InodeRef};
 use crate::kernel::mm::GuestMem;
 use crate::kernel::syscall::Ctx;
+use crate::kernel::task::Pid;
 use crate::kernel::wait::{WaitId, Waker};
 use crate::kernel::Kernel;
 use guest_abi::misc::{POLLERR, POLLHUP, POLLIN, POLLOUT};
@@ -61,6 +62,17 @@ impl DevPts {
 
     pub fn root(self: &Rc<Self>) -> InodeRef {
         Rc::new(PtsNode { fs: self.clone(), which: PtsWhich::Root })
+    }
+
+    /// A new slave handle on the pty that is `sid`'s controlling terminal.
+    pub fn slave_of_session(self: &Rc<Self>, sid: Pid) -> Option<Rc<dyn FileOps>> {
+        let pair = self
+            .pairs
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|p| sid != 0 && p.tty.session.get() == sid)?;
+        Some(PtySlave::new(&pair, self.clone()))
     }
 
     fn pair(&self, index: u32) -> Option<Rc<PtyPair>> {

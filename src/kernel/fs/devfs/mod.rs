@@ -73,7 +73,7 @@ thread_local! {
 }
 
 /// Opens a device node by number. The console (5,1) and /dev/tty (5,0)
-/// are handled by [`DevFs`], which knows the console.
+/// are handled by [`DevFs`], which knows the terminals.
 pub fn open_device(mode: u32, rdev: u64) -> KResult<Rc<dyn FileOps>> {
     if mode & S_IFMT != S_IFCHR {
         return Err(Errno::ENXIO);
@@ -97,19 +97,25 @@ enum Node {
     Dir(InodeRef),
 }
 
+/// Opens the caller's controlling terminal, as /dev/tty does (ENXIO when
+/// its session has none).
+pub type CttyOpener = Box<dyn Fn() -> KResult<Rc<dyn FileOps>>>;
+
 pub struct DevFs {
     dev: u64,
     console: Rc<dyn FileOps>,
+    ctty: CttyOpener,
     entries: Vec<(&'static [u8], u64, Node)>,
     mtime: (i64, u32),
 }
 
 impl DevFs {
-    /// /dev, with `console` as /dev/console and /dev/tty, and the given
-    /// subdirectories (shm, pts) as plain entries.
+    /// /dev, with `console` as /dev/console, `ctty` behind /dev/tty, and
+    /// the given subdirectories (shm, pts) as plain entries.
     pub fn new(
         dev: u64,
         console: Rc<dyn FileOps>,
+        ctty: CttyOpener,
         entropy: Entropy,
         shm: InodeRef,
         pts: InodeRef,
@@ -131,7 +137,7 @@ impl DevFs {
             (b"urandom", 22, Node::Dev(1, 9)),
             (b"zero", 23, Node::Dev(1, 5)),
         ];
-        Rc::new(DevFs { dev, console, entries, mtime: now() })
+        Rc::new(DevFs { dev, console, ctty, entries, mtime: now() })
     }
 }
 
@@ -180,6 +186,7 @@ impl Inode for DevNode {
     }
     fn open_special(&self, _flags: i32) -> Option<KResult<Rc<dyn FileOps>>> {
         match &self.fs.entries[self.idx].2 {
+            Node::Dev(5, 0) => Some((self.fs.ctty)()),
             Node::Dev(5, _) => Some(Ok(self.fs.console.clone())),
             Node::Dev(ma, mi) => Some(open_device(S_IFCHR, makedev(*ma, *mi))),
             _ => None,
