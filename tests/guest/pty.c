@@ -1,6 +1,7 @@
 /* Pseudo-terminals: /dev/ptmx, unlockpt, the slave's line discipline,
  * echo, job-control signals from master input, hangup. */
 #include "common.h"
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
@@ -69,6 +70,34 @@ int main(int argc, char **argv)
     struct winsize got;
     ioctl(s, TIOCGWINSZ, &got);
     printf("slave winsize %d %d\n", got.ws_row, got.ws_col);
+
+    /* VMIN/VTIME in non-canonical mode: VMIN 0 waits VTIME tenths for
+     * the first byte, then returns 0; VMIN > 0 returns what came once no
+     * byte arrived for VTIME tenths. */
+    {
+        struct termios saved, raw;
+        tcgetattr(s, &saved);
+        raw = saved;
+        raw.c_lflag &= ~(ICANON | ECHO);
+        raw.c_cc[VMIN] = 0;
+        raw.c_cc[VTIME] = 2;
+        tcsetattr(s, TCSANOW, &raw);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long n = read(s, buf, sizeof buf);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        printf("VMIN 0 VTIME 2, nothing typed: read %ld after >= 150 ms: %s\n", n, ms >= 150 ? "yes" : "no");
+        raw.c_cc[VMIN] = 5;
+        tcsetattr(s, TCSANOW, &raw);
+        write(m, "ab", 2);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        n = read(s, buf, sizeof buf);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        printf("VMIN 5 VTIME 2, two typed: read %ld [%.*s] after >= 150 ms: %s\n", n, (int)(n > 0 ? n : 0), buf, ms >= 150 ? "yes" : "no");
+        tcsetattr(s, TCSANOW, &saved);
+    }
 
     /* A child that makes the slave its controlling terminal gets SIGINT
      * when the master types ^C. */

@@ -57,10 +57,12 @@ fn do_read(
     if !f.readable() {
         return SysResult::err(Errno::EBADF);
     }
-    if let Some(tty) = f.ops.tty() {
+    let tty = f.ops.tty();
+    if let Some(tty) = &tty {
         if let Some(r) = tty.job_control(k, ctx, guest_abi::signal::SIGTTIN) {
             return r;
         }
+        tty.vtime_expired.set(ctx.deadline.is_some_and(|d| d <= Instant::now()));
     }
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = std::mem::take(&mut k.scratch);
@@ -81,7 +83,41 @@ fn do_read(
         Ok(n as i64)
     });
     k.scratch = buf;
+    if let Some(tty) = &tty {
+        tty.vtime_expired.set(false);
+    }
+    if let (Some(tty), Err(Errno::EAGAIN)) = (&tty, &r) {
+        if let Some(r) = tty_vtime_block(ctx, tty, &f, len) {
+            return r;
+        }
+    }
     blocking(r, &f, POLLIN)
+}
+
+/// A terminal read in non-canonical mode with VTIME set waits for input
+/// or for its timer, which runs from the start of the call (VMIN == 0) or
+/// restarts whenever input wakes the reader (VMIN > 0: an inter-byte
+/// timer). When the timer runs out the read re-runs and returns what is
+/// there.
+fn tty_vtime_block(
+    ctx: &Ctx,
+    tty: &crate::kernel::tty::core::Tty,
+    f: &OpenFile,
+    len: usize,
+) -> Option<SysResult> {
+    if f.nonblocking() {
+        return None;
+    }
+    let (wait, interbyte) = tty.vtime_wait(len)?;
+    let deadline = match ctx.deadline {
+        Some(d) if !interbyte => d,
+        _ => Instant::now() + wait,
+    };
+    Some(SysResult::Block {
+        waits: f.ops.wait_ids(POLLIN),
+        deadline: Some(deadline),
+        restart: guest_abi::restart::ERESTARTSYS,
+    })
 }
 
 fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -> SysResult {

@@ -30,6 +30,9 @@ pub struct Tty {
     pub output_wait: WaitId,
     /// The other side is gone: reads return end of file.
     pub hung_up: Cell<bool>,
+    /// Set by read(2) for the call in progress: its VTIME timer has run
+    /// out, so a read that would wait for more returns what is there.
+    pub vtime_expired: Cell<bool>,
     /// Signals the line discipline produced that still need sending.
     pub pending: RefCell<Vec<InputEffect>>,
     /// Where output goes at once (the console's host terminal); None:
@@ -49,6 +52,7 @@ impl Tty {
             read_wait: waker.new_id(),
             output_wait: waker.new_id(),
             hung_up: Cell::new(false),
+            vtime_expired: Cell::new(false),
             pending: RefCell::new(Vec::new()),
             sink: RefCell::new(sink),
             waker: waker.clone(),
@@ -115,11 +119,28 @@ impl Tty {
             // A hung-up terminal reads as end of file.
             _ if self.hung_up.get() => 0,
             ReadReady::Block => return Err(Errno::EAGAIN),
-            // VTIME timers are not run yet: return what is there.
-            ReadReady::BlockWithInterbyteTimeout(_) | ReadReady::BlockWithTimeout(_) => l.read(buf),
+            // VTIME: wait (see `vtime_wait`) until the timer runs out.
+            ReadReady::BlockWithInterbyteTimeout(_) | ReadReady::BlockWithTimeout(_) => {
+                if !self.vtime_expired.get() {
+                    return Err(Errno::EAGAIN);
+                }
+                l.read(buf)
+            }
         };
         self.pending.borrow_mut().extend(l.take_deferred_effects());
         Ok(n)
+    }
+
+    /// How long a blocked read of `count` bytes may wait before it returns
+    /// what is there (VTIME, in non-canonical mode), and whether that timer
+    /// restarts with every byte (VMIN > 0) rather than running from the
+    /// start of the call (VMIN == 0). None: wait for input alone.
+    pub fn vtime_wait(&self, count: usize) -> Option<(std::time::Duration, bool)> {
+        match self.ldisc.borrow().read_ready(count) {
+            ReadReady::BlockWithTimeout(d) => Some((d, false)),
+            ReadReady::BlockWithInterbyteTimeout(d) => Some((d, true)),
+            _ => None,
+        }
     }
 
     /// write(2) on the terminal.
