@@ -12,7 +12,7 @@
 #            the simplest possible tree for bring-up.
 #   debian   Debian 12 merged-/usr layout (/bin, /sbin, /lib, /lib64 are
 #            symlinks into usr/), Debian's dynamically linked bash and
-#            coreutils plus their shared-library closure, then busybox applets
+#            coreutils, less (with terminfo) plus their shared-library closure, then busybox applets
 #            for every command those packages do not provide.  /bin/sh stays
 #            busybox; bash is /bin/bash.
 #   python   debian + python3.11 with its full standard library and test suite.
@@ -155,7 +155,8 @@ install -d -m 1777 "$R/tmp" "$R/var/tmp"
 # ---- Debian packages (debian, python) ---------------------------------------
 
 if [[ $FLAVOR != busybox ]]; then
-    roots=(bash coreutils)
+    # less, with terminfo, for the console tests.
+    roots=(bash coreutils less ncurses-base)
     # The full standard library and its test suite (python3 -m test).
     [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal libpython3.11-stdlib libpython3.11-testsuite)
     mapfile -t pkgs < <(lib_closure "${roots[@]}")

@@ -175,3 +175,35 @@ fn stty_changes_made_inside_are_seen() {
     p.send(b"exit\r");
     assert_eq!(p.wait(10), 0);
 }
+
+/// A shell on the Debian image (Debian's less, with terminfo).
+fn debian_shell(rows: u16, cols: u16) -> Pty {
+    let mut cmd = Command::new(umk_bin());
+    cmd.arg("run").arg("--ephemeral").arg("--image").arg(debian_image()).env("TERM", "xterm");
+    let mut p = Pty::spawn(cmd, rows, cols);
+    p.expect("/ # ", 20);
+    p
+}
+
+#[test]
+fn less_pages_by_the_new_window_size_after_a_resize() {
+    let mut p = debian_shell(30, 100);
+    p.send(b"seq 1 200 > /root/n; less /root/n\r");
+    // 29 lines, then the file name as the first prompt.
+    p.expect("29", 10);
+    p.expect("\x1b[7m/root/n", 10);
+    p.resize(12, 100);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // less redraws lines 1..11 for the 12-row window; a page is now 11
+    // lines, so space shows 12..22 and never draws 23 (on the old size it
+    // would show 30..58).
+    p.send(b" ");
+    let page = p.expect("22", 10);
+    let rest = p.expect(":", 10);
+    assert!(page.contains("\x1b[K12\r\n"), "{page}");
+    assert!(!page.contains("23") && !rest.contains("23"), "{page}{rest}");
+    p.send(b"q");
+    p.expect("/ # ", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}

@@ -3,7 +3,7 @@
 #   OUT/guest/           guest test programs, their fixture and native outputs
 #   OUT/busybox.img      busybox-static root + test programs in /opt/tests
 #                        + the fixture tree in /fixture
-#   OUT/debian.img       (with --debian) busybox + Debian's bash, coreutils
+#   OUT/debian.img       (with --debian) busybox + Debian's bash, coreutils, less
 #                        and their libraries, dynamically linked
 #   OUT/python.img       (with --python) the same plus Debian's python3
 # Everything comes from Debian packages and the repo; nothing is downloaded
