@@ -155,8 +155,8 @@ install -d -m 1777 "$R/tmp" "$R/var/tmp"
 # ---- Debian packages (debian, python) ---------------------------------------
 
 if [[ $FLAVOR != busybox ]]; then
-    # less, with terminfo, for the console tests.
-    roots=(bash coreutils less ncurses-base)
+    # less (with terminfo) and script (bsdutils) for the console tests.
+    roots=(bash coreutils less ncurses-base bsdutils)
     # The full standard library and its test suite (python3 -m test).
     [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal libpython3.11-stdlib libpython3.11-testsuite)
     mapfile -t pkgs < <(lib_closure "${roots[@]}")

@@ -176,13 +176,25 @@ fn stty_changes_made_inside_are_seen() {
     assert_eq!(p.wait(10), 0);
 }
 
-/// A shell on the Debian image (Debian's less, with terminfo).
+/// A shell on the Debian image (Debian's less with terminfo, and script).
 fn debian_shell(rows: u16, cols: u16) -> Pty {
     let mut cmd = Command::new(umk_bin());
     cmd.arg("run").arg("--ephemeral").arg("--image").arg(debian_image()).env("TERM", "xterm");
     let mut p = Pty::spawn(cmd, rows, cols);
     p.expect("/ # ", 20);
     p
+}
+
+#[test]
+fn script_runs_a_command_on_a_new_pty() {
+    let mut p = debian_shell(30, 100);
+    p.send(b"script -qc 'tty; stty size; echo in-script' /dev/null; echo rc=$?\r");
+    p.expect("/dev/pts/0", 10);
+    p.expect("30 100", 10);
+    p.expect("in-script", 10);
+    p.expect("rc=0", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
 }
 
 #[test]

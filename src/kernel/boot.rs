@@ -125,6 +125,7 @@ impl Kernel {
             exec_inodes: HashMap::new(),
             boot_time: Instant::now(),
             proc_current: current.clone(),
+            signalfd_wait: waker.new_id(),
             overlay: None,
             trace: None,
             locks: super::fs::lock::LockTable::new(&waker),

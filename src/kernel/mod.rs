@@ -80,6 +80,9 @@ pub struct Kernel {
     pub boot_time: Instant,
     /// The pid /proc/self names during the current syscall.
     pub proc_current: Rc<std::cell::Cell<Pid>>,
+    /// Signalfd readers and pollers wait here; every signal umk sends
+    /// wakes them.
+    pub signalfd_wait: wait::WaitId,
     /// Pseudo-terminals (/dev/ptmx, /dev/pts).
     pub devpts: Rc<tty::pty::DevPts>,
     /// Where memfd_create's files live.

@@ -15,6 +15,8 @@
 //! code (arch/x86/kernel/signal.c) turns it into EINTR or a transparent
 //! restart exactly as it would for a native call.
 
+pub mod signalfd;
+
 use crate::kernel::syscall::Ctx;
 use crate::kernel::task::Pid;
 use crate::kernel::Kernel;
@@ -112,6 +114,7 @@ pub fn send_to_thread(k: &mut Kernel, tid: Pid, sig: i32, origin: SigOrigin) {
         continue_process(k, tid);
     }
     let _ = k.platform.signal_thread(host, sig);
+    k.waker.wake(k.signalfd_wait);
     wake_if_interruptible(k, tid, sig);
 }
 

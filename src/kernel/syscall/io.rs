@@ -64,6 +64,12 @@ fn do_read(
         }
         tty.vtime_expired.set(ctx.deadline.is_some_and(|d| d <= Instant::now()));
     }
+    if let Some(sfd) =
+        f.ops.as_any().and_then(|a| a.downcast_ref::<crate::kernel::signal::signalfd::SignalFd>())
+    {
+        let r = crate::kernel::signal::signalfd::read(k, ctx, sfd, addr, len).map(|n| n as i64);
+        return blocking(r, &f, POLLIN);
+    }
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = std::mem::take(&mut k.scratch);
     buf.resize(len, 0);

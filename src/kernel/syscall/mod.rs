@@ -219,6 +219,8 @@ table! {
     SYS_RT_SIGTIMEDWAIT => None, Native("waits for host signals");
     SYS_RT_SIGSUSPEND => None, Native("waits for host signals");
     SYS_RT_SIGQUEUEINFO => Some(signal::sys_rt_sigqueueinfo), Full;
+    SYS_SIGNALFD => Some(signal::sys_signalfd), Partial("signals umk sends (all but a thread's own faults); a process-directed signal is read by the thread it was sent to");
+    SYS_SIGNALFD4 => Some(signal::sys_signalfd4), Partial("as signalfd");
     SYS_SIGALTSTACK => None, Native("own signal stack");
     SYS_MKNOD => Some(fs::sys_mknod), Full;
     SYS_STATFS => Some(fs::sys_statfs), Full;

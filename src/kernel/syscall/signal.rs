@@ -159,3 +159,44 @@ pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     };
     thread_kill(k, ctx, Some(tgid), tid, sig, origin)
 }
+
+const SFD_CLOEXEC: i32 = guest_abi::fcntl::O_CLOEXEC;
+const SFD_NONBLOCK: i32 = guest_abi::fcntl::O_NONBLOCK;
+
+/// signalfd4(2): a new signalfd for the signals in the mask, or (given
+/// one) a new mask for an existing signalfd.
+pub fn sys_signalfd4(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_signalfd(k, ctx, ctx.arg_i32(3))
+}
+
+pub fn sys_signalfd(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    do_signalfd(k, ctx, 0)
+}
+
+fn do_signalfd(k: &mut Kernel, ctx: &Ctx, flags: i32) -> SysResult {
+    use crate::kernel::fs::file::OpenFile;
+    use crate::kernel::signal::signalfd::SignalFd;
+    let r = (|| -> crate::kernel::errno::KResult<i64> {
+        let fd = ctx.arg_i32(0);
+        if ctx.args[2] != 8 || flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mask: u64 = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(ctx.args[1])?;
+        if fd != -1 {
+            let f = k.file(ctx.pid, fd)?;
+            let sfd =
+                f.ops.as_any().and_then(|a| a.downcast_ref::<SignalFd>()).ok_or(Errno::EINVAL)?;
+            sfd.set_mask(mask);
+            return Ok(fd as i64);
+        }
+        let file = OpenFile::new(
+            std::rc::Rc::new(SignalFd::new(k, mask)),
+            None,
+            None,
+            guest_abi::fcntl::O_RDWR | (flags & SFD_NONBLOCK),
+        );
+        let limit = k.nofile_limit(ctx.pid);
+        Ok(k.files_of(ctx.pid)?.borrow_mut().install(file, flags & SFD_CLOEXEC != 0, limit)? as i64)
+    })();
+    r.into()
+}

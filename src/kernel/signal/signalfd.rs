@@ -1,0 +1,192 @@
+//! signalfd: signals read as data from a file (fs/signalfd.c).
+//!
+//! Guest signals are host signals, so a signal a signalfd user blocks sits
+//! pending in the host kernel. umk knows which ones are there because it
+//! sent them (each send records a [`SigOrigin`] on the target thread), and
+//! takes one off the host's queue by making the reading thread call
+//! `rt_sigtimedwait` with a zero timeout, as an injected call. The record
+//! then gives the guest's own si_pid, si_uid and si_code, never a host pid.
+
+use super::SigOrigin;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::fs::file::{FileKind, FileOps, OpenFile};
+use crate::kernel::fs::Attr;
+use crate::kernel::mm::GuestMem;
+use crate::kernel::syscall::Ctx;
+use crate::kernel::task::{Pid, ProcessTable};
+use crate::kernel::wait::WaitId;
+use crate::kernel::Kernel;
+use guest_abi::misc::POLLIN;
+use guest_abi::signal::{sigmask, SIGKILL, SIGSTOP};
+use guest_abi::sysno::SYS_RT_SIGTIMEDWAIT;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// sizeof(struct signalfd_siginfo).
+pub const SIGINFO_SIZE: usize = 128;
+
+pub struct SignalFd {
+    mask: Cell<u64>,
+    table: Rc<RefCell<ProcessTable>>,
+    /// The process making the current syscall: a signalfd reports the
+    /// signals of whoever reads or polls it, as in Linux.
+    current: Rc<Cell<Pid>>,
+    wait: WaitId,
+}
+
+impl SignalFd {
+    pub fn new(k: &Kernel, mask: u64) -> SignalFd {
+        let s = SignalFd {
+            mask: Cell::new(0),
+            table: k.table.clone(),
+            current: k.proc_current.clone(),
+            wait: k.signalfd_wait,
+        };
+        s.set_mask(mask);
+        s
+    }
+
+    /// SIGKILL and SIGSTOP are never read from a signalfd.
+    pub fn set_mask(&self, mask: u64) {
+        self.mask.set(mask & !(sigmask(SIGKILL) | sigmask(SIGSTOP)));
+    }
+
+    /// The first signal in the mask that umk sent to `tid` and that is
+    /// still undelivered.
+    fn pending_for(&self, tid: Pid) -> Option<i32> {
+        let t = self.table.borrow();
+        let task = t.tasks.get(&tid)?;
+        task.sig_origins.iter().map(|o| o.sig).find(|s| self.mask.get() & sigmask(*s) != 0)
+    }
+}
+
+impl FileOps for SignalFd {
+    /// Reads go through [`read`], which needs the reading thread.
+    fn read(&self, _f: &OpenFile, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, _f: &OpenFile, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn poll(&self) -> i16 {
+        let t = self.table.borrow();
+        let Some(p) = t.procs.get(&self.current.get()) else { return 0 };
+        let ready = p.threads.iter().any(|tid| {
+            t.tasks.get(tid).is_some_and(|task| {
+                task.sig_origins.iter().any(|o| self.mask.get() & sigmask(o.sig) != 0)
+            })
+        });
+        if ready {
+            POLLIN
+        } else {
+            0
+        }
+    }
+    fn wait_ids(&self, _events: i16) -> Vec<WaitId> {
+        vec![self.wait]
+    }
+    fn kind(&self) -> FileKind {
+        FileKind::Other
+    }
+    fn attr(&self) -> Option<Attr> {
+        // anon_inode:[signalfd]
+        Some(Attr {
+            dev: 0xd,
+            ino: self.wait,
+            mode: 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// read(2) on a signalfd: as many `signalfd_siginfo` records as fit in
+/// `len` bytes at `addr`, each for a signal taken off the reading thread's
+/// queue. EAGAIN when none is pending (the caller parks or returns it).
+pub fn read(k: &mut Kernel, ctx: &Ctx, sfd: &SignalFd, addr: u64, len: usize) -> KResult<usize> {
+    if len < SIGINFO_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mut done = 0;
+    while done + SIGINFO_SIZE <= len {
+        let Some(sig) = sfd.pending_for(ctx.tid) else { break };
+        let slot = addr + done as u64;
+        match dequeue(k, ctx, sig, slot) {
+            Ok(info) => {
+                GuestMem::new(k.platform.as_mut(), ctx.host).write(slot, &info)?;
+                done += SIGINFO_SIZE;
+            }
+            // Not on the host's queue after all (a native sigwait took
+            // it): forget the record.
+            Err(Errno::EAGAIN) => forget(k, ctx.tid, sig),
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    if done == 0 {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(done)
+}
+
+/// Takes `sig` off the thread's host queue with an injected
+/// rt_sigtimedwait, using the guest's own buffer at `slot` as scratch for
+/// the set and the timeout, and builds the guest's signalfd_siginfo. The
+/// host's siginfo is not asked for: it would name umk's host pid.
+fn dequeue(k: &mut Kernel, ctx: &Ctx, sig: i32, slot: u64) -> KResult<[u8; SIGINFO_SIZE]> {
+    let mut scratch = [0u8; 24];
+    scratch[..8].copy_from_slice(&sigmask(sig).to_ne_bytes());
+    // bytes 8..24: a zero timespec.
+    GuestMem::new(k.platform.as_mut(), ctx.host).write(slot, &scratch)?;
+    let r = k
+        .platform
+        .inject_syscall(ctx.host, SYS_RT_SIGTIMEDWAIT, [slot, 0, slot + 8, 8, 0])
+        .map_err(|_| Errno::EFAULT)?;
+    if r < 0 {
+        return Err(Errno(-r as i32));
+    }
+    let origin = take_origin(k, ctx.tid, sig);
+    Ok(signalfd_siginfo(sig, origin))
+}
+
+fn take_origin(k: &mut Kernel, tid: Pid, sig: i32) -> Option<SigOrigin> {
+    let mut t = k.table.borrow_mut();
+    let task = t.tasks.get_mut(&tid)?;
+    let i = task.sig_origins.iter().position(|o| o.sig == sig)?;
+    Some(task.sig_origins.remove(i))
+}
+
+fn forget(k: &mut Kernel, tid: Pid, sig: i32) {
+    if let Some(task) = k.table.borrow_mut().tasks.get_mut(&tid) {
+        task.sig_origins.retain(|o| o.sig != sig);
+    }
+}
+
+/// struct signalfd_siginfo from what umk recorded when it sent the signal.
+/// Without a record (it cannot happen for signals umk sends) it says
+/// SI_KERNEL.
+fn signalfd_siginfo(sig: i32, origin: Option<SigOrigin>) -> [u8; SIGINFO_SIZE] {
+    let mut out = [0u8; SIGINFO_SIZE];
+    let mut put = |off: usize, bytes: &[u8]| out[off..off + bytes.len()].copy_from_slice(bytes);
+    put(0, &(sig as u32).to_ne_bytes());
+    match origin {
+        Some(o) => {
+            put(8, &o.code.to_ne_bytes());
+            put(12, &(o.pid as u32).to_ne_bytes());
+            put(16, &o.uid.to_ne_bytes());
+            if sig == guest_abi::signal::SIGCHLD {
+                put(40, &(o.value as i32).to_ne_bytes());
+            } else {
+                // sigqueue's value: ssi_int and ssi_ptr.
+                put(44, &(o.value as i32).to_ne_bytes());
+                put(48, &o.value.to_ne_bytes());
+            }
+        }
+        None => put(8, &guest_abi::signal::SI_KERNEL.to_ne_bytes()),
+    }
+    out
+}
