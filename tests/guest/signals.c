@@ -381,6 +381,32 @@ int main(int argc, char **argv)
         signal(SIGFPE, SIG_DFL);
     }
 
+    /* sigwaitinfo/sigtimedwait name the sender as the guest knows it. */
+    {
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        kill(getpid(), SIGUSR1);
+        siginfo_t si;
+        int r = sigwaitinfo(&set, &si);
+        printf("sigwaitinfo %s: code %s pid is self %d uid is mine %d\n", signame(r),
+               si.si_code == SI_USER ? "SI_USER" : "other", si.si_pid == getpid(), si.si_uid == getuid());
+        pid_t kid = fork();
+        if (kid == 0) {
+            kill(getppid(), SIGUSR1);
+            _exit(0);
+        }
+        struct timespec ts = { 5, 0 };
+        r = sigtimedwait(&set, &si, &ts);
+        printf("sigtimedwait %s: pid is child %d\n", signame(r), si.si_pid == kid);
+        waitpid(kid, NULL, 0);
+        ts.tv_sec = 0;
+        ts.tv_nsec = 1000000;
+        VAL("sigtimedwait, nothing pending", sigtimedwait(&set, &si, &ts));
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+
     /* signalfd: blocked signals read as records, with the sender's pid. */
     {
         sigset_t set, old;

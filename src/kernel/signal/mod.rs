@@ -277,12 +277,56 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
 /// Puts the guest's view into the siginfo of a signal umk sent.
 fn rewrite_siginfo(k: &mut Kernel, host: HostTid, o: SigOrigin) {
     let Ok(mut info) = k.platform.get_siginfo(host) else { return };
-    // Only signals umk raised (kill/tkill from umk: SI_USER or SI_TKILL
-    // with umk's host pid) are rewritten; a fault stays as the host says.
-    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
-    if code != SI_USER && code != SI_TKILL {
+    if patch_siginfo(&mut info, Some(o)) {
+        let _ = k.platform.set_siginfo(host, &info);
+    }
+}
+
+/// rt_sigtimedwait (sigwaitinfo, sigtimedwait) took signal `ret` off the
+/// queue, natively: the record of its sending is used up, and the siginfo
+/// it wrote at `addr` gets the guest's view instead of umk's host pid.
+pub fn on_signal_waited(k: &mut Kernel, host: HostTid, ret: i64, addr: u64) {
+    if !(1..=NSIG as i64).contains(&ret) {
         return;
     }
+    let sig = ret as i32;
+    let origin = {
+        let mut t = k.table.borrow_mut();
+        t.task_by_host_mut(host).and_then(|task| {
+            let o = task
+                .sig_origins
+                .iter()
+                .position(|o| o.sig == sig)
+                .map(|i| task.sig_origins.remove(i));
+            if sig < SIGRTMIN {
+                task.sig_origins.retain(|o| o.sig != sig);
+            }
+            o
+        })
+    };
+    if addr == 0 {
+        return;
+    }
+    let mut mem = crate::kernel::mm::GuestMem::new(k.platform.as_mut(), host);
+    let Ok(mut info) = mem.read_obj::<[u8; 128]>(addr) else { return };
+    if patch_siginfo(&mut info, origin) {
+        let _ = mem.write(addr, &info);
+    }
+}
+
+/// Rewrites a host siginfo with what umk recorded when it sent the signal.
+/// Only signals umk raised (kill/tkill from umk: SI_USER or SI_TKILL with
+/// umk's host pid) are touched; a fault stays as the host says. Without a
+/// record the sender is left blank rather than umk's host pid.
+fn patch_siginfo(info: &mut [u8; 128], o: Option<SigOrigin>) -> bool {
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    if code != SI_USER && code != SI_TKILL {
+        return false;
+    }
+    let Some(o) = o else {
+        info[16..24].fill(0);
+        return true;
+    };
     info[8..12].copy_from_slice(&o.code.to_le_bytes());
     info[16..20].copy_from_slice(&o.pid.to_le_bytes());
     info[20..24].copy_from_slice(&o.uid.to_le_bytes());
@@ -292,7 +336,7 @@ fn rewrite_siginfo(k: &mut Kernel, host: HostTid, o: SigOrigin) {
     } else if o.code == SI_QUEUE || o.code == SI_TKILL && o.value != 0 {
         info[24..32].copy_from_slice(&o.value.to_le_bytes());
     }
-    let _ = k.platform.set_siginfo(host, &info);
+    true
 }
 
 /// A guest thread entered a job-control stop. Keep it stopped until a

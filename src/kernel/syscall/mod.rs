@@ -216,7 +216,7 @@ table! {
     SYS_GETPGID => Some(task::sys_getpgid), Full;
     SYS_GETSID => Some(task::sys_getsid), Full;
     SYS_RT_SIGPENDING => None, Native("own pending set");
-    SYS_RT_SIGTIMEDWAIT => None, Native("waits for host signals");
+    SYS_RT_SIGTIMEDWAIT => Some(signal::sys_rt_sigtimedwait), Full;
     SYS_RT_SIGSUSPEND => None, Native("waits for host signals");
     SYS_RT_SIGQUEUEINFO => Some(signal::sys_rt_sigqueueinfo), Full;
     SYS_SIGNALFD => Some(signal::sys_signalfd), Partial("signals umk sends (all but a thread's own faults); a process-directed signal is read by the thread it was sent to");

@@ -200,3 +200,12 @@ fn do_signalfd(k: &mut Kernel, ctx: &Ctx, flags: i32) -> SysResult {
     })();
     r.into()
 }
+
+/// rt_sigtimedwait(2) runs natively; on its way out umk puts the guest's
+/// view of the sender into the siginfo (see `on_signal_waited`).
+pub fn sys_rt_sigtimedwait(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some(t) = k.table.borrow_mut().tasks.get_mut(&ctx.tid) {
+        t.exit_fixup = Some(crate::kernel::task::clone::Fixup::SigInfo(ctx.args[1]));
+    }
+    SysResult::Native { regs: ctx.regs, see_exit: true }
+}

@@ -238,6 +238,9 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
             regs.rax = vtid as u64;
             let _ = k.platform.set_regs(host, &regs);
         }
+        Some(Fixup::SigInfo(info)) => {
+            crate::kernel::signal::on_signal_waited(k, host, regs.rax as i64, info);
+        }
         None => {}
     }
     if k.trace.is_some() {
@@ -252,6 +255,9 @@ pub enum Fixup {
     Clone(PendingClone),
     /// The call returns the caller's tid: give the virtual one.
     ReturnTid,
+    /// rt_sigtimedwait returned a signal: the siginfo at this address
+    /// gets the guest's view of its sender.
+    SigInfo(u64),
 }
 
 impl Task {

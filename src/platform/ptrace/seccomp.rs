@@ -58,7 +58,6 @@ pub const NATIVE: &[(usize, &str)] = &[
     (SYS_RT_SIGRETURN, "returns from a native signal frame"),
     (SYS_RT_SIGPENDING, "own pending set"),
     (SYS_RT_SIGSUSPEND, "waits for a signal; umk delivers guest signals as host signals"),
-    (SYS_RT_SIGTIMEDWAIT, "waits for a signal"),
     (SYS_SIGALTSTACK, "own signal stack"),
     (SYS_PAUSE, "waits for a signal"),
     (SYS_FUTEX, "futex words in own memory; host tids never appear in them"),
