@@ -238,9 +238,9 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
             None => (None, None),
         }
     };
-    if let Some(o) = origin {
-        rewrite_siginfo(k, host, o);
-    }
+    // Without a record (more than 256 sends outstanding) the sender is
+    // still blanked: a guest never sees umk's host pid.
+    rewrite_siginfo(k, host, origin);
     if k.trace.is_some() {
         k.trace_signal(host, sig);
     }
@@ -275,9 +275,9 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
 }
 
 /// Puts the guest's view into the siginfo of a signal umk sent.
-fn rewrite_siginfo(k: &mut Kernel, host: HostTid, o: SigOrigin) {
+fn rewrite_siginfo(k: &mut Kernel, host: HostTid, o: Option<SigOrigin>) {
     let Ok(mut info) = k.platform.get_siginfo(host) else { return };
-    if patch_siginfo(&mut info, Some(o)) {
+    if patch_siginfo(&mut info, o) {
         let _ = k.platform.set_siginfo(host, &info);
     }
 }
