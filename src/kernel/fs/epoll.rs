@@ -163,14 +163,7 @@ impl FileOps for EpollFile {
     }
 
     fn attr(&self) -> Option<Attr> {
-        Some(Attr {
-            dev: 0xd,
-            ino: self.ino,
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Some(super::anon_inode_attr(self.ino))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -79,13 +79,6 @@ impl FileOps for EventFd {
 
     fn attr(&self) -> Option<Attr> {
         // anon_inode:[eventfd]
-        Some(Attr {
-            dev: 0xd,
-            ino: self.ino,
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Some(super::anon_inode_attr(self.ino))
     }
 }

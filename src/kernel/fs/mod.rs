@@ -237,6 +237,12 @@ pub trait Inode: Any {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// What fstat says of an anonymous-inode file (eventfd, epoll, signalfd):
+/// Linux's anon_inodefs, device 0:13, one inode per object here.
+pub fn anon_inode_attr(ino: u64) -> Attr {
+    Attr { dev: 0xd, ino, mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() }
+}
+
 /// The current time as (seconds, nanoseconds), for new inodes.
 pub fn now() -> (i64, u32) {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

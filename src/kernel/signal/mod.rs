@@ -224,16 +224,7 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
         match t.task_by_host_mut(host) {
             Some(task) => {
                 task.sig_hint = false;
-                let origin = task
-                    .sig_origins
-                    .iter()
-                    .position(|o| o.sig == sig)
-                    .map(|i| task.sig_origins.remove(i));
-                if sig < SIGRTMIN {
-                    // Standard signals do not queue: one delivery answers all.
-                    task.sig_origins.retain(|o| o.sig != sig);
-                }
-                (task.restart.take(), origin)
+                (task.restart.take(), take_origin(task, sig))
             }
             None => (None, None),
         }
@@ -292,17 +283,7 @@ pub fn on_signal_waited(k: &mut Kernel, host: HostTid, ret: i64, addr: u64) {
     let sig = ret as i32;
     let origin = {
         let mut t = k.table.borrow_mut();
-        t.task_by_host_mut(host).and_then(|task| {
-            let o = task
-                .sig_origins
-                .iter()
-                .position(|o| o.sig == sig)
-                .map(|i| task.sig_origins.remove(i));
-            if sig < SIGRTMIN {
-                task.sig_origins.retain(|o| o.sig != sig);
-            }
-            o
-        })
+        t.task_by_host_mut(host).and_then(|task| take_origin(task, sig))
     };
     if addr == 0 {
         return;
@@ -312,6 +293,17 @@ pub fn on_signal_waited(k: &mut Kernel, host: HostTid, ret: i64, addr: u64) {
     if patch_siginfo(&mut info, origin) {
         let _ = mem.write(addr, &info);
     }
+}
+
+/// Uses up umk's record of sending `sig` to this thread: the oldest one,
+/// and for a standard signal, which does not queue (one delivery answers
+/// all its sends), every one.
+pub fn take_origin(task: &mut crate::kernel::task::Task, sig: i32) -> Option<SigOrigin> {
+    let o = task.sig_origins.iter().position(|o| o.sig == sig).map(|i| task.sig_origins.remove(i));
+    if sig < SIGRTMIN {
+        task.sig_origins.retain(|o| o.sig != sig);
+    }
+    o
 }
 
 /// Rewrites a host siginfo with what umk recorded when it sent the signal.

@@ -90,14 +90,7 @@ impl FileOps for SignalFd {
     }
     fn attr(&self) -> Option<Attr> {
         // anon_inode:[signalfd]
-        Some(Attr {
-            dev: 0xd,
-            ino: self.wait,
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Some(crate::kernel::fs::anon_inode_attr(self.wait))
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
@@ -154,10 +147,7 @@ fn dequeue(k: &mut Kernel, ctx: &Ctx, sig: i32, slot: u64) -> KResult<[u8; SIGIN
 }
 
 fn take_origin(k: &mut Kernel, tid: Pid, sig: i32) -> Option<SigOrigin> {
-    let mut t = k.table.borrow_mut();
-    let task = t.tasks.get_mut(&tid)?;
-    let i = task.sig_origins.iter().position(|o| o.sig == sig)?;
-    Some(task.sig_origins.remove(i))
+    super::take_origin(k.table.borrow_mut().tasks.get_mut(&tid)?, sig)
 }
 
 fn forget(k: &mut Kernel, tid: Pid, sig: i32) {
