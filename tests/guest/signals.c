@@ -419,6 +419,12 @@ int main(int argc, char **argv)
         struct signalfd_siginfo si;
         VAL("signalfd read, nothing pending", read(sfd, &si, sizeof si));
         VAL("signalfd read, short buffer", read(sfd, &si, 16));
+        VAL("signalfd bad mask pointer", syscall(SYS_signalfd4, -1, (void *)8, 8, 0));
+        VAL("signalfd bad mask size", syscall(SYS_signalfd4, -1, &set, 4, 0));
+        VAL("signalfd bad flags", syscall(SYS_signalfd4, -1, &set, 8, 0x1));
+        VAL("signalfd on a closed fd", syscall(SYS_signalfd4, 99, &set, 8, 0));
+        VAL("signalfd on a non-signalfd", syscall(SYS_signalfd4, 1, &set, 8, 0));
+        VAL("sigtimedwait bad set pointer", syscall(SYS_rt_sigtimedwait, (void *)8, NULL, NULL, 8));
         struct pollfd pfd = { .fd = sfd, .events = POLLIN };
         VAL("poll, nothing pending", poll(&pfd, 1, 0));
         kill(getpid(), SIGUSR1);
