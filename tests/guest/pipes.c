@@ -123,9 +123,11 @@ int main(int argc, char **argv)
         FD_ZERO(&r); FD_SET(p[1], &r);
         tv.tv_sec = 0; tv.tv_usec = 10000;
         VAL("select 10ms timeout", select(p[1] + 1, &r, NULL, NULL, &tv));
-        FD_ZERO(&r); FD_SET(200, &r);
+        /* Below 64: Linux ignores fds past the end of its fd table, whose
+         * size depends on what the process inherited. */
+        FD_ZERO(&r); FD_SET(50, &r);
         tv.tv_sec = 0; tv.tv_usec = 0;
-        VAL("select on closed fd 200", select(201, &r, NULL, NULL, &tv));
+        VAL("select on closed fd 50", select(51, &r, NULL, NULL, &tv));
         VAL("select nfds -1", select(-1, NULL, NULL, NULL, &tv));
     }
     close(p[0]);

@@ -39,6 +39,14 @@ if [[ $# -gt 0 ]]; then ORDER=("$@"); fi
 rm -rf "$OUT/fixture"
 "$HERE/make-fixture.sh" "$OUT/fixture"
 
+close_extra_fds() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+}
+
 pass=0 fail=0
 failed=()
 for name in "${ORDER[@]}"; do
@@ -57,8 +65,11 @@ for name in "${ORDER[@]}"; do
         scratch=$(mktemp -d)
         set +e
         # shellcheck disable=SC2086
-        (cd / && env -i PATH=/usr/bin:/bin HOME=/ UMK_TEST_GREETING=hi UMK_TEST_EMPTY= \
-            timeout "$TIMEOUT" "$OUT/bin/$name" "$scratch" $args) \
+        # Run as umk runs a guest: in a session of its own, with only fds
+        # 0-2 open. A CI runner may hand us extra descriptors and a session
+        # whose leader is outside our pid namespace (getsid gives 0).
+        (cd / && close_extra_fds && exec env -i PATH=/usr/bin:/bin HOME=/ UMK_TEST_GREETING=hi UMK_TEST_EMPTY= \
+            setsid -w timeout "$TIMEOUT" "$OUT/bin/$name" "$scratch" $args) \
             > "$OUT/expected/$name.run$run" 2> "$OUT/expected/$name.err$run" </dev/null
         code=$?
         set -e
