@@ -306,6 +306,7 @@ impl Kernel {
                     itimer_real: None,
                     pdeathsig: 0,
                     child_subreaper: false,
+                    sigchld_flags: 0,
                 },
             );
             let mut task = Task::new(pid, host, pid, 0);

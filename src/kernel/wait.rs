@@ -42,6 +42,11 @@ impl Waker {
         }
     }
 
+    /// Whether `id` was woken and its waiters have not run yet.
+    pub fn is_woken(&self, id: WaitId) -> bool {
+        self.inner.borrow().woken.contains(&id)
+    }
+
     /// Takes the ids woken since the last call.
     pub fn take_woken(&self) -> Vec<WaitId> {
         std::mem::take(&mut self.inner.borrow_mut().woken)

@@ -260,6 +260,84 @@ int main(int argc, char **argv)
                code_name(SIGUSR1, last_code), last_pid_self ? "no (self)" : "yes");
         waitpid(pid, &st, 0);
         sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+        /* SA_NOCLDWAIT: no zombie is left, but SIGCHLD still comes. */
+        chld_hits = 0;
+        sc.sa_flags = SA_SIGINFO | SA_NOCLDWAIT;
+        sigaction(SIGCHLD, &sc, NULL);
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) _exit(7);
+        while (!chld_hits) sigsuspend(&empty);
+        printf("SA_NOCLDWAIT: SIGCHLD code %s status %d\n", code_name(SIGCHLD, chld_code),
+               (int)chld_status);
+        VAL("  waitpid for that child", waitpid(pid, &st, 0));
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        /* blocking wait with SA_NOCLDWAIT: returns ECHILD once all are gone */
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { msleep(20); _exit(0); }
+        VAL("  blocking waitpid(-1) until the child is gone", waitpid(-1, &st, 0));
+        /* exec resets sa_flags; fork keeps them */
+        {
+            int p[2];
+            char c = '?';
+            pipe(p);
+            fflush(stdout);
+            pid = fork();
+            if (pid == 0) {
+                pid_t g = fork();
+                if (g == 0) _exit(0);
+                c = waitpid(g, NULL, 0) == -1 && errno == ECHILD ? 'y' : 'n';
+                write(p[1], &c, 1);
+                _exit(0);
+            }
+            close(p[1]);
+            read(p[0], &c, 1);
+            close(p[0]);
+            printf("  a forked child inherits it: %c\n", c);
+            waitpid(pid, &st, 0);
+        }
+
+        /* SIG_IGN: the same reaping, and no signal. */
+        signal(SIGCHLD, SIG_IGN);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) _exit(0);
+        VAL("SIG_IGN: blocking waitpid for the child", waitpid(pid, &st, 0));
+
+        /* SA_NOCLDSTOP: no SIGCHLD when a child stops or continues. */
+        chld_hits = 0;
+        sc.sa_flags = SA_SIGINFO | SA_NOCLDSTOP;
+        sigaction(SIGCHLD, &sc, NULL);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { raise(SIGSTOP); _exit(0); }
+        waitpid(pid, &st, WUNTRACED);
+        printf("SA_NOCLDSTOP: child %s, SIGCHLD hits %d\n", wstatus_str(st), (int)chld_hits);
+        kill(pid, SIGCONT);
+        waitpid(pid, &st, WCONTINUED);
+        printf("  child %s, SIGCHLD hits %d\n", wstatus_str(st), (int)chld_hits);
+        waitpid(pid, &st, 0);
+        printf("  child %s, SIGCHLD hits %d\n", wstatus_str(st), (int)chld_hits);
+        /* and without it */
+        chld_hits = 0;
+        sc.sa_flags = SA_SIGINFO;
+        sigaction(SIGCHLD, &sc, NULL);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { raise(SIGSTOP); _exit(0); }
+        waitpid(pid, &st, WUNTRACED);
+        printf("without SA_NOCLDSTOP: child %s, SIGCHLD hits %d code %s\n", wstatus_str(st),
+               (int)chld_hits, code_name(SIGCHLD, chld_code));
+        kill(pid, SIGCONT);
+        waitpid(pid, &st, WCONTINUED);
+        /* (its CLD_CONTINUED SIGCHLD may come after the wait returns) */
+        printf("  child %s\n", wstatus_str(st));
+        waitpid(pid, &st, 0);
         signal(SIGCHLD, SIG_DFL);
     }
 

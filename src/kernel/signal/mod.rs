@@ -18,7 +18,7 @@
 pub mod signalfd;
 
 use crate::kernel::syscall::Ctx;
-use crate::kernel::task::Pid;
+use crate::kernel::task::{Parked, Pid, Task};
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
 use guest_abi::errno::EINTR;
@@ -167,7 +167,7 @@ fn continue_process(k: &mut Kernel, tid: Pid) {
         }
     };
     if let Some((ppid, pid, uid)) = parent {
-        notify_parent_of(k, ppid, SigOrigin::child(SIGCHLD, CLD_CONTINUED, pid, uid, SIGCONT));
+        notify_parent_cldstop(k, ppid, SigOrigin::child(SIGCHLD, CLD_CONTINUED, pid, uid, SIGCONT));
     }
 }
 
@@ -182,11 +182,24 @@ pub fn notify_parent_of(k: &mut Kernel, ppid: Pid, origin: SigOrigin) {
     }
 }
 
+/// A child stopped or continued (do_notify_parent_cldstop): the parent's
+/// wait wakes, and it gets SIGCHLD unless it asked for SA_NOCLDSTOP.
+fn notify_parent_cldstop(k: &mut Kernel, ppid: Pid, mut origin: SigOrigin) {
+    let t = k.table.borrow();
+    if t.procs.get(&ppid).is_some_and(|p| p.sigchld_flags & SA_NOCLDSTOP != 0) {
+        origin.sig = 0;
+    }
+    drop(t);
+    notify_parent_of(k, ppid, origin);
+}
+
 fn wake_if_interruptible(k: &mut Kernel, tid: Pid, sig: i32) {
-    let host = {
+    let (host, woken) = {
         let t = k.table.borrow();
         match t.tasks.get(&tid) {
-            Some(task) if task.parked.is_some() => task.host,
+            Some(Task { parked: Some(p), host, .. }) => {
+                (*host, p.waits.iter().any(|w| k.waker.is_woken(*w)))
+            }
             _ => return,
         }
     };
@@ -200,11 +213,27 @@ fn wake_if_interruptible(k: &mut Kernel, tid: Pid, sig: i32) {
     if !takes {
         return;
     }
-    if let Some((p, host, pid)) = k.unpark(tid) {
-        let ctx =
-            Ctx { tid, pid, host, regs: p.regs, args: p.regs.syscall_args(), deadline: p.deadline };
-        interrupt_syscall(k, &ctx, p.restart);
+    let ctx_of = |p: &Parked, host, pid| Ctx {
+        tid,
+        pid,
+        host,
+        regs: p.regs,
+        args: p.regs.syscall_args(),
+        deadline: p.deadline,
+    };
+    let Some((mut p, mut host, mut pid)) = k.unpark(tid) else { return };
+    if woken {
+        // Linux's waiters look at their condition before they look for
+        // signals: a wait woken in the same instant as the signal comes
+        // completes (wait4 after an autoreaped child gives ECHILD).
+        k.run_syscall(ctx_of(&p, host, pid));
+        // Parked again: nothing to return, so the signal interrupts it.
+        (p, host, pid) = match k.unpark(tid) {
+            Some(again) => again,
+            None => return,
+        };
     }
+    interrupt_syscall(k, &ctx_of(&p, host, pid), p.restart);
 }
 
 /// Sends `sig` to every process in a process group. Returns how many got it.
@@ -356,6 +385,6 @@ pub fn on_group_stop(k: &mut Kernel, host: HostTid, sig: i32) {
     let _ = k.platform.listen(host);
     if let Some(ppid) = parent {
         let uid = k.table.borrow().procs.get(&pid).map(|p| p.cred.uid).unwrap_or(0);
-        notify_parent_of(k, ppid, SigOrigin::child(SIGCHLD, CLD_STOPPED, pid, uid, sig));
+        notify_parent_cldstop(k, ppid, SigOrigin::child(SIGCHLD, CLD_STOPPED, pid, uid, sig));
     }
 }

@@ -6,7 +6,7 @@ use crate::kernel::mm::GuestMem;
 use crate::kernel::signal::{send_to_process, send_to_thread, SigOrigin};
 use crate::kernel::task::Pid;
 use crate::kernel::Kernel;
-use guest_abi::signal::NSIG;
+use guest_abi::signal::{NSIG, SIGCHLD};
 use guest_abi::signal::{SI_QUEUE, SI_TKILL};
 
 fn valid_sig(sig: i32) -> bool {
@@ -199,6 +199,24 @@ fn do_signalfd(k: &mut Kernel, ctx: &Ctx, flags: i32) -> SysResult {
         Ok(k.files_of(ctx.pid)?.borrow_mut().install(file, flags & SFD_CLOEXEC != 0, limit)? as i64)
     })();
     r.into()
+}
+
+/// rt_sigaction(2) runs natively: the host kernel keeps dispositions.
+/// Only SIGCHLD's calls stop here (the seccomp filter picks them), so umk,
+/// the kernel of every guest parent, learns SA_NOCLDWAIT and SA_NOCLDSTOP.
+pub fn sys_rt_sigaction(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let (sig, act) = (ctx.arg_i32(0), ctx.args[1]);
+    // A bad size or pointer fails natively (EINVAL, EFAULT) and changes nothing.
+    if sig == SIGCHLD && act != 0 && ctx.args[3] == 8 {
+        // struct kernel_sigaction: handler, flags, restorer, mask.
+        let mut flags = [0u8; 8];
+        if GuestMem::new(k.platform.as_mut(), ctx.host).read(act + 8, &mut flags).is_ok() {
+            if let Some(p) = k.table.borrow_mut().procs.get_mut(&ctx.pid) {
+                p.sigchld_flags = u64::from_le_bytes(flags);
+            }
+        }
+    }
+    SysResult::Native { regs: ctx.regs, see_exit: false }
 }
 
 /// rt_sigtimedwait(2) runs natively; on its way out umk puts the guest's

@@ -134,6 +134,7 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 // Not inherited across fork (prctl(2)).
                 pdeathsig: 0,
                 child_subreaper: false,
+                sigchld_flags: parent.sigchld_flags,
             };
             t.procs.insert(pid, child);
             if let Some(rp) = t.procs.get_mut(&real_parent) {

@@ -256,6 +256,8 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
                 }
                 if let Some(p) = t.procs.get_mut(&pid) {
                     p.threads = vec![pid];
+                    // exec resets every sa_flags (flush_signal_handlers).
+                    p.sigchld_flags = 0;
                 }
                 prepared.map(|pe| (pid, pe))
             }

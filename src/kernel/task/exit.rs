@@ -118,15 +118,15 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
     if pid == 1 {
         return;
     }
-    // A parent that ignores SIGCHLD does not keep zombies (SA_NOCLDWAIT
-    // semantics of SIG_IGN, kernel/signal.c do_notify_parent).
-    let parent_host = {
+    // A parent that ignores SIGCHLD or set SA_NOCLDWAIT keeps no zombies;
+    // with SA_NOCLDWAIT it still gets the signal (kernel/signal.c
+    // do_notify_parent).
+    let (parent_host, nocldwait) = {
         let t = k.table.borrow();
-        t.procs
-            .get(&ppid)
-            .and_then(|p| p.threads.first())
-            .and_then(|th| t.tasks.get(th))
-            .map(|x| x.host)
+        let parent = t.procs.get(&ppid);
+        let host =
+            parent.and_then(|p| p.threads.first()).and_then(|th| t.tasks.get(th)).map(|x| x.host);
+        (host, parent.is_some_and(|p| p.sigchld_flags & SA_NOCLDWAIT != 0))
     };
     let ignores = match parent_host {
         Some(h) => k
@@ -136,24 +136,18 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
             .unwrap_or(false),
         None => true,
     };
-    if ignores && exit_signal == SIGCHLD {
-        reap(k, pid);
-        let w = k.table.borrow().procs.get(&ppid).map(|p| p.child_wait);
-        if let Some(w) = w {
-            k.waker.wake(w);
-        }
-        return;
-    }
+    let autoreap = exit_signal == SIGCHLD && (ignores || nocldwait);
     let (code, st) = match status {
         ExitStatus::Exited(c) => (CLD_EXITED, c),
         ExitStatus::Killed { sig, core: true } => (CLD_DUMPED, sig),
         ExitStatus::Killed { sig, core: false } => (CLD_KILLED, sig),
     };
-    crate::kernel::signal::notify_parent_of(
-        k,
-        ppid,
-        SigOrigin::child(exit_signal, code, pid, uid, st),
-    );
+    if autoreap {
+        reap(k, pid);
+    }
+    // An ignored SIGCHLD is not sent, but the parent's wait still wakes.
+    let sig = if autoreap && ignores { 0 } else { exit_signal };
+    crate::kernel::signal::notify_parent_of(k, ppid, SigOrigin::child(sig, code, pid, uid, st));
 }
 
 /// Removes a zombie from the table.

@@ -152,6 +152,11 @@ pub struct Process {
     pub pdeathsig: i32,
     /// PR_SET_CHILD_SUBREAPER: orphaned descendants come here, not to pid 1.
     pub child_subreaper: bool,
+    /// The sa_flags of SIGCHLD's action. The host keeps the disposition,
+    /// but SA_NOCLDWAIT and SA_NOCLDSTOP change what the parent's kernel
+    /// does when a child ends or stops, and that kernel is umk: the seccomp
+    /// filter traps rt_sigaction(SIGCHLD) so umk sees them.
+    pub sigchld_flags: u64,
     /// ITIMER_REAL: next expiry and reload interval (alarm, setitimer).
     pub itimer_real: Option<(Instant, std::time::Duration)>,
 }

@@ -16,6 +16,7 @@
 //!   attached a traced call fails with ENOSYS: the filter fails closed.
 
 use guest_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE};
+use guest_abi::signal::SIGCHLD;
 use guest_abi::sysno::*;
 
 const BPF_LD: u16 = 0x00;
@@ -76,6 +77,10 @@ pub const NATIVE: &[(usize, &str)] = &[
     (SYS_EXIT, "ends the calling thread; umk sees the exit"),
     (SYS_EXIT_GROUP, "ends the calling process; umk sees the exit"),
 ];
+
+/// Native calls the filter still stops for some arguments (see
+/// `build_filter`); their handlers let the host run them.
+pub const STOPS_FOR_SOME_ARGS: &[usize] = &[SYS_RT_SIGACTION];
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -141,6 +146,14 @@ pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool) -> Vec<SockFilt
     p.push(jump(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS as u32, 0, 2));
     p.push(jump(BPF_JMP | BPF_JSET | BPF_K, (MAP_FIXED | MAP_FIXED_NOREPLACE) as u32, 1, 0));
     p.push(ret(SECCOMP_RET_ALLOW));
+    p.push(ret(SECCOMP_RET_TRACE));
+
+    // rt_sigaction(SIGCHLD) stops: SA_NOCLDWAIT and SA_NOCLDSTOP are acted
+    // on by the parent's kernel, which is umk. Other signals run natively.
+    p.push(ld(OFF_NR));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_RT_SIGACTION as u32, 0, 3));
+    p.push(ld(off_arg(0)));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SIGCHLD as u32, 0, 1));
     p.push(ret(SECCOMP_RET_TRACE));
 
     // The reviewed list.
