@@ -129,3 +129,8 @@ fn tmpfile() {
 fn sockets() {
     case("sockets");
 }
+
+#[test]
+fn timers() {
+    case("timers");
+}

@@ -77,6 +77,7 @@ pub struct KSigAction {
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
 pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
 pub const SI_TKILL: i32 = -6;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
@@ -105,4 +106,22 @@ pub fn name(sig: i32) -> Option<&'static str> {
 /// Signals whose default action stops the process.
 pub const fn is_stop_signal(sig: i32) -> bool {
     matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
+}
+
+/// How a POSIX timer tells its process (include/uapi/asm-generic/siginfo.h).
+pub const SIGEV_SIGNAL: i32 = 0;
+pub const SIGEV_NONE: i32 = 1;
+pub const SIGEV_THREAD: i32 = 2;
+pub const SIGEV_THREAD_ID: i32 = 4;
+
+/// `struct sigevent` as the kernel reads it (64 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Sigevent {
+    pub sigev_value: u64,
+    pub sigev_signo: i32,
+    pub sigev_notify: i32,
+    /// sigev_notify_thread_id, for SIGEV_THREAD_ID.
+    pub sigev_tid: i32,
+    pub pad: [i32; 11],
 }

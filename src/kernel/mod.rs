@@ -57,6 +57,8 @@ pub struct Kernel {
     pub deadlines: std::collections::BTreeSet<(Instant, Pid)>,
     /// Processes with an armed ITIMER_REAL, soonest first.
     pub itimers: std::collections::BTreeSet<(Instant, Pid)>,
+    /// Armed POSIX timers by expiry: (when, pid, timer id).
+    pub posix_timers: std::collections::BTreeSet<(Instant, Pid, i32)>,
     pub tty: Rc<tty::Console>,
     pub hostname: Vec<u8>,
     pub entropy: fs::devfs::Entropy,
@@ -238,6 +240,7 @@ impl Kernel {
         let due = |k: &Kernel| {
             k.deadlines.first().is_some_and(|(d, _)| *d <= Instant::now())
                 || k.itimers.first().is_some_and(|(d, _)| *d <= Instant::now())
+                || k.posix_timers.first().is_some_and(|(d, _, _)| *d <= Instant::now())
         };
         if !self.waker.has_woken() && !due(self) {
             return;
@@ -278,7 +281,8 @@ impl Kernel {
     pub fn next_deadline(&self) -> Option<Instant> {
         let parked = self.deadlines.first().map(|(d, _)| *d);
         let timer = self.itimers.first().map(|(d, _)| *d);
-        [parked, timer].into_iter().flatten().min()
+        let posix = self.posix_timers.first().map(|(d, _, _)| *d);
+        [parked, timer, posix].into_iter().flatten().min()
     }
 
     /// Logs an unimplemented syscall once.

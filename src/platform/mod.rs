@@ -331,3 +331,14 @@ pub fn pin_to_current_cpu() -> Option<usize> {
         Some(cpu as usize)
     }
 }
+
+/// The host clock `clockid` now (clock_gettime), as time since its epoch.
+/// Guest time is host time, so this is also the guest's clock.
+pub fn host_clock(clockid: i32) -> Option<std::time::Duration> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    if unsafe { libc::clock_gettime(clockid, &mut ts) } != 0 || ts.tv_sec < 0 {
+        return None;
+    }
+    Some(std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}

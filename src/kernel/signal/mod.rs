@@ -248,16 +248,19 @@ pub fn kill_pgrp(k: &mut Kernel, pgrp: Pid, sig: i32, origin: SigOrigin) -> usiz
 
 /// A signal is about to be delivered to a guest thread.
 pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
-    let (restart, origin) = {
+    let (restart, mut origin, pid) = {
         let mut t = k.table.borrow_mut();
         match t.task_by_host_mut(host) {
             Some(task) => {
                 task.sig_hint = false;
-                (task.restart.take(), take_origin(task, sig))
+                (task.restart.take(), take_origin(task, sig), task.pid)
             }
-            None => (None, None),
+            None => (None, None, 0),
         }
     };
+    if let Some(o) = origin.as_mut() {
+        crate::kernel::time::posix_timers::on_delivery(k, pid, o);
+    }
     // Without a record (more than 256 sends outstanding) the sender is
     // still blanked: a guest never sees umk's host pid.
     rewrite_siginfo(k, host, origin);
@@ -310,10 +313,16 @@ pub fn on_signal_waited(k: &mut Kernel, host: HostTid, ret: i64, addr: u64) {
         return;
     }
     let sig = ret as i32;
-    let origin = {
+    let (mut origin, pid) = {
         let mut t = k.table.borrow_mut();
-        t.task_by_host_mut(host).and_then(|task| take_origin(task, sig))
+        match t.task_by_host_mut(host) {
+            Some(task) => (take_origin(task, sig), task.pid),
+            None => (None, 0),
+        }
     };
+    if let Some(o) = origin.as_mut() {
+        crate::kernel::time::posix_timers::on_delivery(k, pid, o);
+    }
     if addr == 0 {
         return;
     }
@@ -354,7 +363,7 @@ fn patch_siginfo(info: &mut [u8; 128], o: Option<SigOrigin>) -> bool {
     if o.sig == SIGCHLD && o.code > 0 {
         info[24..28].copy_from_slice(&(o.value as i32).to_le_bytes());
         info[28..48].fill(0);
-    } else if o.code == SI_QUEUE || o.code == SI_TKILL && o.value != 0 {
+    } else if o.code == SI_QUEUE || o.code == SI_TIMER || o.code == SI_TKILL && o.value != 0 {
         info[24..32].copy_from_slice(&o.value.to_le_bytes());
     }
     true

@@ -142,7 +142,10 @@ fn dequeue(k: &mut Kernel, ctx: &Ctx, sig: i32, slot: u64) -> KResult<[u8; SIGIN
     if r < 0 {
         return Err(Errno(-r as i32));
     }
-    let origin = take_origin(k, ctx.tid, sig);
+    let mut origin = take_origin(k, ctx.tid, sig);
+    if let Some(o) = origin.as_mut() {
+        crate::kernel::time::posix_timers::on_delivery(k, ctx.pid, o);
+    }
     Ok(signalfd_siginfo(sig, origin))
 }
 
@@ -164,6 +167,14 @@ fn signalfd_siginfo(sig: i32, origin: Option<SigOrigin>) -> [u8; SIGINFO_SIZE] {
     let mut put = |off: usize, bytes: &[u8]| out[off..off + bytes.len()].copy_from_slice(bytes);
     put(0, &(sig as u32).to_ne_bytes());
     match origin {
+        Some(o) if o.code == guest_abi::signal::SI_TIMER => {
+            // ssi_tid is the timer id, ssi_overrun its overrun count.
+            put(8, &o.code.to_ne_bytes());
+            put(24, &(o.pid as u32).to_ne_bytes());
+            put(32, &o.uid.to_ne_bytes());
+            put(44, &(o.value as i32).to_ne_bytes());
+            put(48, &o.value.to_ne_bytes());
+        }
         Some(o) => {
             put(8, &o.code.to_ne_bytes());
             put(12, &(o.pid as u32).to_ne_bytes());

@@ -131,6 +131,7 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 continued_report: false,
                 start_time: Instant::now(),
                 itimer_real: None,
+                timers: Default::default(),
                 // Not inherited across fork (prctl(2)).
                 pdeathsig: 0,
                 child_subreaper: false,

@@ -258,6 +258,7 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
                     p.threads = vec![pid];
                     // exec resets every sa_flags (flush_signal_handlers).
                     p.sigchld_flags = 0;
+                    p.timers = Default::default();
                 }
                 prepared.map(|pe| (pid, pe))
             }

@@ -159,6 +159,8 @@ pub struct Process {
     pub sigchld_flags: u64,
     /// ITIMER_REAL: next expiry and reload interval (alarm, setitimer).
     pub itimer_real: Option<(Instant, std::time::Duration)>,
+    /// timer_create's timers.
+    pub timers: crate::kernel::time::posix_timers::Timers,
 }
 
 #[derive(Default)]

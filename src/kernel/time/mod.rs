@@ -1,6 +1,9 @@
 //! Clocks and timers. Guest time is host time: clock_gettime and
 //! friends run natively through the vDSO. umk keeps ITIMER_REAL (alarm,
-//! setitimer) itself, so that SIGALRM can interrupt a syscall umk has parked.
+//! setitimer) and the POSIX timers ([`posix_timers`]) itself, so that their
+//! signals can interrupt a syscall umk has parked.
+
+pub mod posix_timers;
 
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
@@ -99,6 +102,7 @@ pub fn sys_getitimer(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 /// Fires expired ITIMER_REAL timers: SIGALRM to the process, then reload.
 pub fn run_timers(k: &mut Kernel) {
+    posix_timers::run_timers(k);
     let now = Instant::now();
     let due: Vec<Pid> =
         k.itimers.iter().take_while(|(at, _)| *at <= now).map(|(_, pid)| *pid).collect();
