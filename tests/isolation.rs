@@ -121,6 +121,20 @@ fn debugging_syscalls_are_not_available() {
     assert_eq!(stdout(&out), "ptrace: -1\nprocess_vm_readv: -1\nkcmp: -1\n");
 }
 
+#[test]
+fn host_pids_cpu_clocks_are_out_of_reach() {
+    // A CPU clock id carries a pid: the test runner's own (a host pid the
+    // guest has no process for) must not name anything.
+    let me = std::process::id().to_string();
+    let out = umk_run(&busybox_image(), &[], &["/opt/tests/escape", "cpuclock", &me], b"");
+    assert_eq!(
+        stdout(&out),
+        "clock_gettime: -1, clock_getres: -1, thread clock: -1\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// umk inside umk: the guest has no ptrace, so the inner umk must fail
 /// with the one-line "ptrace is not permitted" error and status 125 — the
 /// same path a user in a container without SYS_PTRACE takes.

@@ -6,6 +6,8 @@
  *                         and a guessed secret: must be trapped like any
  *                         other call (PATH is a host file: must not open)
  *   escape ptrace         ptrace/process_vm_readv: not available
+ *   escape cpuclock PID   read the CPU clock of host process PID (a pid
+ *                         that is not the guest's): must fail
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <time.h>
 
 static void on_trap(int sig, siginfo_t *si, void *ctx) {
     ucontext_t *uc = ctx;
@@ -55,6 +58,15 @@ int main(int argc, char **argv) {
         printf("process_vm_readv: %ld\n", r);
         r = syscall(SYS_kcmp, 1, 1, 0, 0, 0);
         printf("kcmp: %ld\n", r);
+        return 0;
+    }
+    if (!strcmp(argv[1], "cpuclock") && argc > 2) {
+        int pid = atoi(argv[2]);
+        struct timespec ts;
+        long a = syscall(SYS_clock_gettime, (~pid << 3) | 2, &ts);
+        long b = syscall(SYS_clock_getres, (~pid << 3) | 2, &ts);
+        long c = syscall(SYS_clock_gettime, (~pid << 3) | 6, &ts);
+        printf("clock_gettime: %ld, clock_getres: %ld, thread clock: %ld\n", a, b, c);
         return 0;
     }
     return 2;

@@ -372,6 +372,29 @@ int main(int argc, char **argv)
     VAL("timer_settime bad old pointer (the set still happens)", t_settime(id, 0, &v, (void *)8));
     VAL("timer_delete", t_delete(id));
 
+    /* --- CPU clocks named by pid: the guest's pids, not the host's ------- */
+    {
+        clockid_t c;
+        struct timespec ts;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { for (;;) pause(); }
+        printf("clock_getcpuclockid(child): %s\n", errname(clock_getcpuclockid(pid, &c)));
+        VAL("  clock_gettime on it", clock_gettime(c, &ts));
+        VAL("  clock_getres on it", clock_getres(c, &ts));
+        VAL("  thread clock with the child's pid", clock_gettime((~pid << 3) | 6, &ts));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        VAL("  clock_gettime after the child was reaped", clock_gettime(c, &ts));
+        printf("clock_getcpuclockid(no such pid): %s\n",
+               errname(clock_getcpuclockid(4000000, &c)));
+        VAL("clock_gettime of pid 1's CPU clock", clock_gettime((~1 << 3) | 2, &ts));
+        pthread_getcpuclockid(pthread_self(), &c);
+        VAL("clock_gettime on this thread's clock by tid", clock_gettime(c, &ts));
+        VAL("clock_gettime on a clock device (fd 0)", clock_gettime((~0 << 3) | 3, &ts));
+        VAL("clock_gettime on which=3 with a pid", clock_gettime((~1 << 3) | 7, &ts));
+    }
+
     printf("done\n");
     return 0;
 }

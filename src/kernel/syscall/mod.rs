@@ -257,9 +257,9 @@ table! {
     SYS_TIMER_GETTIME => Some(posix_timers::sys_timer_gettime), Full;
     SYS_TIMER_GETOVERRUN => Some(posix_timers::sys_timer_getoverrun), Full;
     SYS_TIMER_DELETE => Some(posix_timers::sys_timer_delete), Full;
-    SYS_CLOCK_GETTIME => None, Native("guest time is host time (vDSO)");
-    SYS_CLOCK_GETRES => None, Native("guest time is host time");
-    SYS_CLOCK_NANOSLEEP => None, Native("host sleep, interrupted by host signals");
+    SYS_CLOCK_GETTIME => Some(crate::kernel::time::sys_clock_cpu), Native("guest time is host time (vDSO); a CPU clock named by pid stops for umk to translate the pid");
+    SYS_CLOCK_GETRES => Some(crate::kernel::time::sys_clock_cpu), Native("guest time is host time; CPU clocks by pid as clock_gettime");
+    SYS_CLOCK_NANOSLEEP => Some(crate::kernel::time::sys_clock_cpu), Native("host sleep, interrupted by host signals; CPU clocks by pid as clock_gettime");
     SYS_EXIT_GROUP => None, Native("ends the process; umk sees the exits");
     SYS_TGKILL => Some(signal::sys_tgkill), Full;
     SYS_TKILL => Some(signal::sys_tkill), Full;

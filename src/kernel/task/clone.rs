@@ -243,6 +243,10 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
         Some(Fixup::SigInfo(info)) => {
             crate::kernel::signal::on_signal_waited(k, host, regs.rax as i64, info);
         }
+        Some(Fixup::RestoreArgs(args)) => {
+            regs.set_syscall_args(args);
+            let _ = k.platform.set_regs(host, &regs);
+        }
         None => {}
     }
     if k.trace.is_some() {
@@ -260,6 +264,9 @@ pub enum Fixup {
     /// rt_sigtimedwait returned a signal: the siginfo at this address
     /// gets the guest's view of its sender.
     SigInfo(u64),
+    /// umk rewrote the call's arguments for the host: the guest gets its
+    /// own back (a syscall preserves them).
+    RestoreArgs([u64; 6]),
 }
 
 impl Task {

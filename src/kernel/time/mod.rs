@@ -122,3 +122,52 @@ pub fn run_timers(k: &mut Kernel) {
         );
     }
 }
+
+/// clock_gettime, clock_getres and clock_nanosleep run natively, except on
+/// a negative clock id (the seccomp filter stops those): a CPU-time clock
+/// that names a process or thread by pid, `((~pid) << 3) | type`, or a
+/// clock device by fd. umk puts the host's pid in for the guest's and lets
+/// the host run the call.
+pub fn sys_clock_cpu(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let clock = ctx.arg_i32(0);
+    if clock >= 0 {
+        // Only under --trace, where every call stops.
+        return SysResult::Native { regs: ctx.regs, see_exit: false };
+    }
+    match host_cpu_clock(k, ctx, clock) {
+        Ok(host_clock) => {
+            let mut regs = ctx.regs;
+            let mut args = ctx.args;
+            args[0] = host_clock as u32 as u64;
+            regs.set_syscall_args(args);
+            if let Some(t) = k.table.borrow_mut().tasks.get_mut(&ctx.tid) {
+                t.exit_fixup = Some(crate::kernel::task::clone::Fixup::RestoreArgs(ctx.args));
+            }
+            SysResult::Native { regs, see_exit: true }
+        }
+        Err(e) => SysResult::err(e),
+    }
+}
+
+/// The host's id for the guest's CPU clock `clock` (posix-cpu-timers.c,
+/// pid_for_clock): pid 0 is the caller; a thread clock must name a thread
+/// of the caller's process; a process clock a process (its leader).
+fn host_cpu_clock(k: &Kernel, ctx: &Ctx, clock: i32) -> KResult<i32> {
+    const CPUCLOCK_PERTHREAD: i32 = 4;
+    const CPUCLOCK_MAX: i32 = 3;
+    if clock & 3 >= CPUCLOCK_MAX {
+        // A clock device (CLOCKFD): the guest has none.
+        return Err(Errno::EINVAL);
+    }
+    let pid = !(clock >> 3);
+    if pid == 0 {
+        return Ok(clock);
+    }
+    let thread = clock & CPUCLOCK_PERTHREAD != 0;
+    let t = k.table.borrow();
+    let task = t.tasks.get(&pid).ok_or(Errno::EINVAL)?;
+    if thread && task.pid != ctx.pid || !thread && task.tid != task.pid {
+        return Err(Errno::EINVAL);
+    }
+    Ok(((!task.host) << 3) | (clock & 7))
+}

@@ -80,7 +80,8 @@ pub const NATIVE: &[(usize, &str)] = &[
 
 /// Native calls the filter still stops for some arguments (see
 /// `build_filter`); their handlers let the host run them.
-pub const STOPS_FOR_SOME_ARGS: &[usize] = &[SYS_RT_SIGACTION];
+pub const STOPS_FOR_SOME_ARGS: &[usize] =
+    &[SYS_RT_SIGACTION, SYS_CLOCK_GETTIME, SYS_CLOCK_GETRES, SYS_CLOCK_NANOSLEEP];
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -154,6 +155,17 @@ pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool) -> Vec<SockFilt
     p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_RT_SIGACTION as u32, 0, 3));
     p.push(ld(off_arg(0)));
     p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SIGCHLD as u32, 0, 1));
+    p.push(ret(SECCOMP_RET_TRACE));
+
+    // Clock calls on a negative clock id stop: it names a process's or
+    // thread's CPU clock by pid (or a clock device by fd), which umk
+    // translates; the host's pids are not the guest's.
+    p.push(ld(OFF_NR));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_CLOCK_GETTIME as u32, 2, 0));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_CLOCK_GETRES as u32, 1, 0));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_CLOCK_NANOSLEEP as u32, 0, 3));
+    p.push(ld(off_arg(0)));
+    p.push(jump(BPF_JMP | BPF_JSET | BPF_K, 0x8000_0000, 0, 1));
     p.push(ret(SECCOMP_RET_TRACE));
 
     // The reviewed list.
