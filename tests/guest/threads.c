@@ -44,8 +44,33 @@ static void *exit17(void *p)
     exit(17);
 }
 
+static void *exec_self(void *p)
+{
+    (void)p;
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", getpid());
+    execl(g_self, g_self, "/tmp", "after-exec", pid, (char *)NULL);
+    printf("execl from a thread: %s\n", errname(errno));
+    _exit(1);
+}
+
+/* The program again, exec'd by a thread that was not the leader. */
+static int after_exec(const char *old_pid)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    YESNO("after exec from a thread: pid kept", getpid() == atoi(old_pid));
+    YESNO("  tid is the pid", syscall(SYS_gettid) == getpid());
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8)) printf("  %s", line);
+    if (f) fclose(f);
+    return 5;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 3 && !strcmp(argv[2], "after-exec")) return after_exec(argv[3]);
     guest_init(argc, argv, "threads");
     pthread_t th[NTHREADS];
     struct arg args[NTHREADS];
@@ -90,6 +115,19 @@ int main(int argc, char **argv)
     int st;
     waitpid(pid, &st, 0);
     printf("child whose thread calls exit(17): %s\n", wstatus_str(st));
+
+    /* execve from a thread other than the leader: the others die, the
+     * caller takes the process's pid. */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, exec_self, NULL);
+        for (;;) pause();
+    }
+    waitpid(pid, &st, 0);
+    printf("child whose thread execs: %s\n", wstatus_str(st));
+    VAL("  no second report", waitpid(-1, &st, WNOHANG));
 
     guest_cleanup();
     printf("done\n");
