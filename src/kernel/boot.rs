@@ -306,6 +306,8 @@ impl Kernel {
                     start_time: Instant::now(),
                     itimer_real: None,
                     timers: Default::default(),
+                    usage: Default::default(),
+                    cusage: Default::default(),
                     pdeathsig: 0,
                     child_subreaper: false,
                     sigchld_flags: 0,

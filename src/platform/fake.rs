@@ -169,6 +169,12 @@ impl Platform for FakePlatform {
     fn signal_state(&mut self, _tid: HostTid) -> Result<(u64, u64, u64), PlatformError> {
         Ok((0, 0, 0))
     }
+    fn take_exit_usage(&mut self, _tid: HostTid) -> Option<guest_abi::misc::Rusage> {
+        None
+    }
+    fn cpu_times(&mut self, _tid: HostTid) -> Option<(std::time::Duration, std::time::Duration)> {
+        None
+    }
     fn kill_process(&mut self, tid: HostTid) {
         self.actions.push((tid, Action::Killed));
     }

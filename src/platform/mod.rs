@@ -276,6 +276,13 @@ pub trait Platform {
     fn signal_state(&mut self, tid: HostTid) -> Result<(u64, u64, u64), PlatformError>;
     /// Kills a whole host thread group with SIGKILL.
     fn kill_process(&mut self, tid: HostTid);
+    /// The resource usage the host reported when it reaped `tid`, if that
+    /// was the last `Exited`/`Killed` event: for a thread group's last
+    /// thread, the whole process's (its host children are none: every
+    /// guest process is umk's host child).
+    fn take_exit_usage(&mut self, tid: HostTid) -> Option<guest_abi::misc::Rusage>;
+    /// CPU time used so far by the process of `tid`: (user, system).
+    fn cpu_times(&mut self, tid: HostTid) -> Option<(std::time::Duration, std::time::Duration)>;
 
     fn stub(&self) -> StubLayout;
     /// For tests that inspect a platform through the kernel.

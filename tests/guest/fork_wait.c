@@ -4,6 +4,7 @@
  * Re-exec mode: fork_wait --exec-child ARG (prints and exits 9). */
 #include "common.h"
 #include <sys/resource.h>
+#include <sys/times.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -11,6 +12,20 @@ static void msleep(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+static double tv_secs(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
+
+/* Burns CPU for about `ms` milliseconds of the process's own CPU time. */
+static void spin_ms(int ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++) x += i;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
 }
 
 static int cmpint(const void *a, const void *b)
@@ -266,6 +281,72 @@ int main(int argc, char **argv, char **envp)
         waitpid(pid, &st, 0);
         printf("fork+execve self: %s\n", wstatus_str(st));
         close(5); close(6); close(f5); close(f6);
+    }
+
+    /* --- CPU time: wait4's rusage, waitid's, RUSAGE_CHILDREN, times, SIGCHLD */
+    {
+        struct rusage ru, self, kids0, kids;
+        struct tms t0, t1;
+        getrusage(RUSAGE_CHILDREN, &kids0);
+        times(&t0);
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* a grandchild spins 150ms, then the child does */
+            pid_t g = fork();
+            if (g == 0) { spin_ms(150); _exit(0); }
+            waitpid(g, NULL, 0);
+            spin_ms(150);
+            _exit(0);
+        }
+        int st;
+        wait4(pid, &st, 0, &ru);
+        double cpu = tv_secs(ru.ru_utime) + tv_secs(ru.ru_stime);
+        YESNO("wait4 rusage counts the child and its waited-for child (>= 0.25s)", cpu >= 0.25);
+        YESNO("  and not absurdly more (< 5s)", cpu < 5);
+        getrusage(RUSAGE_CHILDREN, &kids);
+        double kcpu = tv_secs(kids.ru_utime) + tv_secs(kids.ru_stime)
+                      - tv_secs(kids0.ru_utime) - tv_secs(kids0.ru_stime);
+        YESNO("RUSAGE_CHILDREN grew by the same", kcpu >= 0.25 && kcpu < 5);
+        times(&t1);
+        YESNO("times(): tms_cutime + tms_cstime grew by >= 25 ticks",
+              (t1.tms_cutime + t1.tms_cstime) - (t0.tms_cutime + t0.tms_cstime) >= 25);
+        getrusage(RUSAGE_SELF, &self);
+        YESNO("RUSAGE_SELF: the parent itself used little (< 0.2s)",
+              tv_secs(self.ru_utime) + tv_secs(self.ru_stime) < 0.2);
+        VAL("getrusage(bad who)", getrusage(5, &self));
+        VAL("getrusage(RUSAGE_CHILDREN, bad pointer)", getrusage(RUSAGE_CHILDREN, (void *)8));
+        VAL("wait4 bad rusage pointer (no child)", wait4(-1, &st, WNOHANG, (void *)8));
+        /* waitid's rusage (the kernel's fifth argument) and si_utime */
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { spin_ms(100); _exit(3); }
+        siginfo_t si;
+        memset(&si, 0x55, sizeof si);
+        memset(&ru, 0, sizeof ru);
+        syscall(SYS_waitid, P_PID, pid, &si, WEXITED, &ru);
+        YESNO("waitid rusage >= 0.08s", tv_secs(ru.ru_utime) + tv_secs(ru.ru_stime) >= 0.08);
+        printf("  si_code %d si_status %d errno %d\n", si.si_code, si.si_status, si.si_errno);
+        YESNO("  si_uid is the child's", si.si_uid == getuid());
+        YESNO("  the rest of the siginfo is left as it was (si_utime)",
+              si.si_utime == (clock_t)0x5555555555555555L);
+        /* SIGCHLD carries the child's times */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { spin_ms(100); _exit(0); }
+        sigwaitinfo(&set, &si);
+        YESNO("SIGCHLD si_utime + si_stime >= 8 ticks", si.si_utime + si.si_stime >= 8);
+        waitpid(pid, NULL, 0);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        VAL("waitid with no children, bad siginfo pointer",
+            syscall(SYS_waitid, P_ALL, 0, (void *)8, WEXITED | WNOHANG, NULL));
+        memset(&si, 0x55, sizeof si);
+        VAL("waitid with no children", syscall(SYS_waitid, P_ALL, 0, &si, WEXITED, NULL));
+        printf("  si_signo %d si_pid %d si_status %d\n", si.si_signo, si.si_pid, si.si_status);
     }
 
     /* --- execve failures ------------------------------------------------- */

@@ -33,24 +33,30 @@ pub struct SigOrigin {
     pub uid: u32,
     /// si_value (sigqueue) or si_status (SIGCHLD).
     pub value: u64,
+    /// SIGCHLD's si_utime and si_stime, in clock ticks.
+    pub ticks: (i64, i64),
 }
 
 impl SigOrigin {
     /// kill(2) from a guest process.
     pub fn user(sig: i32, pid: Pid, uid: u32) -> SigOrigin {
-        SigOrigin { sig, code: SI_USER, pid, uid, value: 0 }
+        SigOrigin { sig, code: SI_USER, pid, uid, value: 0, ticks: (0, 0) }
     }
     /// tkill/tgkill from a guest thread.
     pub fn tkill(sig: i32, pid: Pid, uid: u32) -> SigOrigin {
-        SigOrigin { sig, code: SI_TKILL, pid, uid, value: 0 }
+        SigOrigin { sig, code: SI_TKILL, pid, uid, value: 0, ticks: (0, 0) }
     }
     /// The kernel itself (terminal signals, SIGPIPE, SIGALRM).
     pub fn kernel(sig: i32) -> SigOrigin {
-        SigOrigin { sig, code: SI_KERNEL, pid: 0, uid: 0, value: 0 }
+        SigOrigin { sig, code: SI_KERNEL, pid: 0, uid: 0, value: 0, ticks: (0, 0) }
     }
     /// SIGCHLD about a child.
     pub fn child(sig: i32, code: i32, pid: Pid, uid: u32, status: i32) -> SigOrigin {
-        SigOrigin { sig, code, pid, uid, value: status as u32 as u64 }
+        SigOrigin { sig, code, pid, uid, value: status as u32 as u64, ticks: (0, 0) }
+    }
+    /// With the child's CPU times, for SIGCHLD.
+    pub fn with_ticks(self, ticks: (i64, i64)) -> SigOrigin {
+        SigOrigin { ticks, ..self }
     }
 }
 
@@ -362,7 +368,9 @@ fn patch_siginfo(info: &mut [u8; 128], o: Option<SigOrigin>) -> bool {
     info[20..24].copy_from_slice(&o.uid.to_le_bytes());
     if o.sig == SIGCHLD && o.code > 0 {
         info[24..28].copy_from_slice(&(o.value as i32).to_le_bytes());
-        info[28..48].fill(0);
+        info[28..32].fill(0);
+        info[32..40].copy_from_slice(&o.ticks.0.to_le_bytes());
+        info[40..48].copy_from_slice(&o.ticks.1.to_le_bytes());
     } else if o.code == SI_QUEUE || o.code == SI_TIMER || o.code == SI_TKILL && o.value != 0 {
         info[24..32].copy_from_slice(&o.value.to_le_bytes());
     }

@@ -181,6 +181,8 @@ fn signalfd_siginfo(sig: i32, origin: Option<SigOrigin>) -> [u8; SIGINFO_SIZE] {
             put(16, &o.uid.to_ne_bytes());
             if sig == guest_abi::signal::SIGCHLD {
                 put(40, &(o.value as i32).to_ne_bytes());
+                put(56, &(o.ticks.0 as u64).to_ne_bytes());
+                put(64, &(o.ticks.1 as u64).to_ne_bytes());
             } else {
                 // sigqueue's value: ssi_int and ssi_ptr.
                 put(44, &(o.value as i32).to_ne_bytes());

@@ -3,6 +3,7 @@
 use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
+use crate::kernel::task::ticks;
 use crate::kernel::Kernel;
 use guest_abi::misc::*;
 
@@ -128,18 +129,37 @@ pub fn sys_setrlimit(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     sys_prlimit64(k, &c)
 }
 
+const RUSAGE_SELF: i32 = 0;
+const RUSAGE_CHILDREN: i32 = -1;
+const RUSAGE_THREAD: i32 = 1;
+
+/// getrusage(2): the host measures a process's and a thread's own usage,
+/// so those run natively; the children's is umk's, which reaps them.
 pub fn sys_getrusage(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    // RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD.
-    if ![0, -1, 1].contains(&ctx.arg_i32(0)) {
-        return SysResult::err(Errno::EINVAL);
+    match ctx.arg_i32(0) {
+        RUSAGE_SELF | RUSAGE_THREAD => SysResult::Native { regs: ctx.regs, see_exit: false },
+        RUSAGE_CHILDREN => {
+            let ru = k.table.borrow().procs.get(&ctx.pid).map(|p| p.cusage).unwrap_or_default();
+            GuestMem::new(k.platform.as_mut(), ctx.host)
+                .write_obj(ctx.args[1], &ru)
+                .map(|_| 0)
+                .into()
+        }
+        _ => SysResult::err(Errno::EINVAL),
     }
-    GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[1], &[0u8; 144]).map(|_| 0).into()
 }
 
 pub fn sys_times(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if ctx.args[0] != 0 {
-        if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write(ctx.args[0], &[0u8; 32])
-        {
+        let (user, sys) = k.platform.cpu_times(ctx.host).unwrap_or_default();
+        let cu = k.table.borrow().procs.get(&ctx.pid).map(|p| p.cusage).unwrap_or_default();
+        let tms = Tms {
+            tms_utime: (user.as_millis() / 10) as i64,
+            tms_stime: (sys.as_millis() / 10) as i64,
+            tms_cutime: ticks(cu.ru_utime),
+            tms_cstime: ticks(cu.ru_stime),
+        };
+        if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[0], &tms) {
             return SysResult::err(e);
         }
     }

@@ -165,7 +165,7 @@ table! {
     SYS_VFORK => Some(task::sys_vfork), Full;
     SYS_EXECVE => Some(task::sys_execve), Full;
     SYS_EXIT => None, Native("ends the thread; umk sees the exit");
-    SYS_WAIT4 => Some(task::sys_wait4), Partial("rusage is zero");
+    SYS_WAIT4 => Some(task::sys_wait4), Full;
     SYS_KILL => Some(signal::sys_kill), Partial("si_pid seen by the handler is not translated yet");
     SYS_UNAME => Some(misc::sys_uname), Full;
     SYS_FCNTL => Some(io::sys_fcntl), Partial("no open-file-description locks (F_OFD_*), no leases, no F_SETSIG");
@@ -193,9 +193,9 @@ table! {
     SYS_GETTIMEOFDAY => None, Native("guest time is host time");
     SYS_GETRLIMIT => Some(misc::sys_getrlimit), Partial("limits are reported, only RLIMIT_NOFILE is enforced");
     SYS_SETRLIMIT => Some(misc::sys_setrlimit), Partial("only RLIMIT_NOFILE is enforced");
-    SYS_GETRUSAGE => Some(misc::sys_getrusage), Partial("reports zero usage");
+    SYS_GETRUSAGE => Some(misc::sys_getrusage), Full;
     SYS_SYSINFO => Some(misc::sys_sysinfo), Full;
-    SYS_TIMES => Some(misc::sys_times), Partial("reports zero CPU time");
+    SYS_TIMES => Some(misc::sys_times), Full;
     SYS_GETUID => Some(task::sys_getuid), Full;
     SYS_GETGID => Some(task::sys_getgid), Full;
     SYS_SETUID => Some(task::sys_setuid), Partial("root may set any id; others EPERM unless unchanged");

@@ -125,7 +125,7 @@ fn queued_origin(
     let pid = i32::from_le_bytes([info[16], info[17], info[18], info[19]]);
     let uid = u32::from_le_bytes([info[20], info[21], info[22], info[23]]);
     let _ = SI_QUEUE;
-    Ok(SigOrigin { sig, code, pid, uid, value })
+    Ok(SigOrigin { sig, code, pid, uid, value, ticks: (0, 0) })
 }
 
 pub fn sys_rt_sigqueueinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {

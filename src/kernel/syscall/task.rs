@@ -5,10 +5,11 @@ use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
 use crate::kernel::task::clone::{do_clone, Fixup};
 use crate::kernel::task::exec::do_execve;
-use crate::kernel::task::exit::{find_waitable, WaitEvent, WaitWho};
+use crate::kernel::task::exit::{find_waitable, WaitEvent, WaitWho, Waited};
 use crate::kernel::task::ExitStatus;
 use crate::kernel::Kernel;
 use guest_abi::fcntl::AT_FDCWD;
+use guest_abi::misc::Rusage;
 use guest_abi::sched::*;
 use guest_abi::signal::*;
 
@@ -73,7 +74,7 @@ pub fn sys_wait4(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     };
     match find_waitable(k, ctx.pid, who, options | WEXITED, false) {
         Err(e) => SysResult::err(e),
-        Ok(Some((child, ev))) => {
+        Ok(Some(Waited { pid: child, ev, usage, .. })) => {
             let status = match ev {
                 WaitEvent::Exited(st) => st.wait_status(),
                 WaitEvent::Stopped(sig) => (sig << 8) | 0x7f,
@@ -86,8 +87,7 @@ pub fn sys_wait4(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 }
             }
             if ctx.args[3] != 0 {
-                // struct rusage: 18 longs; umk does not account CPU time yet.
-                if let Err(e) = m.write(ctx.args[3], &[0u8; 144]) {
+                if let Err(e) = m.write_obj(ctx.args[3], &usage) {
                     return SysResult::err(e);
                 }
             }
@@ -123,15 +123,22 @@ pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         _ => return SysResult::err(Errno::EINVAL),
     };
     let r = find_waitable(k, ctx.pid, who, options, options & WNOWAIT != 0);
-    let write_info = |k: &mut Kernel, info: [u8; 128]| -> KResult<()> {
+    // Linux writes si_signo, si_errno, si_code, si_pid, si_uid and
+    // si_status, and leaves the rest of the caller's siginfo alone.
+    let write_info = |k: &mut Kernel, info: [u8; 28], ru: Option<Rusage>| -> KResult<()> {
+        let mut m = GuestMem::new(k.platform.as_mut(), ctx.host);
         if infop != 0 {
-            GuestMem::new(k.platform.as_mut(), ctx.host).write(infop, &info)?;
+            m.write(infop, &info)?;
+        }
+        if let (Some(ru), true) = (ru, ctx.args[4] != 0) {
+            m.write_obj(ctx.args[4], &ru)?;
         }
         Ok(())
     };
     match r {
-        Err(e) => SysResult::err(e),
-        Ok(Some((child, ev))) => {
+        // A failed waitid still zeroes the caller's fields (kernel/exit.c).
+        Err(e) => SysResult::err(write_info(k, [0u8; 28], None).err().unwrap_or(e)),
+        Ok(Some(Waited { pid: child, ev, usage, uid })) => {
             let (code, status) = match ev {
                 WaitEvent::Exited(ExitStatus::Exited(c)) => (CLD_EXITED, c),
                 WaitEvent::Exited(ExitStatus::Killed { sig, core }) => {
@@ -140,14 +147,15 @@ pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 WaitEvent::Stopped(sig) => (CLD_STOPPED, sig),
                 WaitEvent::Continued => (CLD_CONTINUED, SIGCONT),
             };
-            let mut info = [0u8; 128];
+            let mut info = [0u8; 28];
             info[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
             info[8..12].copy_from_slice(&code.to_le_bytes());
             info[16..20].copy_from_slice(&child.to_le_bytes());
+            info[20..24].copy_from_slice(&uid.to_le_bytes());
             info[24..28].copy_from_slice(&status.to_le_bytes());
-            write_info(k, info).map(|_| 0).into()
+            write_info(k, info, Some(usage)).map(|_| 0).into()
         }
-        Ok(None) if options & WNOHANG != 0 => write_info(k, [0u8; 128]).map(|_| 0).into(),
+        Ok(None) if options & WNOHANG != 0 => write_info(k, [0u8; 28], None).map(|_| 0).into(),
         Ok(None) => {
             let w = k.table.borrow().procs.get(&ctx.pid).map(|p| p.child_wait);
             match w {

@@ -132,6 +132,8 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 start_time: Instant::now(),
                 itimer_real: None,
                 timers: Default::default(),
+                usage: Default::default(),
+                cusage: Default::default(),
                 // Not inherited across fork (prctl(2)).
                 pdeathsig: 0,
                 child_subreaper: false,

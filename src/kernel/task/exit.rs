@@ -1,10 +1,11 @@
 //! Exit, zombies, reaping and wait4/waitid.
 
-use super::{ExitStatus, Pid};
+use super::{add_child_usage, ExitStatus, Pid};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::signal::SigOrigin;
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
+use guest_abi::misc::{Rusage, Timeval};
 use guest_abi::sched::*;
 use guest_abi::signal::*;
 
@@ -22,6 +23,7 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
         }
     };
     k.unpark(tid);
+    let usage = k.platform.take_exit_usage(host);
     let last = {
         let mut t = k.table.borrow_mut();
         t.tasks.remove(&tid);
@@ -29,6 +31,10 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
         match t.procs.get_mut(&pid) {
             Some(p) => {
                 p.threads.retain(|x| *x != tid);
+                // The last thread's report covers the whole thread group.
+                if let Some(u) = usage {
+                    p.usage = u;
+                }
                 p.threads.is_empty()
             }
             None => false,
@@ -41,7 +47,7 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
 
 /// The last thread of `pid` ended: it becomes a zombie for its parent.
 fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
-    let (ppid, exit_signal, children, released, uid) = {
+    let (ppid, exit_signal, children, released, uid, ticks) = {
         let mut t = k.table.borrow_mut();
         let Some(p) = t.procs.get_mut(&pid) else { return };
         p.exit = Some(status);
@@ -49,7 +55,8 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         // wakes their peers.
         let files = std::mem::take(&mut p.files);
         let children = std::mem::take(&mut p.children);
-        (p.ppid, p.exit_signal, children, files, p.cred.uid)
+        let ticks = (super::ticks(p.usage.ru_utime), super::ticks(p.usage.ru_stime));
+        (p.ppid, p.exit_signal, children, files, p.cred.uid, ticks)
     };
     drop(released);
     crate::kernel::time::set_itimer(k, pid, None);
@@ -147,7 +154,8 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
     }
     // An ignored SIGCHLD is not sent, but the parent's wait still wakes.
     let sig = if autoreap && ignores { 0 } else { exit_signal };
-    crate::kernel::signal::notify_parent_of(k, ppid, SigOrigin::child(sig, code, pid, uid, st));
+    let origin = SigOrigin::child(sig, code, pid, uid, st).with_ticks(ticks);
+    crate::kernel::signal::notify_parent_of(k, ppid, origin);
 }
 
 /// Removes a zombie from the table.
@@ -176,6 +184,15 @@ pub enum WaitEvent {
     Continued,
 }
 
+/// What a wait call found: a child, its state change, its resource usage
+/// (its own and its waited-for children's) and its uid.
+pub struct Waited {
+    pub pid: Pid,
+    pub ev: WaitEvent,
+    pub usage: Rusage,
+    pub uid: u32,
+}
+
 /// Finds a child state change for wait4/waitid; reaps unless `nowait`.
 /// Ok(None) means "children exist but none changed" (block or WNOHANG).
 pub fn find_waitable(
@@ -184,7 +201,7 @@ pub fn find_waitable(
     who: WaitWho,
     options: i32,
     nowait: bool,
-) -> KResult<Option<(Pid, WaitEvent)>> {
+) -> KResult<Option<Waited>> {
     let found = {
         let mut t = k.table.borrow_mut();
         let me = t.procs.get(&pid).ok_or(Errno::ECHILD)?;
@@ -239,10 +256,35 @@ pub fn find_waitable(
         }
         found
     };
-    if let Some((c, WaitEvent::Exited(_))) = found {
-        if !nowait {
-            reap(k, c);
+    let Some((c, ev)) = found else { return Ok(None) };
+    let usage = child_usage(k, c);
+    let uid = k.table.borrow().procs.get(&c).map(|x| x.cred.uid).unwrap_or(0);
+    if matches!(ev, WaitEvent::Exited(_)) && !nowait {
+        if let Some(me) = k.table.borrow_mut().procs.get_mut(&pid) {
+            add_child_usage(&mut me.cusage, &usage);
         }
+        reap(k, c);
     }
-    Ok(found)
+    Ok(Some(Waited { pid: c, ev, usage, uid }))
+}
+
+/// A child's usage as wait4 and waitid report it: its own and its waited-for
+/// children's; for a live (stopped or continued) child, its CPU time so far.
+pub fn child_usage(k: &mut Kernel, child: Pid) -> Rusage {
+    let (mut u, cu, host) = {
+        let t = k.table.borrow();
+        let Some(p) = t.procs.get(&child) else { return Rusage::default() };
+        let host = p.threads.first().and_then(|th| t.tasks.get(th)).map(|x| x.host);
+        (p.usage, p.cusage, host)
+    };
+    if let Some((user, sys)) = host.and_then(|h| k.platform.cpu_times(h)) {
+        let tv = |d: std::time::Duration| Timeval {
+            tv_sec: d.as_secs() as i64,
+            tv_usec: d.subsec_micros() as i64,
+        };
+        u.ru_utime = tv(user);
+        u.ru_stime = tv(sys);
+    }
+    add_child_usage(&mut u, &cu);
+    u
 }

@@ -27,6 +27,32 @@ use std::time::Instant;
 
 pub type Pid = i32;
 
+use guest_abi::misc::{Rusage, Timeval};
+
+/// Adds a reaped child's usage to its parent's children's usage, as
+/// wait_task_zombie does: times and counts add up, maxrss is the largest.
+pub fn add_child_usage(acc: &mut Rusage, r: &Rusage) {
+    let add_tv = |a: Timeval, b: Timeval| {
+        let us = a.tv_usec + b.tv_usec;
+        Timeval { tv_sec: a.tv_sec + b.tv_sec + us / 1_000_000, tv_usec: us % 1_000_000 }
+    };
+    acc.ru_utime = add_tv(acc.ru_utime, r.ru_utime);
+    acc.ru_stime = add_tv(acc.ru_stime, r.ru_stime);
+    acc.ru_maxrss = acc.ru_maxrss.max(r.ru_maxrss);
+    acc.ru_minflt += r.ru_minflt;
+    acc.ru_majflt += r.ru_majflt;
+    acc.ru_inblock += r.ru_inblock;
+    acc.ru_oublock += r.ru_oublock;
+    acc.ru_nvcsw += r.ru_nvcsw;
+    acc.ru_nivcsw += r.ru_nivcsw;
+}
+
+/// A usage in clock ticks (USER_HZ, 100 a second), as times(2) and
+/// SIGCHLD's si_utime/si_stime count.
+pub fn ticks(t: Timeval) -> i64 {
+    t.tv_sec * 100 + t.tv_usec / 10_000
+}
+
 /// Root, cwd and umask (struct fs_struct).
 #[derive(Clone)]
 pub struct FsContext {
@@ -159,6 +185,11 @@ pub struct Process {
     pub sigchld_flags: u64,
     /// ITIMER_REAL: next expiry and reload interval (alarm, setitimer).
     pub itimer_real: Option<(Instant, std::time::Duration)>,
+    /// CPU time and other usage: the process's own, known once it has
+    /// ended (the host reports it when umk reaps the host process), and
+    /// that of the children it has waited for (RUSAGE_CHILDREN).
+    pub usage: Rusage,
+    pub cusage: Rusage,
     /// timer_create's timers.
     pub timers: crate::kernel::time::posix_timers::Timers,
 }

@@ -312,7 +312,7 @@ fn fire(k: &mut Kernel, pid: Pid, id: i32, at: Instant) {
         Notify::Process(sig) => (None, sig),
         Notify::Thread(tid, sig) => (Some(tid), sig),
     };
-    let origin = SigOrigin { sig, code: SI_TIMER, pid: id, uid: 0, value };
+    let origin = SigOrigin { sig, code: SI_TIMER, pid: id, uid: 0, value, ticks: (0, 0) };
     let host = {
         let t = k.table.borrow();
         let tid = target.unwrap_or(pid);

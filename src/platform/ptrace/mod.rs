@@ -41,6 +41,8 @@ pub struct PtracePlatform {
     /// stop from a group-stop).
     known: HashSet<HostTid>,
     stop_kind: std::collections::HashMap<HostTid, StopKind>,
+    /// What wait4 said about the thread the last exit event was for.
+    exit_usage: Option<(HostTid, guest_abi::misc::Rusage)>,
 }
 
 fn check(r: libc::c_long, what: &'static str) -> Result<libc::c_long, PlatformError> {
@@ -83,6 +85,7 @@ impl PtracePlatform {
             doorbell_pid: 0,
             known: HashSet::new(),
             stop_kind: Default::default(),
+            exit_usage: None,
         };
         p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
@@ -479,8 +482,10 @@ impl Platform for PtracePlatform {
     fn next_event(&mut self) -> Event {
         loop {
             let mut status = 0;
-            // SAFETY: waitpid into a local.
-            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            // SAFETY: an all-zero rusage is a valid value of the plain struct.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: wait4 into locals.
+            let tid = unsafe { libc::wait4(-1, &mut status, libc::__WALL, &mut ru) };
             if tid < 0 {
                 if io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
                     // Nothing left to trace: report as a doorbell so the
@@ -491,6 +496,9 @@ impl Platform for PtracePlatform {
                 continue;
             }
             if let Some(ev) = self.decode(tid, status) {
+                if matches!(ev, Event::Exited { .. } | Event::Killed { .. }) {
+                    self.exit_usage = Some((tid, rusage_of(&ru)));
+                }
                 return ev;
             }
         }
@@ -685,6 +693,27 @@ impl Platform for PtracePlatform {
         Ok((field("SigPnd:") | field("ShdPnd:"), field("SigIgn:"), field("SigCgt:")))
     }
 
+    fn take_exit_usage(&mut self, tid: HostTid) -> Option<guest_abi::misc::Rusage> {
+        match self.exit_usage.take() {
+            Some((t, ru)) if t == tid => Some(ru),
+            _ => None,
+        }
+    }
+
+    fn cpu_times(&mut self, tid: HostTid) -> Option<(std::time::Duration, std::time::Duration)> {
+        // /proc/PID/stat: utime and stime are fields 14 and 15, in clock
+        // ticks, after the parenthesised command name (which may hold spaces).
+        let s = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+        let rest = &s[s.rfind(')')? + 2..];
+        let mut f = rest.split_ascii_whitespace().skip(11);
+        let utime: u64 = f.next()?.parse().ok()?;
+        let stime: u64 = f.next()?.parse().ok()?;
+        // SAFETY: sysconf has no memory effects.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let d = |t: u64| std::time::Duration::from_nanos(t.saturating_mul(1_000_000_000 / hz));
+        Some((d(utime), d(stime)))
+    }
+
     fn kill_process(&mut self, tid: HostTid) {
         // SAFETY: SIGKILL to a guest thread group.
         unsafe {
@@ -732,5 +761,29 @@ impl Platform for PtracePlatform {
             i += 2;
         }
         Ok(StartState { stack_top: regs.rsp & !0xf, vdso })
+    }
+}
+
+/// The host's struct rusage as the guest's (the same fields).
+fn rusage_of(ru: &libc::rusage) -> guest_abi::misc::Rusage {
+    use guest_abi::misc::{Rusage, Timeval};
+    let tv = |t: libc::timeval| Timeval { tv_sec: t.tv_sec, tv_usec: t.tv_usec };
+    Rusage {
+        ru_utime: tv(ru.ru_utime),
+        ru_stime: tv(ru.ru_stime),
+        ru_maxrss: ru.ru_maxrss,
+        ru_ixrss: ru.ru_ixrss,
+        ru_idrss: ru.ru_idrss,
+        ru_isrss: ru.ru_isrss,
+        ru_minflt: ru.ru_minflt,
+        ru_majflt: ru.ru_majflt,
+        ru_nswap: ru.ru_nswap,
+        ru_inblock: ru.ru_inblock,
+        ru_oublock: ru.ru_oublock,
+        ru_msgsnd: ru.ru_msgsnd,
+        ru_msgrcv: ru.ru_msgrcv,
+        ru_nsignals: ru.ru_nsignals,
+        ru_nvcsw: ru.ru_nvcsw,
+        ru_nivcsw: ru.ru_nivcsw,
     }
 }
