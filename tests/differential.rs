@@ -134,3 +134,13 @@ fn sockets() {
 fn timers() {
     case("timers");
 }
+
+#[test]
+fn unix_sockets() {
+    case("unix_sockets");
+}
+/// Socket files on the overlay (the image's /root) rather than tmpfs.
+#[test]
+fn overlay_unix_sockets() {
+    case_in("unix_sockets", "/root");
+}

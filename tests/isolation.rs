@@ -181,3 +181,41 @@ fn umk_without_ptrace_says_so() {
     assert!(s.contains("status=125"), "{s}\n{}", stderr(&out));
     assert!(s.contains("ptrace is not permitted") && s.lines().count() == 2, "{s}");
 }
+
+/// A unix socket the host listens on, at a path and at an abstract name,
+/// is not reachable from the guest: guest socket names live in umk.
+#[test]
+fn host_unix_sockets_are_unreachable() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
+    let (name, made) = host_secret();
+    for p in made {
+        let _ = std::fs::remove_file(p);
+    }
+    let path = std::path::Path::new("/tmp").join(format!("{name}.sock"));
+    let dpath = std::path::Path::new("/tmp").join(format!("{name}.dsock"));
+    let stream = UnixListener::bind(&path).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let abs =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    abs.set_nonblocking(true).unwrap();
+    let dgram = UnixDatagram::bind(&dpath).unwrap();
+    dgram.set_nonblocking(true).unwrap();
+    let p = path.to_str().unwrap();
+    let out = umk_run(&busybox_image(), &[], &["/opt/tests/escape", "unix", p, &name], b"");
+    let out2 = umk_run(
+        &busybox_image(),
+        &[],
+        &["/opt/tests/escape", "unix", dpath.to_str().unwrap(), &name],
+        b"",
+    );
+    let host_saw_stream = stream.accept().is_ok() || abs.accept().is_ok();
+    let mut buf = [0u8; 16];
+    let host_saw_dgram = dgram.recv(&mut buf).is_ok();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&dpath);
+    let s = format!("{}{}", stdout(&out), stdout(&out2));
+    assert!(!s.contains("reached"), "{s}");
+    assert!(s.contains("guest bind: ok"), "{s}\n{}", stderr(&out));
+    assert!(!host_saw_stream && !host_saw_dgram, "a host socket got a connection: {s}");
+}

@@ -93,6 +93,8 @@ pub struct Kernel {
     pub locks: fs::lock::LockTable,
     /// The VM's writable layer over the image (fsync reaches it).
     pub overlay: Option<Rc<fs::overlay::Overlay>>,
+    /// Bound AF_UNIX socket names (paths by inode, abstract names).
+    pub unix_names: Rc<net::unix::names::Names>,
     /// `--trace` / `--stats`, when asked for.
     pub trace: Option<trace::hook::TraceSession>,
     /// UMK_DEBUG=1: print each trapped syscall (a developer aid until --trace).

@@ -8,8 +8,12 @@
  *   escape ptrace         ptrace/process_vm_readv: not available
  *   escape cpuclock PID   read the CPU clock of host process PID (a pid
  *                         that is not the guest's): must fail
+ *   escape unix PATH NAME connect to a host unix socket at PATH and to
+ *                         the host's abstract name NAME: must not reach
+ *                         either (prints "reached ..." if it does)
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,24 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <time.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* Tries a stream and a datagram connection to `a`; a success is a leak. */
+static void try_unix(const char *what, struct sockaddr_un *a, socklen_t len) {
+    int types[2] = { SOCK_STREAM, SOCK_DGRAM };
+    for (int i = 0; i < 2; i++) {
+        int s = socket(AF_UNIX, types[i], 0);
+        if (connect(s, (struct sockaddr *)a, len) == 0) {
+            printf("reached %s (type %d)\n", what, types[i]);
+            send(s, "LEAK", 4, 0);
+        } else {
+            printf("%s (type %d): %s\n", what, types[i], strerror(errno));
+        }
+        close(s);
+    }
+}
 
 static void on_trap(int sig, siginfo_t *si, void *ctx) {
     ucontext_t *uc = ctx;
@@ -67,6 +89,31 @@ int main(int argc, char **argv) {
         long b = syscall(SYS_clock_getres, (~pid << 3) | 2, &ts);
         long c = syscall(SYS_clock_gettime, (~pid << 3) | 6, &ts);
         printf("clock_gettime: %ld, clock_getres: %ld, thread clock: %ld\n", a, b, c);
+        return 0;
+    }
+    if (!strcmp(argv[1], "unix") && argc > 3) {
+        struct sockaddr_un a;
+        const char *paths[] = { argv[2], "/proc/self/root", "/proc/1/cwd" };
+        char buf[200];
+        for (int i = 0; i < 3; i++) {
+            if (i == 0) snprintf(buf, sizeof buf, "%s", argv[2]);
+            else snprintf(buf, sizeof buf, "%s/../../../..%s", paths[i], argv[2]);
+            memset(&a, 0, sizeof a);
+            a.sun_family = AF_UNIX;
+            snprintf(a.sun_path, sizeof a.sun_path, "%s", buf);
+            try_unix(buf, &a, offsetof(struct sockaddr_un, sun_path) + strlen(a.sun_path) + 1);
+        }
+        memset(&a, 0, sizeof a);
+        a.sun_family = AF_UNIX;
+        size_t n = strlen(argv[3]);
+        memcpy(a.sun_path + 1, argv[3], n);
+        try_unix("abstract", &a, offsetof(struct sockaddr_un, sun_path) + 1 + n);
+        /* A guest socket bound at the same path is the guest's own. */
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        memset(&a, 0, sizeof a);
+        a.sun_family = AF_UNIX;
+        snprintf(a.sun_path, sizeof a.sun_path, "%s", argv[2]);
+        printf("guest bind: %s\n", bind(s, (struct sockaddr *)&a, sizeof a) == 0 ? "ok" : strerror(errno));
         return 0;
     }
     return 2;

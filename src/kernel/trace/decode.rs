@@ -51,6 +51,11 @@ pub(super) enum Out {
     Rlimit(u64),
     /// readv's iovecs, filled with `ret` bytes in order.
     Iov(u64, u64),
+    /// A socket address the kernel fills and the `socklen_t *` holding
+    /// its length (accept, getsockname, recvfrom).
+    SockAddr(u64, u64),
+    /// The `socklen_t *` itself, after the call: `[16]`.
+    SockLen(u64),
 }
 
 /// How the return value prints.
@@ -1171,6 +1176,62 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                 _ => d.hex(2),
             }
         }
+        SYS_SOCKET | SYS_SOCKETPAIR => {
+            d.xlat(0, ADDRESS_FAMILIES);
+            d.text(socket_type(a[1]));
+            d.int(2);
+            if nr == SYS_SOCKETPAIR {
+                d.out_ptr(3, Out::Pipe(a[3]));
+            }
+        }
+        SYS_BIND | SYS_CONNECT => {
+            d.int(0);
+            let s = sockaddr(d.r, a[1], a[2] & 0xffff_ffff);
+            d.text(s);
+            d.int(2);
+        }
+        SYS_LISTEN => {
+            d.int(0);
+            d.int(1);
+        }
+        SYS_ACCEPT | SYS_ACCEPT4 | SYS_GETSOCKNAME | SYS_GETPEERNAME => {
+            d.int(0);
+            d.out_ptr(1, Out::SockAddr(a[1], a[2]));
+            d.out_ptr(2, Out::SockLen(a[2]));
+            if nr == SYS_ACCEPT4 {
+                d.flags(3, SOCK_FLAGS, "0");
+            }
+        }
+        SYS_SENDTO => {
+            d.int(0);
+            d.in_buf(1, 2);
+            d.ulong(2);
+            d.flags(3, MSG_FLAGS, "0");
+            if a[4] == 0 {
+                d.text("NULL".into());
+            } else {
+                let s = sockaddr(d.r, a[4], a[5] & 0xffff_ffff);
+                d.text(s);
+            }
+            d.int(5);
+        }
+        SYS_RECVFROM => {
+            d.int(0);
+            d.out(Out::Buf(a[1]));
+            d.ulong(2);
+            d.flags(3, MSG_FLAGS, "0");
+            d.out_ptr(4, Out::SockAddr(a[4], a[5]));
+            d.out_ptr(5, Out::SockLen(a[5]));
+        }
+        SYS_SENDMSG | SYS_RECVMSG => {
+            d.int(0);
+            d.ptr(1);
+            d.flags(2, MSG_FLAGS, "0");
+        }
+        SYS_SHUTDOWN => {
+            d.int(0);
+            d.xlat(1, &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")]);
+        }
         SYS_PIPE => d.out_ptr(0, Out::Pipe(a[0])),
         SYS_PIPE2 => {
             d.out_ptr(0, Out::Pipe(a[0]));
@@ -1418,7 +1479,9 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         | Out::Int(a)
         | Out::Timespec(a)
         | Out::Rlimit(a)
-        | Out::Iov(a, _) => a,
+        | Out::Iov(a, _)
+        | Out::SockAddr(a, _)
+        | Out::SockLen(a) => a,
     };
     if failed {
         return ptr(addr);
@@ -1500,6 +1563,8 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         Out::Timespec(a) => Some(timespec_at(r, a)),
         Out::Rlimit(a) => Some(rlimit_at(r, a)),
         Out::Iov(a, n) => Some(iovecs(r, a, n, Some(ret as u64), limit)),
+        Out::SockAddr(a, lenp) => r.i32(lenp).map(|len| sockaddr(r, a, len.max(0) as u64)),
+        Out::SockLen(a) => r.i32(a).map(|v| format!("[{v}]")),
     };
     s.unwrap_or_else(|| ptr(addr))
 }
@@ -1772,4 +1837,78 @@ fn env_count(r: &mut Reader, a: u64) -> String {
         }
     }
     ptr(a)
+}
+
+/// include/linux/socket.h, the families a program is likely to name.
+const ADDRESS_FAMILIES: &[(i64, &str)] = &[
+    (0, "AF_UNSPEC"),
+    (1, "AF_UNIX"),
+    (2, "AF_INET"),
+    (10, "AF_INET6"),
+    (16, "AF_NETLINK"),
+    (17, "AF_PACKET"),
+];
+
+/// include/linux/net.h socket types and the SOCK_* flags.
+const SOCK_FLAGS: &[(u64, &str)] = &[(0o2000000, "SOCK_CLOEXEC"), (0o4000, "SOCK_NONBLOCK")];
+
+/// include/linux/socket.h MSG_* flags.
+const MSG_FLAGS: &[(u64, &str)] = &[
+    (0x1, "MSG_OOB"),
+    (0x2, "MSG_PEEK"),
+    (0x4, "MSG_DONTROUTE"),
+    (0x8, "MSG_CTRUNC"),
+    (0x20, "MSG_TRUNC"),
+    (0x40, "MSG_DONTWAIT"),
+    (0x80, "MSG_EOR"),
+    (0x100, "MSG_WAITALL"),
+    (0x4000, "MSG_NOSIGNAL"),
+    (0x8000, "MSG_MORE"),
+    (0x4000_0000, "MSG_CMSG_CLOEXEC"),
+];
+
+/// `SOCK_STREAM|SOCK_CLOEXEC`, as strace prints a socket type.
+fn socket_type(v: u64) -> String {
+    let v = v & 0xffff_ffff;
+    let ty = match v & 0xf {
+        1 => "SOCK_STREAM".to_string(),
+        2 => "SOCK_DGRAM".into(),
+        3 => "SOCK_RAW".into(),
+        4 => "SOCK_RDM".into(),
+        5 => "SOCK_SEQPACKET".into(),
+        t => format!("{t:#x}"),
+    };
+    let rest = v & !0xf;
+    if rest == 0 {
+        ty
+    } else {
+        format!("{ty}|{}", flags(rest, SOCK_FLAGS, "0"))
+    }
+}
+
+/// A socket address of `len` bytes: `{sa_family=AF_UNIX,
+/// sun_path="/run/x"}`, abstract names as strace shows them
+/// (`sun_path=@"name"`).
+pub(super) fn sockaddr(r: &mut Reader, a: u64, len: u64) -> String {
+    if a == 0 {
+        return "NULL".into();
+    }
+    let len = (len as usize).min(128);
+    let Some(b) = r.bytes(a, len) else {
+        return ptr(a);
+    };
+    if b.len() < 2 {
+        return format!("{{sa_family=??}}");
+    }
+    let fam = u16::from_le_bytes([b[0], b[1]]) as i64;
+    let fam_s = xlat(fam, ADDRESS_FAMILIES);
+    if fam != 1 || b.len() == 2 {
+        return format!("{{sa_family={fam_s}}}");
+    }
+    let path = &b[2..];
+    if path[0] == 0 {
+        return format!("{{sa_family=AF_UNIX, sun_path=@{}}}", quoted(&path[1..], false));
+    }
+    let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+    format!("{{sa_family=AF_UNIX, sun_path={}}}", quoted(&path[..end], false))
 }

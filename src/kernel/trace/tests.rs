@@ -966,8 +966,13 @@ fn undecoded_syscalls_print_raw_hex_by_arity() {
         "[pid 1] futex(0x7f00, 0x81, 0x1, 0, 0, 0) = 0 <0.000012>\n"
     );
     assert_eq!(
+        call(&mut m, SYS_SEMGET, &[2, 1, 0], -38),
+        "[pid 1] semget(0x2, 0x1, 0)             = -1 ENOSYS (Function not implemented) <0.000012>\n"
+    );
+    // socket has a decoder now.
+    assert_eq!(
         call(&mut m, SYS_SOCKET, &[2, 1, 0], -97),
-        "[pid 1] socket(0x2, 0x1, 0)             = -1 EAFNOSUPPORT (Address family not supported by protocol) <0.000012>\n"
+        "[pid 1] socket(AF_INET, SOCK_STREAM, 0) = -1 EAFNOSUPPORT (Address family not supported by protocol) <0.000012>\n"
     );
     assert_eq!(
         call(&mut m, 460, &[1, 2, 3, 4, 5, 6], -38),
@@ -1467,4 +1472,35 @@ fn every_syscall_number_decodes_without_panicking_on_garbage() {
             let _ = t.exit(1, 0, T12, &mut m);
         }
     }
+}
+
+// ---------------------------------------------------------------- sockets
+
+#[test]
+fn unix_socket_calls_show_their_addresses() {
+    let mut m = Mem::new();
+    let mut sa = 1u16.to_le_bytes().to_vec();
+    sa.extend_from_slice(b"/run/x.sock\0");
+    let a = m.put(&sa);
+    // strace: socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3
+    assert!(squash(call(&mut m, SYS_SOCKET, &[1, 1 | 0o2000000, 0], 3))
+        .contains("socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3"));
+    // strace: bind(3, {sa_family=AF_UNIX, sun_path="/run/x.sock"}, 14) = 0
+    assert!(squash(call(&mut m, SYS_BIND, &[3, a, sa.len() as u64], 0))
+        .contains("bind(3, {sa_family=AF_UNIX, sun_path=\"/run/x.sock\"}, 14) = 0"));
+    let mut abs = 1u16.to_le_bytes().to_vec();
+    abs.extend_from_slice(b"\0name");
+    let b = m.put(&abs);
+    assert!(squash(call(&mut m, SYS_CONNECT, &[4, b, abs.len() as u64], 0))
+        .contains("connect(4, {sa_family=AF_UNIX, sun_path=@\"name\"}, 7) = 0"));
+    // accept4 fills the address and its length.
+    let out = m.space(16);
+    let lenp = m.put(&16i32.to_le_bytes());
+    let mut t = tracer();
+    t.enter(1, 1, SYS_ACCEPT4, args(&[3, out, lenp, 0o4000]), &mut m);
+    m.write(out, &1u16.to_le_bytes());
+    m.write(lenp, &2i32.to_le_bytes());
+    let line = squash(t.exit(1, 5, T12, &mut m).unwrap());
+    assert!(line.contains("accept4(3, {sa_family=AF_UNIX}, [2], SOCK_NONBLOCK) = 5"), "{line}");
+    assert!(squash(call(&mut m, SYS_SHUTDOWN, &[3, 1], 0)).contains("shutdown(3, SHUT_WR) = 0"));
 }
