@@ -116,6 +116,16 @@ pub const FIONREAD: u64 = 0x541B;
 pub const TIOCNOTTY: u64 = 0x5422;
 pub const TIOCGSID: u64 = 0x5429;
 pub const TIOCGPTN: u64 = 0x80045430;
+/// Packet mode on a pty master (TIOCPKT) and its status bits.
+pub const TIOCPKT: u64 = 0x5420;
+pub const TIOCGPKT: u64 = 0x80045438;
+pub const TIOCPKT_DATA: u8 = 0;
+pub const TIOCPKT_FLUSHREAD: u8 = 1;
+pub const TIOCPKT_FLUSHWRITE: u8 = 2;
+pub const TIOCPKT_STOP: u8 = 4;
+pub const TIOCPKT_START: u8 = 8;
+pub const TIOCPKT_NOSTOP: u8 = 16;
+pub const TIOCPKT_DOSTOP: u8 = 32;
 pub const TIOCSPTLCK: u64 = 0x40045431;
 pub const TIOCGPTPEER: u64 = 0x5441;
 pub const FIONBIO: u64 = 0x5421;

@@ -1,6 +1,7 @@
 /* Pseudo-terminals: /dev/ptmx, unlockpt, the slave's line discipline,
  * echo, job-control signals from master input, hangup. */
 #include "common.h"
+#include <poll.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
@@ -10,6 +11,11 @@ static void drain(const char *label, int fd)
 {
     char buf[256];
     usleep(50000);
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+    if (poll(&pf, 1, 200) == 0) {
+        printf("%s: (nothing)\n", label);
+        return;
+    }
     long n = read(fd, buf, sizeof buf);
     if (n < 0) printf("%s: %s\n", label, errname(errno));
     else print_bytes(label, buf, n);
@@ -129,6 +135,144 @@ int main(int argc, char **argv)
     waitpid(c, &status, 0);
     printf("child: %s\n", WIFSIGNALED(status) ? (WTERMSIG(status) == SIGINT ? "killed by SIGINT" : "killed by another signal") : "exited");
     drain("master after ^C", m);
+
+    /* Packet mode (TIOCPKT), as screen uses it: data reads start with a
+     * TIOCPKT_DATA byte; the slave's flushes and flow control changes read
+     * as a status byte alone; the master's own flushes do not. */
+    {
+        int on = 1, got = -1;
+        VAL("TIOCPKT on", ioctl(m, TIOCPKT, &on));
+        ioctl(m, TIOCGPKT, &got);
+        printf("TIOCGPKT: %d\n", got);
+        write(s, "pk\n", 3);
+        drain("packet data", m);
+        tcflush(s, TCIFLUSH);
+        drain("after the slave's TCIFLUSH", m);
+        tcflush(s, TCOFLUSH);
+        drain("after the slave's TCOFLUSH", m);
+        write(s, "q\n", 2);
+        usleep(20000);
+        VAL("the master's own TCIOFLUSH", tcflush(m, TCIOFLUSH));
+        struct pollfd pf = { .fd = m, .events = POLLIN | POLLPRI };
+        VAL("poll after it (nothing to read)", poll(&pf, 1, 50));
+        struct termios t2;
+        tcgetattr(s, &t2);
+        t2.c_iflag |= IXON;
+        tcsetattr(s, TCSANOW, &t2);
+        pf.revents = 0;
+        poll(&pf, 1, 50);
+        printf("poll after IXON on: POLLIN %d POLLPRI %d\n", !!(pf.revents & POLLIN), !!(pf.revents & POLLPRI));
+        drain("status after IXON on", m);
+        tcsetattr(s, TCSANOW, &t2);
+        drain("setting the same again", m);
+        t2.c_iflag &= ~IXON;
+        tcsetattr(s, TCSANOW, &t2);
+        drain("status after IXON off", m);
+        t2.c_iflag |= IXON;
+        tcsetattr(s, TCSANOW, &t2);
+        drain("status after IXON on again", m);
+        write(m, "\023", 1);
+        drain("status after ^S", m);
+        write(m, "\021", 1);
+        drain("status after ^Q", m);
+        on = 0;
+        VAL("TIOCPKT off", ioctl(m, TIOCPKT, &on));
+        write(s, "np\n", 3);
+        drain("data without packet mode", m);
+    }
+
+    /* The slave's owner and mode can change (grantpt, screen do it). */
+    {
+        VAL("chmod slave 0600", chmod(name, 0600));
+        VAL("chown slave to me", chown(name, getuid(), getgid()));
+        struct stat ss;
+        fstat(s, &ss);
+        printf("slave now: mode %o, mine: %s\n", ss.st_mode & 07777,
+               ss.st_uid == getuid() && ss.st_gid == getgid() ? "yes" : "no");
+        chmod(name, 0620);
+    }
+
+    /* Controlling terminals: open() without O_NOCTTY makes the slave a
+     * session leader's; another session cannot take it; when the leader
+     * exits its foreground group gets SIGHUP and the terminal is free. */
+    {
+        int gready[2], ready[2], go[2], hup[2];
+        pipe(gready); pipe(ready); pipe(go); pipe(hup);
+        fflush(stdout);
+        pid_t c1 = fork();
+        if (c1 == 0) {
+            setsid();
+            int cs = open(name, O_RDWR);
+            printf("c1: open without O_NOCTTY made it the ctty: %s\n",
+                   tcgetsid(cs) == getpid() ? "yes" : "no");
+            VAL("c1: TIOCSCTTY on its own terminal", ioctl(cs, TIOCSCTTY, 0));
+            fflush(stdout);
+            pid_t g = fork();
+            if (g == 0) {
+                struct sigaction sa;
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = SIG_DFL;
+                sigaction(SIGHUP, &sa, NULL);
+                sigset_t w;
+                sigemptyset(&w);
+                sigaddset(&w, SIGHUP);
+                sigprocmask(SIG_BLOCK, &w, NULL);
+                write(gready[1], "g", 1);
+                int sig = 0;
+                sigwait(&w, &sig);
+                write(hup[1], sig == SIGHUP ? "H" : "?", 1);
+                _exit(0);
+            }
+            char b;
+            read(gready[0], &b, 1);
+            write(ready[1], "r", 1);
+            read(go[0], &b, 1);
+            _exit(0);
+        }
+        char b;
+        read(ready[0], &b, 1);
+        fflush(stdout);
+        pid_t c2 = fork();
+        if (c2 == 0) {
+            VAL("c2: TIOCSCTTY from a process that is not a session leader",
+                ioctl(s, TIOCSCTTY, 0));
+            setsid();
+            int cs = open(name, O_RDWR | O_NOCTTY);
+            VAL("c2: TIOCSCTTY on another session's terminal", ioctl(cs, TIOCSCTTY, 0));
+            int cs2 = open(name, O_RDWR);
+            printf("c2: open without O_NOCTTY did not take it: %s\n",
+                   tcgetsid(cs2) != getpid() ? "yes" : "no");
+            _exit(0);
+        }
+        waitpid(c2, NULL, 0);
+        write(go[1], "x", 1);
+        waitpid(c1, NULL, 0);
+        struct pollfd pf = { .fd = hup[0], .events = POLLIN };
+        b = '-';
+        if (poll(&pf, 1, 2000) == 1) read(hup[0], &b, 1);
+        printf("the leader exited: its foreground group got SIGHUP: %s\n", b == 'H' ? "yes" : "no");
+        while (waitpid(-1, NULL, WNOHANG) > 0) {}
+        fflush(stdout);
+        pid_t c3 = fork();
+        if (c3 == 0) {
+            setsid();
+            int cs = open(name, O_RDWR | O_NOCTTY);
+            VAL("c3: TIOCSCTTY on the freed terminal", ioctl(cs, TIOCSCTTY, 0));
+            int m2 = posix_openpt(O_RDWR | O_NOCTTY);
+            grantpt(m2);
+            unlockpt(m2);
+            int s2 = open(ptsname(m2), O_RDWR | O_NOCTTY);
+            VAL("c3: TIOCSCTTY on a second terminal", ioctl(s2, TIOCSCTTY, 0));
+            VAL("c3: TIOCNOTTY on the second (not its ctty)", ioctl(s2, TIOCNOTTY));
+            VAL("c3: TIOCNOTTY", ioctl(cs, TIOCNOTTY));
+            VAL("c3: tcgetsid after it", tcgetsid(cs));
+            _exit(0);
+        }
+        waitpid(c3, NULL, 0);
+        close(gready[0]); close(gready[1]);
+        close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+        close(hup[0]); close(hup[1]);
+    }
 
     /* Hangup: close the master; the slave reads end of file. */
     close(m);

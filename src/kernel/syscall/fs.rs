@@ -33,6 +33,11 @@ fn do_openat(
 ) -> KResult<i64> {
     let path = path_arg(k, ctx, path_i)?;
     let file = k.open_at(ctx.pid, dirfd, &path, flags, mode)?;
+    if flags & O_NOCTTY == 0 {
+        if let Some(tty) = file.inode.as_ref().and_then(crate::kernel::tty::pty::slave_tty) {
+            crate::kernel::tty::core::acquire_on_open(k, ctx.pid, &tty);
+        }
+    }
     let limit = k.nofile_limit(ctx.pid);
     let fd = k.files_of(ctx.pid)?.borrow_mut().install(file, flags & O_CLOEXEC != 0, limit)?;
     Ok(fd as i64)

@@ -47,7 +47,7 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
 
 /// The last thread of `pid` ended: it becomes a zombie for its parent.
 fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
-    let (ppid, exit_signal, children, released, uid, ticks) = {
+    let (ppid, exit_signal, children, released, uid, ticks, sid) = {
         let mut t = k.table.borrow_mut();
         let Some(p) = t.procs.get_mut(&pid) else { return };
         p.exit = Some(status);
@@ -56,11 +56,14 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         let files = std::mem::take(&mut p.files);
         let children = std::mem::take(&mut p.children);
         let ticks = (super::ticks(p.usage.ru_utime), super::ticks(p.usage.ru_stime));
-        (p.ppid, p.exit_signal, children, files, p.cred.uid, ticks)
+        (p.ppid, p.exit_signal, children, files, p.cred.uid, ticks, p.sid)
     };
     drop(released);
     crate::kernel::time::set_itimer(k, pid, None);
     k.locks.release_process(pid);
+    if sid == pid && pid != 1 {
+        crate::kernel::tty::core::disassociate_ctty(k, sid);
+    }
     if pid == 1 {
         k.init_exit = Some(status);
     }

@@ -17,6 +17,7 @@ use crate::kernel::Kernel;
 use guest_abi::misc::{POLLHUP, POLLIN, POLLOUT};
 use guest_abi::termios::*;
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 pub struct Tty {
     pub ldisc: RefCell<LineDiscipline>,
@@ -83,6 +84,9 @@ impl Tty {
         let fx = self.ldisc.borrow_mut().receive_input(bytes);
         self.pending.borrow_mut().extend(fx);
         self.waker.wake(self.read_wait);
+        if self.ldisc.borrow().pktstatus() != 0 {
+            self.waker.wake(self.output_wait);
+        }
         self.flush_output();
     }
 
@@ -239,18 +243,40 @@ impl Tty {
                 return Ok(0);
             }
             TIOCSCTTY => {
+                // tiocsctty: a session leader without a terminal takes one
+                // that no session has; root may steal it with arg 1.
                 let t = k.table.borrow();
                 let p = t.procs.get(&ctx.pid).ok_or(Errno::ESRCH)?;
-                if p.sid != p.pid {
+                let (sid, pgid, root) = (p.sid, p.pgid, p.cred.euid == 0);
+                drop(t);
+                if self.session.get() == sid && sid != 0 {
+                    return Ok(0);
+                }
+                if sid != ctx.pid || session_has_ctty(k, sid) {
                     return Err(Errno::EPERM);
                 }
-                let (sid, pgid) = (p.sid, p.pgid);
-                drop(t);
+                if self.session.get() != 0 && !(arg == 1 && root) {
+                    return Err(Errno::EPERM);
+                }
                 self.session.set(sid);
                 self.fg_pgrp.set(pgid);
                 return Ok(0);
             }
-            TIOCNOTTY => return Ok(0),
+            TIOCNOTTY => {
+                let t = k.table.borrow();
+                let p = t.procs.get(&ctx.pid).ok_or(Errno::ESRCH)?;
+                let (sid, leader) = (p.sid, p.sid == p.pid);
+                drop(t);
+                if sid == 0 || self.session.get() != sid {
+                    return Err(Errno::ENOTTY);
+                }
+                // umk keeps the terminal per session: only its leader
+                // giving it up changes anything.
+                if leader {
+                    disassociate_ctty(k, sid);
+                }
+                return Ok(0);
+            }
             _ => {}
         }
         let kind = LineDiscipline::ioctl_arg_kind(req).ok_or(Errno::ENOTTY)?;
@@ -270,6 +296,10 @@ impl Tty {
             self.flush_output();
         }
         let reply = self.ldisc.borrow_mut().ioctl(req, a);
+        if self.ldisc.borrow().pktstatus() != 0 {
+            // A packet-mode pty master has an event to read.
+            self.waker.wake(self.output_wait);
+        }
         let mut m = GuestMem::new(k.platform.as_mut(), ctx.host);
         match reply {
             IoctlReply::Done => Ok(0),
@@ -283,5 +313,54 @@ impl Tty {
             }
             IoctlReply::Error(e) => Err(Errno(e)),
         }
+    }
+}
+
+/// Whether session `sid` has a controlling terminal: the console or a pty.
+pub fn session_has_ctty(k: &Kernel, sid: Pid) -> bool {
+    session_tty(k, sid).is_some()
+}
+
+fn session_tty(k: &Kernel, sid: Pid) -> Option<Rc<Tty>> {
+    if sid == 0 {
+        return None;
+    }
+    if k.tty.tty.session.get() == sid {
+        return Some(k.tty.tty.clone());
+    }
+    k.devpts.session_tty(sid)
+}
+
+/// The session leader is gone (or gave the terminal up with TIOCNOTTY):
+/// the foreground group gets SIGHUP and SIGCONT, and the terminal belongs
+/// to no session any more (disassociate_ctty).
+pub fn disassociate_ctty(k: &mut Kernel, sid: Pid) {
+    let Some(tty) = session_tty(k, sid) else { return };
+    let pg = tty.fg_pgrp.get();
+    tty.session.set(0);
+    tty.fg_pgrp.set(0);
+    if pg > 0 {
+        for sig in [guest_abi::signal::SIGHUP, guest_abi::signal::SIGCONT] {
+            crate::kernel::signal::kill_pgrp(
+                k,
+                pg,
+                sig,
+                crate::kernel::signal::SigOrigin::kernel(sig),
+            );
+        }
+    }
+}
+
+/// open(2) of a terminal without O_NOCTTY: a session leader that has no
+/// controlling terminal gets this one, if no other session has it
+/// (tty_open_proc_set_tty). The console and pty masters never become one.
+pub fn acquire_on_open(k: &Kernel, pid: Pid, tty: &Tty) {
+    let t = k.table.borrow();
+    let Some(p) = t.procs.get(&pid) else { return };
+    let (sid, pgid) = (p.sid, p.pgid);
+    drop(t);
+    if sid == pid && tty.session.get() == 0 && !session_has_ctty(k, sid) {
+        tty.session.set(sid);
+        tty.fg_pgrp.set(pgid);
     }
 }

@@ -317,6 +317,7 @@ impl LineDiscipline {
             // input. The backlog (Linux's flip buffer) survives.
             self.flush_output();
             self.reset_buffer_flags();
+            self.pktstatus |= TIOCPKT_FLUSHREAD;
         }
         // A user hitting ^C at a stopped terminal wants to see something.
         if self.i(IXON) {

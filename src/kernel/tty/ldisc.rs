@@ -21,7 +21,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use guest_abi::termios::{default_termios, Termios, WinSize, ICANON, IXON, VMIN, VTIME};
+use guest_abi::termios::{
+    default_termios, Termios, WinSize, ICANON, IXON, TIOCPKT_DOSTOP, TIOCPKT_FLUSHREAD,
+    TIOCPKT_NOSTOP, VMIN, VSTART, VSTOP, VTIME,
+};
 
 /// Size of the read buffer, as in `n_tty.c`.
 pub const N_TTY_BUF_SIZE: usize = 4096;
@@ -106,6 +109,9 @@ pub struct LineDiscipline {
     /// `TCOFLUSH` drop only what is still pending (echo of the input being
     /// processed, output written while stopped).
     pub(super) delivered: usize,
+    /// Flow and flush events for a pty master in packet mode (TIOCPKT):
+    /// TIOCPKT_* bits, kept on the slave's side as in Linux.
+    pub(super) pktstatus: u8,
 }
 
 impl Default for LineDiscipline {
@@ -140,6 +146,7 @@ impl LineDiscipline {
             xchar: Vec::new(),
             stopped: false,
             tco_stopped: false,
+            pktstatus: 0,
         }
     }
 
@@ -172,6 +179,14 @@ impl LineDiscipline {
             self.lnext = false;
         }
         self.icanon = t.c_lflag & ICANON != 0;
+        // A packet-mode master learns whether ^S/^Q flow control is on
+        // (pty_set_termios).
+        let flow =
+            |t: &Termios| t.c_iflag & IXON != 0 && t.c_cc[VSTOP] == 0o23 && t.c_cc[VSTART] == 0o21;
+        if flow(&old) != flow(&t) {
+            self.pktstatus &= !(TIOCPKT_DOSTOP | TIOCPKT_NOSTOP);
+            self.pktstatus |= if flow(&t) { TIOCPKT_DOSTOP } else { TIOCPKT_NOSTOP };
+        }
         // Clearing IXON must not leave output stopped forever by an
         // earlier ^S.
         if t.c_iflag & IXON == 0 && old.c_iflag & IXON != 0 && !self.tco_stopped {
@@ -354,6 +369,16 @@ impl LineDiscipline {
     pub fn flush_input(&mut self) {
         self.backlog.clear();
         self.reset_buffer_flags();
+        self.pktstatus |= TIOCPKT_FLUSHREAD;
+    }
+
+    /// Takes the packet-mode status a pty master has not read yet.
+    pub fn take_pktstatus(&mut self) -> u8 {
+        std::mem::take(&mut self.pktstatus)
+    }
+
+    pub fn pktstatus(&self) -> u8 {
+        self.pktstatus
     }
 
     /// `reset_buffer_flags`: empty the read buffer (not the backlog).

@@ -183,6 +183,15 @@ impl LineDiscipline {
     /// `TCFLSH TCOFLUSH`: drop output not yet taken by the console.
     pub fn flush_output(&mut self) {
         self.out.truncate(self.delivered);
+        self.pktstatus |= TIOCPKT_FLUSHWRITE;
+    }
+
+    /// `TCFLSH TCIFLUSH` on a pty master: its input is everything the
+    /// slave side wrote and it has not read. Master-side flushes are not
+    /// packet-mode events (only the slave's are).
+    pub fn flush_master_input(&mut self) {
+        self.out.clear();
+        self.delivered = 0;
     }
 
     /// `TIOCOUTQ`: bytes queued for the console.
@@ -201,11 +210,16 @@ impl LineDiscipline {
             return;
         }
         self.stopped = false;
+        self.pktstatus = (self.pktstatus & !TIOCPKT_STOP) | TIOCPKT_START;
     }
 
     /// `stop_tty`: ^S.
     pub(super) fn stop_tty(&mut self) {
+        if self.stopped {
+            return;
+        }
         self.stopped = true;
+        self.pktstatus = (self.pktstatus & !TIOCPKT_START) | TIOCPKT_STOP;
     }
 
     /// `TCXONC TCOOFF`: the program suspends output.

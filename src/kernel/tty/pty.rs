@@ -18,7 +18,7 @@ use crate::kernel::syscall::Ctx;
 use crate::kernel::task::Pid;
 use crate::kernel::wait::{WaitId, Waker};
 use crate::kernel::Kernel;
-use guest_abi::misc::{POLLERR, POLLHUP, POLLIN, POLLOUT};
+use guest_abi::misc::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI};
 use guest_abi::stat::*;
 use guest_abi::termios::*;
 use std::any::Any;
@@ -27,6 +27,8 @@ use std::rc::{Rc, Weak};
 
 /// Most ptys at once (/proc/sys/kernel/pty/max is larger; this is plenty).
 const MAX_PTYS: usize = 4096;
+/// Group tty, which devpts gives slaves (Debian mounts it with gid=5).
+const TTY_GID: u32 = 5;
 /// UNIX98 pty slaves are char major 136.
 const PTY_SLAVE_MAJOR: u32 = 136;
 
@@ -39,7 +41,13 @@ pub struct PtyPair {
     /// Woken when the slave side reads, so a blocked master writer (none
     /// today: input is never refused) or poller re-checks.
     master_wait: WaitId,
-    owner: (u32, u32),
+    /// The slave's owner and mode: the opener's uid and group tty, 0620,
+    /// until chown/chmod (grantpt, screen) change them.
+    owner: Cell<(u32, u32)>,
+    mode: Cell<u32>,
+    ctime: Cell<(i64, u32)>,
+    /// TIOCPKT: master reads start with a status byte.
+    packet: Cell<bool>,
 }
 
 /// devpts: the live pairs, and the /dev/pts directory.
@@ -98,7 +106,10 @@ impl DevPts {
             masters: Cell::new(0),
             slaves: Cell::new(0),
             master_wait: self.waker.new_id(),
-            owner,
+            owner: Cell::new((owner.0, TTY_GID)),
+            mode: Cell::new(0o620),
+            ctime: Cell::new(now()),
+            packet: Cell::new(false),
         });
         pairs[index] = Rc::downgrade(&pair);
         drop(pairs);
@@ -120,18 +131,19 @@ impl DevPts {
 
 fn slave_attr(fs: &DevPts, p: &PtyPair) -> Attr {
     let t = fs.created;
+    let (uid, gid) = p.owner.get();
     Attr {
         dev: fs.dev,
         ino: p.index as u64 + 3,
-        mode: S_IFCHR | 0o620,
+        mode: S_IFCHR | p.mode.get(),
         nlink: 1,
-        uid: p.owner.0,
-        gid: 5,
+        uid,
+        gid,
         rdev: makedev(PTY_SLAVE_MAJOR, p.index),
         blksize: 1024,
         atime: t,
         mtime: t,
-        ctime: t,
+        ctime: p.ctime.get(),
         ..Default::default()
     }
 }
@@ -174,6 +186,19 @@ impl FileOps for PtyMaster {
     fn read(&self, _f: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
         let p = &self.pair;
         let mut l = p.tty.ldisc.borrow_mut();
+        // Packet mode: a flow or flush event reads as its status byte
+        // alone; data comes after a TIOCPKT_DATA byte (n_tty_read).
+        let packet = p.packet.get() && !buf.is_empty();
+        if packet && l.pktstatus() != 0 {
+            buf[0] = l.take_pktstatus();
+            return Ok(1);
+        }
+        let buf = if packet {
+            buf[0] = TIOCPKT_DATA;
+            &mut buf[1..]
+        } else {
+            buf
+        };
         if l.output_pending() == 0 {
             // No slave left open (and one had been): EIO, as Linux.
             if p.slaves.get() == 0 && !p.locked.get() {
@@ -193,7 +218,7 @@ impl FileOps for PtyMaster {
             // processed output, so queue it raw again.
             l.requeue_output(&out[n..]);
         }
-        Ok(n)
+        Ok(n + packet as usize)
     }
 
     fn write(&self, _f: &OpenFile, data: &[u8]) -> KResult<usize> {
@@ -204,6 +229,9 @@ impl FileOps for PtyMaster {
     fn poll(&self) -> i16 {
         let p = &self.pair;
         let mut ev = POLLOUT;
+        if p.packet.get() && p.tty.ldisc.borrow().pktstatus() != 0 {
+            ev |= POLLIN | POLLPRI;
+        }
         if p.tty.ldisc.borrow().output_pending() > 0 {
             ev |= POLLIN;
         } else if p.slaves.get() == 0 && !p.locked.get() {
@@ -244,6 +272,29 @@ impl FileOps for PtyMaster {
             TIOCGPTN => {
                 GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(arg, &p.index).map(|_| 0)
             }
+            // The master's input is the slave's output; its output goes
+            // straight into the slave's input, so there is none to flush.
+            TCFLSH => match arg & 0xffff_ffff {
+                TCIFLUSH | TCIOFLUSH => {
+                    p.tty.ldisc.borrow_mut().flush_master_input();
+                    Ok(0)
+                }
+                TCOFLUSH => Ok(0),
+                _ => Err(Errno::EINVAL),
+            },
+            TIOCPKT => {
+                GuestMem::new(k.platform.as_mut(), ctx.host).read_obj::<i32>(arg).map(|v| {
+                    // Turning it on starts with no stale status.
+                    if v != 0 && !p.packet.get() {
+                        p.tty.ldisc.borrow_mut().take_pktstatus();
+                    }
+                    p.packet.set(v != 0);
+                    0
+                })
+            }
+            TIOCGPKT => GuestMem::new(k.platform.as_mut(), ctx.host)
+                .write_obj(arg, &(p.packet.get() as i32))
+                .map(|_| 0),
             TIOCSPTLCK => {
                 GuestMem::new(k.platform.as_mut(), ctx.host).read_obj::<i32>(arg).map(|v| {
                     p.locked.set(v != 0);
@@ -412,6 +463,25 @@ impl Inode for PtsNode {
         Ok(())
     }
 
+    /// A slave's mode and owner can change (grantpt, screen); devpts keeps
+    /// them in memory like everything else about the pair.
+    fn set_mode(&self, mode: u32) -> KResult<()> {
+        let PtsWhich::Slave(i) = self.which else { return Err(Errno::EROFS) };
+        let p = self.fs.pair(i).ok_or(Errno::ENOENT)?;
+        p.mode.set(mode & 0o7777);
+        p.ctime.set(now());
+        Ok(())
+    }
+
+    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+        let PtsWhich::Slave(i) = self.which else { return Err(Errno::EROFS) };
+        let p = self.fs.pair(i).ok_or(Errno::ENOENT)?;
+        let (u, g) = p.owner.get();
+        p.owner.set((uid.unwrap_or(u), gid.unwrap_or(g)));
+        p.ctime.set(now());
+        Ok(())
+    }
+
     fn open_special(&self, flags: i32) -> Option<KResult<Rc<dyn FileOps>>> {
         match self.which {
             PtsWhich::Root => None,
@@ -441,4 +511,27 @@ pub fn is_ptmx(inode: &InodeRef) -> Option<Rc<DevPts>> {
         .downcast_ref::<PtsNode>()
         .filter(|n| matches!(n.which, PtsWhich::Ptmx))
         .map(|n| n.fs.clone())
+}
+
+/// The terminal of a pty slave opened through devpts, if `inode` is one.
+pub fn slave_tty(inode: &InodeRef) -> Option<Rc<Tty>> {
+    let n = inode.as_any().downcast_ref::<PtsNode>()?;
+    match n.which {
+        PtsWhich::Slave(i) => n.fs.pair(i).map(|p| p.tty.clone()),
+        _ => None,
+    }
+}
+
+impl DevPts {
+    /// Whether some pty is `sid`'s controlling terminal.
+    pub fn has_session(&self, sid: Pid) -> bool {
+        self.session_tty(sid).is_some()
+    }
+
+    /// The pty that is `sid`'s controlling terminal.
+    pub fn session_tty(&self, sid: Pid) -> Option<Rc<Tty>> {
+        let pairs = self.pairs.borrow();
+        let p = pairs.iter().filter_map(Weak::upgrade).find(|p| p.tty.session.get() == sid)?;
+        Some(p.tty.clone())
+    }
 }
