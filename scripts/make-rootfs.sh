@@ -155,8 +155,9 @@ install -d -m 1777 "$R/tmp" "$R/var/tmp"
 # ---- Debian packages (debian, python) ---------------------------------------
 
 if [[ $FLAVOR != busybox ]]; then
-    # less (with terminfo) and script (bsdutils) for the console tests.
-    roots=(bash coreutils less ncurses-base bsdutils)
+    # less (with terminfo), script (bsdutils), tmux and screen for the
+    # console tests; libc-bin for the C.UTF-8 locale tmux insists on.
+    roots=(bash coreutils less ncurses-base bsdutils tmux screen libc-bin)
     # The full standard library and its test suite (python3 -m test).
     [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal libpython3.11-stdlib libpython3.11-testsuite)
     mapfile -t pkgs < <(lib_closure "${roots[@]}")

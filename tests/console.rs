@@ -219,3 +219,57 @@ fn less_pages_by_the_new_window_size_after_a_resize() {
     p.send(b"exit\r");
     assert_eq!(p.wait(10), 0);
 }
+
+/// tmux: a server on a unix socket in /tmp, panes on ptys, detach and
+/// attach again.
+#[test]
+fn tmux_splits_detaches_and_attaches() {
+    let mut p = debian_shell(24, 80);
+    p.send(b"export LANG=C.UTF-8; tmux new -s work\r");
+    p.expect("[work]", 20);
+    p.send(b"echo pane-one-$((6*7))\r");
+    p.expect("pane-one-42", 10);
+    // ^B " splits the window; the new pane has its own shell and pty.
+    p.send(b"\x02\"");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send(b"tty; echo pane-two-$((6*7))\r");
+    p.expect("/dev/pts/1", 10);
+    p.expect("pane-two-42", 10);
+    p.send(b"\x02d");
+    p.expect("[detached (from session work)]", 10);
+    p.send(b"tmux ls\r");
+    p.expect("work: 1 windows", 10);
+    p.send(b"tmux attach -t work\r");
+    p.expect("pane-two-42", 10);
+    p.send(b"exit\r");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(b"exit\r");
+    p.expect("[exited]", 10);
+    p.send(b"tmux ls; echo rc=$?\r");
+    p.expect("rc=1", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}
+
+/// GNU screen: a window on a pty master in packet mode, detach, list and
+/// reattach.
+#[test]
+fn screen_detaches_and_reattaches() {
+    let mut p = debian_shell(24, 80);
+    p.send(b"screen -S s1\r");
+    p.expect("/ # ", 20);
+    p.send(b"echo in-screen-$((6*7))\r");
+    p.expect("in-screen-42", 10);
+    p.send(b"\x01d");
+    p.expect("[detached from", 10);
+    p.send(b"screen -ls\r");
+    p.expect("(Detached)", 10);
+    p.send(b"screen -r s1\r");
+    p.expect("in-screen-42", 10);
+    p.send(b"exit\r");
+    p.expect("[screen is terminating]", 10);
+    p.send(b"screen -ls; echo rc=$?\r");
+    p.expect("rc=1", 10);
+    p.send(b"exit\r");
+    assert_eq!(p.wait(10), 0);
+}

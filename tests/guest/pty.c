@@ -33,6 +33,15 @@ int main(int argc, char **argv)
     VAL("open slave while locked", open(name, O_RDWR | O_NOCTTY));
     VAL("grantpt", grantpt(m));
     VAL("unlockpt", unlockpt(m));
+    {
+        /* No slave opened yet: the master has nothing to read, no EIO. */
+        char c;
+        fcntl(m, F_SETFL, O_NONBLOCK);
+        VAL("master read before any slave opened", read(m, &c, 1));
+        struct pollfd pf = { .fd = m, .events = POLLIN };
+        VAL("poll it", poll(&pf, 1, 0));
+        fcntl(m, F_SETFL, 0);
+    }
     int s = open(name, O_RDWR | O_NOCTTY);
     VAL("open slave", s >= 0 ? 0 : -1);
     YESNO("isatty(slave)", isatty(s));

@@ -48,6 +48,11 @@ pub struct PtyPair {
     ctime: Cell<(i64, u32)>,
     /// TIOCPKT: master reads start with a status byte.
     packet: Cell<bool>,
+    /// The last slave was closed (TTY_OTHER_CLOSED): master reads fail
+    /// with EIO until a slave is opened again. Not set before the first
+    /// slave opens: a program may read the master before its child opens
+    /// the slave (screen does).
+    other_closed: Cell<bool>,
 }
 
 /// devpts: the live pairs, and the /dev/pts directory.
@@ -110,6 +115,7 @@ impl DevPts {
             mode: Cell::new(0o620),
             ctime: Cell::new(now()),
             packet: Cell::new(false),
+            other_closed: Cell::new(false),
         });
         pairs[index] = Rc::downgrade(&pair);
         drop(pairs);
@@ -201,7 +207,7 @@ impl FileOps for PtyMaster {
         };
         if l.output_pending() == 0 {
             // No slave left open (and one had been): EIO, as Linux.
-            if p.slaves.get() == 0 && !p.locked.get() {
+            if p.other_closed.get() {
                 return Err(Errno::EIO);
             }
             return Err(Errno::EAGAIN);
@@ -234,7 +240,7 @@ impl FileOps for PtyMaster {
         }
         if p.tty.ldisc.borrow().output_pending() > 0 {
             ev |= POLLIN;
-        } else if p.slaves.get() == 0 && !p.locked.get() {
+        } else if p.other_closed.get() {
             ev |= POLLHUP | POLLIN | POLLERR;
         }
         ev
@@ -342,6 +348,7 @@ pub struct PtySlave {
 impl PtySlave {
     fn new(pair: &Rc<PtyPair>, fs: Rc<DevPts>) -> Rc<PtySlave> {
         pair.slaves.set(pair.slaves.get() + 1);
+        pair.other_closed.set(false);
         Rc::new(PtySlave { pair: pair.clone(), fs })
     }
 }
@@ -350,6 +357,9 @@ impl Drop for PtySlave {
     fn drop(&mut self) {
         let p = &self.pair;
         p.slaves.set(p.slaves.get().saturating_sub(1));
+        if p.slaves.get() == 0 {
+            p.other_closed.set(true);
+        }
         p.tty.waker.wake(p.tty.output_wait);
         p.tty.waker.wake(p.master_wait);
     }
