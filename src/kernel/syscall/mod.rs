@@ -12,6 +12,7 @@
 
 pub mod event;
 pub mod fs;
+pub mod inet;
 pub mod io;
 pub mod misc;
 pub mod mm;
