@@ -144,3 +144,8 @@ fn unix_sockets() {
 fn overlay_unix_sockets() {
     case_in("unix_sockets", "/root");
 }
+
+#[test]
+fn inet_sockets() {
+    case("inet_sockets");
+}

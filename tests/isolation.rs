@@ -219,3 +219,55 @@ fn host_unix_sockets_are_unreachable() {
     assert!(s.contains("guest bind: ok"), "{s}\n{}", stderr(&out));
     assert!(!host_saw_stream && !host_saw_dgram, "a host socket got a connection: {s}");
 }
+
+/// The guest's network is its own loopback: a TCP listener and a UDP
+/// socket of the host, on 127.0.0.1 and on every address, hear nothing
+/// from a guest that connects and sends to their ports at loopback, the
+/// wildcard, broadcast, multicast, a private address and the host's own
+/// address.
+#[test]
+fn host_inet_sockets_are_unreachable() {
+    use std::net::{TcpListener, UdpSocket};
+    let tcp_lo = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp_lo.local_addr().unwrap().port();
+    // The same port on every host address, where the host allows it.
+    let tcp_any = TcpListener::bind(("0.0.0.0", port)).ok();
+    let tcp6 = TcpListener::bind(("::1", port)).ok();
+    let udp = UdpSocket::bind("0.0.0.0:0").unwrap();
+    let uport = udp.local_addr().unwrap().port();
+    let udp6 = UdpSocket::bind(("::1", uport)).ok();
+    for l in [Some(&tcp_lo), tcp_any.as_ref(), tcp6.as_ref()].into_iter().flatten() {
+        l.set_nonblocking(true).unwrap();
+    }
+    for u in [Some(&udp), udp6.as_ref()].into_iter().flatten() {
+        u.set_nonblocking(true).unwrap();
+    }
+    // The host's own address, as its routing table would pick it (no
+    // packet is sent by a UDP connect).
+    let host_ip = UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("10.255.255.1:9").and_then(|_| s.local_addr()))
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| "192.0.2.1".into());
+    let (t, u) = (port.to_string(), uport.to_string());
+    let args = ["/opt/tests/escape", "inet", &t, &u, &host_ip, "10.0.0.1", "2001:db8::1"];
+    let out = umk_run(&busybox_image(), &[], &args, b"");
+    let s = stdout(&out);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut buf = [0u8; 16];
+    let heard_tcp = [Some(&tcp_lo), tcp_any.as_ref(), tcp6.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|l| l.accept().is_ok());
+    let heard_udp =
+        [Some(&udp), udp6.as_ref()].into_iter().flatten().any(|u| u.recv(&mut buf).is_ok());
+    assert!(!s.contains("reached"), "{s}");
+    assert!(!heard_tcp && !heard_udp, "the host heard the guest: {s}");
+    // The guest's own loopback has nobody on those ports; elsewhere there
+    // is no route, and the host's address is not the guest's.
+    assert!(s.contains("tcp 127.0.0.1: Connection refused"), "{s}\n{}", stderr(&out));
+    assert!(s.contains("tcp ::1: Connection refused"), "{s}");
+    assert!(s.contains("tcp 10.0.0.1: Network unreachable"), "{s}");
+    assert!(s.contains(&format!("tcp {host_ip}: Network unreachable")), "{s}");
+    assert!(s.contains("udp 255.255.255.255: Network unreachable"), "{s}");
+    assert!(s.contains("bind host address: Address not available"), "{s}");
+}

@@ -60,6 +60,17 @@ fn cpython_test_wait4_and_fork1_pass() {
     assert!(s.contains("Tests result: SUCCESS"), "{s}\n{}", stderr(&out));
 }
 
+/// All of CPython's test_signal (about 50 s): signals, handlers, wakeup
+/// fds (its WakeupSocketSignalTests need socket.socket(), i.e. AF_INET on
+/// the guest's loopback), itimers, sigwait, interrupted syscalls.
+#[test]
+fn cpython_test_signal_passes() {
+    let out =
+        umk_run(&python_image(), &[], &["/usr/bin/python3", "-m", "test", "test_signal"], b"");
+    let s = stdout(&out);
+    assert!(s.contains("Tests result: SUCCESS"), "{s}\n{}", stderr(&out));
+}
+
 /// subprocess's close_fds/pass_fds walk /proc/self/fd while closing what
 /// they find: no fd may be skipped because earlier ones went away.
 #[test]

@@ -133,6 +133,7 @@ impl Kernel {
             memfd_fs: TmpFs::new_anon(makedev(0, 44), &waker, TMPFS_LIMIT),
             devpts: super::tty::pty::DevPts::new(&waker, makedev(0, 43)),
             unix_names: Default::default(),
+            inet_ports: Default::default(),
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts, creds: None };

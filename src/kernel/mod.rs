@@ -95,6 +95,8 @@ pub struct Kernel {
     pub overlay: Option<Rc<fs::overlay::Overlay>>,
     /// Bound AF_UNIX socket names (paths by inode, abstract names).
     pub unix_names: Rc<net::unix::names::Names>,
+    /// Bound AF_INET/AF_INET6 sockets by protocol and port.
+    pub inet_ports: Rc<net::inet::ports::Ports>,
     /// `--trace` / `--stats`, when asked for.
     pub trace: Option<trace::hook::TraceSession>,
     /// UMK_DEBUG=1: print each trapped syscall (a developer aid until --trace).

@@ -86,6 +86,10 @@ static inline const char *errname(int e)
     case ENOTSOCK: return "ENOTSOCK";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EDESTADDRREQ: return "EDESTADDRREQ";
+    case ECONNABORTED: return "ECONNABORTED";
     case ENOTCONN: return "ENOTCONN";
     case EISCONN: return "EISCONN";
     case EPROTOTYPE: return "EPROTOTYPE";

@@ -11,6 +11,10 @@
  *   escape unix PATH NAME connect to a host unix socket at PATH and to
  *                         the host's abstract name NAME: must not reach
  *                         either (prints "reached ..." if it does)
+ *   escape inet TCPPORT UDPPORT ADDR...  connect over TCP and send UDP
+ *                         datagrams to those ports of 127.0.0.1, ::1,
+ *                         0.0.0.0 and each ADDR (where the host listens):
+ *                         must not reach the host (prints "reached ...")
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +30,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 /* Tries a stream and a datagram connection to `a`; a success is a leak. */
 static void try_unix(const char *what, struct sockaddr_un *a, socklen_t len) {
@@ -40,6 +46,44 @@ static void try_unix(const char *what, struct sockaddr_un *a, socklen_t len) {
         }
         close(s);
     }
+}
+
+/* TCP connect and UDP sendto to ADDR; a TCP connection is a leak (the
+ * guest has no listener of its own); the host checks for datagrams. */
+static void try_inet(const char *addr, int tport, int uport) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *a4 = (void *)&ss;
+    struct sockaddr_in6 *a6 = (void *)&ss;
+    int fam;
+    if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+        fam = a4->sin_family = AF_INET;
+        len = sizeof *a4;
+    } else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+        fam = a6->sin6_family = AF_INET6;
+        len = sizeof *a6;
+    } else {
+        printf("%s: bad address\n", addr);
+        return;
+    }
+    uint16_t *port = fam == AF_INET ? &a4->sin_port : &a6->sin6_port;
+    int s = socket(fam, SOCK_STREAM, 0);
+    *port = htons(tport);
+    if (connect(s, (struct sockaddr *)&ss, len) == 0) {
+        printf("reached %s over tcp\n", addr);
+        send(s, "LEAK", 4, 0);
+    } else {
+        printf("tcp %s: %s\n", addr, strerror(errno));
+    }
+    close(s);
+    s = socket(fam, SOCK_DGRAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
+    *port = htons(uport);
+    long r = sendto(s, "LEAK", 4, 0, (struct sockaddr *)&ss, len);
+    printf("udp %s: %s\n", addr, r == 4 ? "sent" : strerror(errno));
+    close(s);
 }
 
 static void on_trap(int sig, siginfo_t *si, void *ctx) {
@@ -114,6 +158,18 @@ int main(int argc, char **argv) {
         a.sun_family = AF_UNIX;
         snprintf(a.sun_path, sizeof a.sun_path, "%s", argv[2]);
         printf("guest bind: %s\n", bind(s, (struct sockaddr *)&a, sizeof a) == 0 ? "ok" : strerror(errno));
+        return 0;
+    }
+    if (!strcmp(argv[1], "inet") && argc > 3) {
+        int tport = atoi(argv[2]), uport = atoi(argv[3]);
+        const char *fixed[] = { "127.0.0.1", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1", "255.255.255.255", "224.0.0.1" };
+        for (int i = 0; i < 7; i++) try_inet(fixed[i], tport, uport);
+        for (int i = 4; i < argc; i++) try_inet(argv[i], tport, uport);
+        /* Nor may the guest name an address that is not its own. */
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in b = { .sin_family = AF_INET };
+        if (argc > 4) inet_pton(AF_INET, argv[4], &b.sin_addr);
+        printf("bind host address: %s\n", bind(s, (struct sockaddr *)&b, sizeof b) == 0 ? "ok" : strerror(errno));
         return 0;
     }
     return 2;

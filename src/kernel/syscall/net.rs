@@ -1,18 +1,20 @@
 //! Socket syscalls (net/socket.c): AF_UNIX sockets of
-//! [`crate::kernel::net::unix`]. Inet families are not provided (the
-//! guest must not reach the host network): socket(AF_INET) is
-//! EAFNOSUPPORT, as on a kernel built without them.
+//! [`crate::kernel::net::unix`] here; for AF_INET and AF_INET6 sockets each
+//! call hands over to [`super::inet`].
 
+use super::inet;
 use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::fs::file::{FileOps, OpenFile};
 use crate::kernel::mm::GuestMem;
+use crate::kernel::net::inet::addr::Family;
 use crate::kernel::net::unix::addr::{unnamed_sockaddr, UnixAddr, AF_UNIX as AF_UNIX_U16};
 use crate::kernel::net::unix::scm::{self, RecvControl};
 use crate::kernel::net::unix::{
     Ancillary, CurrentCred, Received, Ucred, UnixSocket, QUEUE_BYTES, SOCK_DGRAM, SOCK_SEQPACKET,
     SOCK_STREAM,
 };
+use crate::kernel::wait::WaitId;
 use crate::kernel::Kernel;
 use guest_abi::errno::{
     EAFNOSUPPORT, EISCONN, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT,
@@ -32,41 +34,43 @@ const SOCK_MAX: i32 = 11;
 const SOCK_TYPE_MASK: i32 = 0xf;
 const SOCK_NONBLOCK: i32 = O_NONBLOCK;
 const SOCK_CLOEXEC: i32 = O_CLOEXEC;
-const MSG_OOB: i32 = 0x1;
-const MSG_PEEK: i32 = 0x2;
+pub(super) const MSG_OOB: i32 = 0x1;
+pub(super) const MSG_PEEK: i32 = 0x2;
 const MSG_CTRUNC: i32 = 0x8;
-const MSG_TRUNC: i32 = 0x20;
-const MSG_DONTWAIT: i32 = 0x40;
-const MSG_WAITALL: i32 = 0x100;
-const MSG_NOSIGNAL: i32 = 0x4000;
+pub(super) const MSG_TRUNC: i32 = 0x20;
+pub(super) const MSG_DONTWAIT: i32 = 0x40;
+pub(super) const MSG_WAITALL: i32 = 0x100;
+pub(super) const MSG_NOSIGNAL: i32 = 0x4000;
 const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
 /// sizeof(struct sockaddr_storage): longer addresses are EINVAL.
 const SOCKADDR_STORAGE: usize = 128;
 /// net.core.optmem_max: a larger sendmsg control buffer is ENOBUFS.
 const OPTMEM_MAX: u64 = 131_072;
-const SOL_SOCKET: i32 = 1;
-const SO_REUSEADDR: i32 = 2;
-const SO_TYPE: i32 = 3;
-const SO_ERROR: i32 = 4;
-const SO_SNDBUF: i32 = 7;
-const SO_RCVBUF: i32 = 8;
+/// sizeof(struct cmsghdr): a shorter control buffer holds no message.
+const CMSGHDR_LEN: u64 = 16;
+pub(super) const SOL_SOCKET: i32 = 1;
+pub(super) const SO_REUSEADDR: i32 = 2;
+pub(super) const SO_TYPE: i32 = 3;
+pub(super) const SO_ERROR: i32 = 4;
+pub(super) const SO_SNDBUF: i32 = 7;
+pub(super) const SO_RCVBUF: i32 = 8;
 const SO_PASSCRED: i32 = 16;
 const SO_PEERCRED: i32 = 17;
-const SO_ACCEPTCONN: i32 = 30;
-const SO_PROTOCOL: i32 = 38;
-const SO_DOMAIN: i32 = 39;
+pub(super) const SO_ACCEPTCONN: i32 = 30;
+pub(super) const SO_PROTOCOL: i32 = 38;
+pub(super) const SO_DOMAIN: i32 = 39;
 /// net.core.wmem_max / rmem_max, and the floors of sock.c
 /// (SOCK_MIN_SNDBUF, SOCK_MIN_RCVBUF) for SO_SNDBUF and SO_RCVBUF.
-const BUF_MAX: u32 = 212_992;
-const MIN_SNDBUF: i32 = 4608;
-const MIN_RCVBUF: i32 = 2304;
+pub(super) const BUF_MAX: u32 = 212_992;
+pub(super) const MIN_SNDBUF: i32 = 4608;
+pub(super) const MIN_RCVBUF: i32 = 2304;
 
-fn mem<'a>(k: &'a mut Kernel, ctx: &Ctx) -> GuestMem<'a> {
+pub(super) fn mem<'a>(k: &'a mut Kernel, ctx: &Ctx) -> GuestMem<'a> {
     GuestMem::new(k.platform.as_mut(), ctx.host)
 }
 
 /// The caller's credentials: (real, effective) as struct ucred.
-fn caller(k: &Kernel, ctx: &Ctx) -> (Ucred, Ucred) {
+pub(super) fn caller(k: &Kernel, ctx: &Ctx) -> (Ucred, Ucred) {
     let t = k.table.borrow();
     match t.procs.get(&ctx.pid) {
         Some(p) => (
@@ -119,7 +123,7 @@ fn unix_type(domain: i32, ty: i32, protocol: i32) -> KResult<i32> {
     }
 }
 
-fn install(k: &Kernel, ctx: &Ctx, s: Rc<UnixSocket>, ty: i32) -> KResult<i32> {
+pub(super) fn install(k: &Kernel, ctx: &Ctx, s: Rc<dyn FileOps>, ty: i32) -> KResult<i32> {
     let limit = k.nofile_limit(ctx.pid);
     let file = OpenFile::new(s, None, None, O_RDWR | (ty & SOCK_NONBLOCK));
     k.files_of(ctx.pid)?.borrow_mut().install(file, ty & SOCK_CLOEXEC != 0, limit)
@@ -128,8 +132,13 @@ fn install(k: &Kernel, ctx: &Ctx, s: Rc<UnixSocket>, ty: i32) -> KResult<i32> {
 pub fn sys_socket(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
         let (domain, ty) = (ctx.arg_i32(0), ctx.arg_i32(1));
-        if matches!(domain, AF_INET | AF_INET6) {
-            k.note_unsupported("inet sockets (the guest has no host network)");
+        if (ty & !SOCK_TYPE_MASK) & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let kind = ty & SOCK_TYPE_MASK;
+        if matches!(domain, AF_INET | AF_INET6) && kind < SOCK_MAX {
+            let family = if domain == AF_INET { Family::V4 } else { Family::V6 };
+            return inet::socket(k, ctx, family, ty, kind);
         }
         let kind = unix_type(domain, ty, ctx.arg_i32(2))?;
         let s = UnixSocket::new(kind, &k.waker, current_cred(k));
@@ -180,7 +189,7 @@ fn socket_of(k: &Kernel, ctx: &Ctx, fd: i32) -> KResult<(Rc<OpenFile>, Rc<UnixSo
 }
 
 /// net/socket.c move_addr_to_kernel: a socket address from the guest.
-fn read_sockaddr(k: &mut Kernel, ctx: &Ctx, ptr: u64, len: u64) -> KResult<Vec<u8>> {
+pub(super) fn read_sockaddr(k: &mut Kernel, ctx: &Ctx, ptr: u64, len: u64) -> KResult<Vec<u8>> {
     let len = len as i32;
     if len < 0 || len as usize > SOCKADDR_STORAGE {
         return Err(Errno::EINVAL);
@@ -193,7 +202,13 @@ fn read_sockaddr(k: &mut Kernel, ctx: &Ctx, ptr: u64, len: u64) -> KResult<Vec<u
 
 /// net/socket.c move_addr_to_user: copies as much of `addr` as the
 /// guest's length allows and stores the full length.
-fn write_sockaddr(k: &mut Kernel, ctx: &Ctx, ptr: u64, lenp: u64, addr: &[u8]) -> KResult<()> {
+pub(super) fn write_sockaddr(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    ptr: u64,
+    lenp: u64,
+    addr: &[u8],
+) -> KResult<()> {
     let len: i32 = mem(k, ctx).read_obj(lenp)?;
     let len = (len as i64).min(addr.len() as i64);
     if len < 0 {
@@ -224,6 +239,9 @@ fn autobind_if_passcred(k: &Kernel, s: &Rc<UnixSocket>) -> KResult<()> {
 
 pub fn sys_bind(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
+        if let Some((_, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+            return inet::bind(k, ctx, &s);
+        }
         let (_, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
         let raw = read_sockaddr(k, ctx, ctx.args[1], ctx.args[2])?;
         let names = k.unix_names.clone();
@@ -240,6 +258,9 @@ pub fn sys_bind(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_listen(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
+        if let Some((_, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+            return inet::listen(&s, ctx.args[1] as u32);
+        }
         let (_, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
         let (_, cred) = caller(k, ctx);
         // A negative backlog is a huge unsigned one, capped at somaxconn.
@@ -250,6 +271,9 @@ pub fn sys_listen(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_connect(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some((f, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        return inet::connect(k, ctx, &f, &s);
+    }
     let r = (|| -> KResult<Result<i64, SysResult>> {
         let (f, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
         let raw = read_sockaddr(k, ctx, ctx.args[1], ctx.args[2])?;
@@ -292,6 +316,9 @@ fn do_accept(k: &mut Kernel, ctx: &Ctx, flags: i32) -> SysResult {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return SysResult::err(Errno::EINVAL);
     }
+    if let Some((f, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        return inet::accept(k, ctx, &f, &s, flags);
+    }
     let (f, s) = match socket_of(k, ctx, ctx.arg_i32(0)) {
         Ok(x) => x,
         Err(e) => return SysResult::err(e),
@@ -328,6 +355,10 @@ pub fn sys_accept4(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_getsockname(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
+        if let Some((_, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+            write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], &s.name())?;
+            return Ok(0);
+        }
         let (_, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
         write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], &sockaddr_of(s.name()))?;
         Ok(0)
@@ -337,6 +368,11 @@ pub fn sys_getsockname(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 
 pub fn sys_getpeername(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
+        if let Some((_, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+            let peer = s.peer_name()?;
+            write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], &peer)?;
+            return Ok(0);
+        }
         let (_, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
         let peer = s.peer_name()?;
         write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], &sockaddr_of(peer))?;
@@ -389,33 +425,15 @@ fn do_send(
             let connected = s.peer_name().is_ok();
             return SysResult::err(if connected { Errno(EISCONN) } else { Errno::EOPNOTSUPP });
         }
-        let progress =
-            k.table.borrow().tasks.get(&ctx.tid).map_or(0, |t| t.io_progress).min(data.len());
-        let set_progress = |k: &mut Kernel, v: usize| {
-            if let Some(t) = k.table.borrow_mut().tasks.get_mut(&ctx.tid) {
-                t.io_progress = v;
-            }
-        };
-        let rest = &data[progress..];
         // Passed files go with the first bytes only.
-        let anc = if progress == 0 { anc } else { Ancillary::default() };
-        match s.send_connected(rest, anc) {
-            Ok(n) if n < rest.len() && blocking => {
-                set_progress(k, progress + n);
-                return SysResult::block(s.send_waits(None));
-            }
-            Ok(n) => {
-                set_progress(k, 0);
-                Ok(progress + n)
-            }
-            Err(e) if e == Errno::EAGAIN && blocking => {
-                return SysResult::block(s.send_waits(None))
-            }
-            Err(_) if progress > 0 => {
-                set_progress(k, 0);
-                Ok(progress)
-            }
-            Err(e) => Err(e),
+        let mut anc = Some(anc);
+        let mut send = |d: &[u8], first: bool| {
+            let a = if first { anc.take().unwrap_or_default() } else { Ancillary::default() };
+            s.send_connected(d, a)
+        };
+        match send_stream(k, ctx, data, blocking, &mut send, || s.send_waits(None)) {
+            Ok(r) => r,
+            Err(block) => return block,
         }
     };
     match r {
@@ -437,17 +455,62 @@ fn do_send(
     }
 }
 
+/// A stream send: blocking, it moves everything, waiting midway as a
+/// pipe write does (the bytes sent so far are kept in the task across
+/// the waits). `send(rest, first)` sends what fits. Err: the wait.
+pub(super) fn send_stream(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    data: &[u8],
+    blocking: bool,
+    send: &mut dyn FnMut(&[u8], bool) -> KResult<usize>,
+    waits: impl Fn() -> Vec<WaitId>,
+) -> Result<KResult<usize>, SysResult> {
+    let progress =
+        k.table.borrow().tasks.get(&ctx.tid).map_or(0, |t| t.io_progress).min(data.len());
+    let set_progress = |k: &mut Kernel, v: usize| {
+        if let Some(t) = k.table.borrow_mut().tasks.get_mut(&ctx.tid) {
+            t.io_progress = v;
+        }
+    };
+    let rest = &data[progress..];
+    match send(rest, progress == 0) {
+        Ok(n) if n < rest.len() && blocking => {
+            set_progress(k, progress + n);
+            Err(SysResult::block(waits()))
+        }
+        Ok(n) => {
+            set_progress(k, 0);
+            Ok(Ok(progress + n))
+        }
+        Err(e) if e == Errno::EAGAIN && blocking => Err(SysResult::block(waits())),
+        Err(_) if progress > 0 => {
+            set_progress(k, 0);
+            Ok(Ok(progress))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}
+
 pub fn sys_sendto(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some((f, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        let r = (|| {
+            let name = if ctx.args[4] != 0 {
+                read_sockaddr(k, ctx, ctx.args[4], ctx.args[5])?
+            } else {
+                Vec::new()
+            };
+            inet::udp_precheck(&s, ctx.args[2] as usize, &name)?;
+            read_sendto(k, ctx)
+        })();
+        return match r {
+            Ok((data, name)) => inet::send(k, ctx, &f, &s, &data, &name, ctx.arg_i32(3)),
+            Err(e) => SysResult::err(e),
+        };
+    }
     let r = (|| -> KResult<_> {
         let (f, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
-        let len = (ctx.args[2] as usize).min(QUEUE_BYTES + 1);
-        let data = mem(k, ctx).read_vec(ctx.args[1], len)?;
-        // A null address means none, whatever its length says.
-        let name = if ctx.args[4] != 0 {
-            read_sockaddr(k, ctx, ctx.args[4], ctx.args[5])?
-        } else {
-            Vec::new()
-        };
+        let (data, name) = read_sendto(k, ctx)?;
         Ok((f, s, data, name))
     })();
     match r {
@@ -458,17 +521,45 @@ pub fn sys_sendto(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     }
 }
 
+/// sendto's bytes and destination.
+fn read_sendto(k: &mut Kernel, ctx: &Ctx) -> KResult<(Vec<u8>, Vec<u8>)> {
+    // One more byte than a queue holds tells a too-long datagram apart.
+    let len = (ctx.args[2] as usize).min(0x10000.max(QUEUE_BYTES + 1));
+    let data = mem(k, ctx).read_vec(ctx.args[1], len)?;
+    // A null address means none, whatever its length says.
+    let name = if ctx.args[4] != 0 {
+        read_sockaddr(k, ctx, ctx.args[4], ctx.args[5])?
+    } else {
+        Vec::new()
+    };
+    Ok((data, name))
+}
+
+/// sendmsg's header, destination and gathered bytes.
+fn read_sendmsg(k: &mut Kernel, ctx: &Ctx) -> KResult<(MsgHdr, Vec<u8>, Vec<u8>)> {
+    let h = read_msghdr(k, ctx, ctx.args[1])?;
+    let name =
+        if h.namelen > 0 { mem(k, ctx).read_vec(h.name, h.namelen as usize)? } else { Vec::new() };
+    let mut data = Vec::new();
+    for iov in &h.iovs {
+        let room = 0x10000.max(QUEUE_BYTES + 1).saturating_sub(data.len());
+        let take = (iov.len as usize).min(room);
+        data.extend(mem(k, ctx).read_vec(iov.base, take)?);
+    }
+    Ok((h, name, data))
+}
+
 /// struct msghdr, as read from the guest.
-struct MsgHdr {
-    name: u64,
-    namelen: i32,
-    iovs: Vec<IoVec>,
-    control: u64,
-    controllen: u64,
+pub(super) struct MsgHdr {
+    pub name: u64,
+    pub namelen: i32,
+    pub iovs: Vec<IoVec>,
+    pub control: u64,
+    pub controllen: u64,
 }
 
 /// net/socket.c copy_msghdr_from_user.
-fn read_msghdr(k: &mut Kernel, ctx: &Ctx, addr: u64) -> KResult<MsgHdr> {
+pub(super) fn read_msghdr(k: &mut Kernel, ctx: &Ctx, addr: u64) -> KResult<MsgHdr> {
     let h: [u64; 7] = mem(k, ctx).read_obj(addr)?;
     let (name, iov, iovlen, control, controllen) = (h[0], h[2], h[3], h[4], h[5]);
     let namelen = if name == 0 { 0 } else { h[1] as i32 };
@@ -518,20 +609,20 @@ fn read_ancillary(k: &mut Kernel, ctx: &Ctx, h: &MsgHdr) -> KResult<Ancillary> {
 }
 
 pub fn sys_sendmsg(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some((f, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        return match read_sendmsg(k, ctx) {
+            // No control message (IP_PKTINFO, IP_TOS...) is offered.
+            Ok((h, _, _)) if h.controllen >= CMSGHDR_LEN => {
+                k.note_unsupported("ancillary data on inet sockets");
+                SysResult::err(Errno::EINVAL)
+            }
+            Ok((_, name, data)) => inet::send(k, ctx, &f, &s, &data, &name, ctx.arg_i32(2)),
+            Err(e) => SysResult::err(e),
+        };
+    }
     let r = (|| -> KResult<_> {
         let (f, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
-        let h = read_msghdr(k, ctx, ctx.args[1])?;
-        let name = if h.namelen > 0 {
-            mem(k, ctx).read_vec(h.name, h.namelen as usize)?
-        } else {
-            Vec::new()
-        };
-        let mut data = Vec::new();
-        for iov in &h.iovs {
-            let room = (QUEUE_BYTES + 1).saturating_sub(data.len());
-            let take = (iov.len as usize).min(room);
-            data.extend(mem(k, ctx).read_vec(iov.base, take)?);
-        }
+        let (h, name, data) = read_sendmsg(k, ctx)?;
         let anc = read_ancillary(k, ctx, &h)?;
         Ok((f, s, data, name, anc))
     })();
@@ -570,6 +661,9 @@ fn recv_result(r: &Received, flags: i32) -> i64 {
 }
 
 pub fn sys_recvfrom(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some((f, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        return inet::recvfrom(k, ctx, &f, &s);
+    }
     let flags = ctx.arg_i32(3);
     match do_recv(k, ctx, ctx.args[2] as usize, flags) {
         Ok(r) => {
@@ -633,6 +727,9 @@ fn deliver_control(
 }
 
 pub fn sys_recvmsg(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some((f, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        return inet::recvmsg(k, ctx, &f, &s);
+    }
     let flags = ctx.arg_i32(2);
     let h = match read_msghdr(k, ctx, ctx.args[1]) {
         Ok(h) => h,
@@ -683,17 +780,26 @@ pub fn sys_recvmsg(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_shutdown(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some((_, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+        return s.shutdown(ctx.arg_i32(1)).map(|_| 0).into();
+    }
     let r = socket_of(k, ctx, ctx.arg_i32(0)).and_then(|(_, s)| s.shutdown(ctx.arg_i32(1)));
     r.map(|_| 0).into()
 }
 
 pub fn sys_getsockopt(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
-        let (_, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
+        let inet = inet::socket_of(k, ctx, ctx.arg_i32(0));
+        let unix = if inet.is_some() { None } else { Some(socket_of(k, ctx, ctx.arg_i32(0))?.1) };
         let len: i32 = mem(k, ctx).read_obj(ctx.args[4])?;
         if len < 0 {
             return Err(Errno::EINVAL);
         }
+        if let Some((_, s)) = inet {
+            let v = inet::getsockopt(&s, ctx.arg_i32(1), ctx.arg_i32(2))?;
+            return put_sockopt(k, ctx, len, &v);
+        }
+        let Some(s) = unix else { return Err(Errno::ENOTSOCK) };
         // af_unix has no options of its own beyond SOL_SOCKET.
         if ctx.arg_i32(1) != SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
@@ -719,17 +825,32 @@ pub fn sys_getsockopt(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             }
             _ => return Err(Errno(ENOPROTOOPT)),
         };
-        // A short buffer gets the first bytes (sock.c sk_getsockopt).
-        let n = (len as usize).min(v.len());
-        mem(k, ctx).write(ctx.args[3], &v[..n])?;
-        mem(k, ctx).write_obj(ctx.args[4], &(n as i32))?;
-        Ok(0)
+        put_sockopt(k, ctx, len, &v)
     })();
     r.into()
 }
 
+/// Hands an option's value to getsockopt's caller: a short buffer gets
+/// the first bytes (sock.c sk_getsockopt).
+fn put_sockopt(k: &mut Kernel, ctx: &Ctx, len: i32, v: &[u8]) -> KResult<i64> {
+    let n = (len.max(0) as usize).min(v.len());
+    mem(k, ctx).write(ctx.args[3], &v[..n])?;
+    mem(k, ctx).write_obj(ctx.args[4], &(n as i32))?;
+    Ok(0)
+}
+
 pub fn sys_setsockopt(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
+        if let Some((_, s)) = inet::socket_of(k, ctx, ctx.arg_i32(0)) {
+            let len = ctx.args[4] as i32;
+            if len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            // Every option here is an int or a struct linger.
+            let raw = mem(k, ctx).read_vec(ctx.args[3], (len as usize).min(8))?;
+            inet::setsockopt(&s, ctx.arg_i32(1), ctx.arg_i32(2), &raw)?;
+            return Ok(0);
+        }
         let (_, s) = socket_of(k, ctx, ctx.arg_i32(0))?;
         if ctx.arg_i32(1) != SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);

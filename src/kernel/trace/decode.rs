@@ -1839,6 +1839,41 @@ fn env_count(r: &mut Reader, a: u64) -> String {
     ptr(a)
 }
 
+/// sockaddr_in and sockaddr_in6 as strace shows them:
+/// `{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("127.0.0.1")}`,
+/// `{sa_family=AF_INET6, sin6_port=htons(80), sin6_flowinfo=htonl(0),
+/// inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}`. None when
+/// too short to be one (the generic form is printed then).
+fn sockaddr_inet(fam: i64, b: &[u8]) -> Option<String> {
+    let port = || u16::from_be_bytes([b[2], b[3]]);
+    match fam {
+        2 if b.len() >= 8 => {
+            let a = std::net::Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+            Some(format!(
+                "{{sa_family=AF_INET, sin_port=htons({}), sin_addr=inet_addr(\"{a}\")}}",
+                port()
+            ))
+        }
+        10 if b.len() >= 24 => {
+            let flow = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+            let mut o = [0u8; 16];
+            o.copy_from_slice(&b[8..24]);
+            let a = std::net::Ipv6Addr::from(o);
+            let scope = match b.get(24..28) {
+                Some(s) => {
+                    format!(", sin6_scope_id={}", u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+                }
+                None => String::new(),
+            };
+            Some(format!(
+                "{{sa_family=AF_INET6, sin6_port=htons({}), sin6_flowinfo=htonl({flow}), inet_pton(AF_INET6, \"{a}\", &sin6_addr){scope}}}",
+                port()
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// include/linux/socket.h, the families a program is likely to name.
 const ADDRESS_FAMILIES: &[(i64, &str)] = &[
     (0, "AF_UNSPEC"),
@@ -1902,6 +1937,9 @@ pub(super) fn sockaddr(r: &mut Reader, a: u64, len: u64) -> String {
     }
     let fam = u16::from_le_bytes([b[0], b[1]]) as i64;
     let fam_s = xlat(fam, ADDRESS_FAMILIES);
+    if let Some(s) = sockaddr_inet(fam, &b) {
+        return s;
+    }
     if fam != 1 || b.len() == 2 {
         return format!("{{sa_family={fam_s}}}");
     }
@@ -1911,4 +1949,28 @@ pub(super) fn sockaddr(r: &mut Reader, a: u64, len: u64) -> String {
     }
     let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
     format!("{{sa_family=AF_UNIX, sun_path={}}}", quoted(&path[..end], false))
+}
+
+#[cfg(test)]
+mod inet_sockaddr_tests {
+    use super::sockaddr_inet;
+
+    #[test]
+    fn sockaddr_in_reads_like_strace() {
+        let b = [2, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            sockaddr_inet(2, &b).unwrap(),
+            "{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr(\"127.0.0.1\")}"
+        );
+    }
+
+    #[test]
+    fn sockaddr_in6_shows_mapped_addresses() {
+        let mut b = vec![10, 0, 0, 80, 0, 0, 0, 0];
+        b.extend_from_slice(&std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped().octets());
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        let s = sockaddr_inet(10, &b).unwrap();
+        assert!(s.contains("htons(80)") && s.contains("\"::ffff:127.0.0.1\""), "{s}");
+        assert!(sockaddr_inet(10, &b[..20]).is_none());
+    }
 }

@@ -94,6 +94,22 @@ pub struct Received {
     pub cred: Option<Ucred>,
 }
 
+/// What [`UnixSocket::stream_view`] reports of a connection.
+pub struct StreamView {
+    /// Bytes waiting to be read.
+    pub rx_bytes: usize,
+    /// The peer shut down its writing side or closed.
+    pub peer_eof: bool,
+    /// The peer closed: nothing sent can be read any more.
+    pub peer_gone: bool,
+    /// A send would queue at least one byte.
+    pub tx_room: bool,
+    /// The peer reset the connection.
+    pub reset: bool,
+    /// An error waits to be reported.
+    pub error: bool,
+}
+
 /// A receive queue.
 struct Queue {
     msgs: RefCell<VecDeque<Msg>>,
@@ -156,6 +172,12 @@ pub struct UnixSocket {
     peercred: Cell<Option<Ucred>>,
     /// A server end nobody accepted yet: closing it resets the client.
     embryo: Cell<bool>,
+    /// The peer went away resetting the connection (it closed with
+    /// unread data, or abortively).
+    reset: Cell<bool>,
+    /// Closing resets the peer even with nothing unread (a TCP socket's
+    /// SO_LINGER with a zero timeout).
+    pub abort_on_close: Cell<bool>,
     pub passcred: Cell<bool>,
     pub reuseaddr: Cell<bool>,
     pub sndbuf: Cell<i32>,
@@ -183,6 +205,8 @@ impl UnixSocket {
                 error: Cell::new(None),
                 peercred: Cell::new(None),
                 embryo: Cell::new(false),
+                reset: Cell::new(false),
+                abort_on_close: Cell::new(false),
                 passcred: Cell::new(false),
                 reuseaddr: Cell::new(false),
                 sndbuf: Cell::new(QUEUE_BYTES as i32),
@@ -283,6 +307,14 @@ impl UnixSocket {
         if !self.is_bound() {
             return Err(Errno::EINVAL);
         }
+        self.listen_unnamed(backlog)?;
+        self.peercred.set(Some(cred));
+        Ok(())
+    }
+
+    /// Makes the socket a listener, or changes its backlog, whatever its
+    /// name: a TCP listener uses an unnamed one for its accept queue.
+    pub fn listen_unnamed(&self, backlog: u32) -> KResult<()> {
         let backlog = backlog.min(SOMAXCONN) as usize;
         let mut st = self.state.borrow_mut();
         match &mut *st {
@@ -296,8 +328,32 @@ impl UnixSocket {
                 *st = State::Listening { backlog, pending: VecDeque::new() };
             }
         }
-        self.peercred.set(Some(cred));
         Ok(())
+    }
+
+    /// Stops listening: connections not yet accepted are reset, waiting
+    /// acceptors wake (to EINVAL).
+    pub fn stop_listening(&self) {
+        let old = std::mem::replace(&mut *self.state.borrow_mut(), State::Unconnected);
+        drop(old);
+        self.waker.wake(self.rx.wait);
+    }
+
+    /// The state of a connected stream end, for a transport built on it
+    /// (TCP reports readiness its own way).
+    pub fn stream_view(&self) -> StreamView {
+        let (peer_gone, tx_room) = match &*self.state.borrow() {
+            State::Connected { tx, .. } => (tx.closed.get(), tx.bytes.get() < QUEUE_BYTES),
+            _ => (true, false),
+        };
+        StreamView {
+            rx_bytes: self.rx.bytes.get(),
+            peer_eof: self.rx.eof.get(),
+            peer_gone,
+            tx_room,
+            reset: self.reset.get(),
+            error: self.error.get().is_some(),
+        }
     }
 
     /// accept(2): the next connection, EAGAIN if none is pending.
@@ -671,9 +727,13 @@ impl Drop for UnixSocket {
                 self.waker.wake(tx.wait);
                 // af_unix.c unix_release_sock: closing with unread data,
                 // or before the server accepted, resets the peer.
-                if !self.rx.msgs.borrow().is_empty() || self.embryo.get() {
+                if !self.rx.msgs.borrow().is_empty()
+                    || self.embryo.get()
+                    || self.abort_on_close.get()
+                {
                     if let Some(p) = peer.upgrade() {
                         p.error.set(Some(Errno(ECONNRESET)));
+                        p.reset.set(true);
                     }
                 }
             }
