@@ -49,3 +49,28 @@ pub const P_ALL: i32 = 0;
 pub const P_PID: i32 = 1;
 pub const P_PGID: i32 = 2;
 pub const P_PIDFD: i32 = 3;
+
+/// clone3's flags beyond 32 bits.
+pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
+pub const CLONE_INTO_CGROUP: u64 = 1 << 33;
+/// clone3 reuses CLONE_NEWTIME, which lies in the CSIGNAL byte for clone.
+pub const CLONE_NEWTIME: u64 = 0x80;
+
+/// `struct clone_args` (include/uapi/linux/sched.h), as of Linux 5.7.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+/// The first version of the struct (Linux 5.3): up to `tls`.
+pub const CLONE_ARGS_SIZE_VER0: usize = 64;

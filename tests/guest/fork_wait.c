@@ -3,6 +3,7 @@
  * usage: fork_wait [SCRATCH]
  * Re-exec mode: fork_wait --exec-child ARG (prints and exits 9). */
 #include "common.h"
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/times.h>
 #include <sys/syscall.h>
@@ -347,6 +348,72 @@ int main(int argc, char **argv, char **envp)
         memset(&si, 0x55, sizeof si);
         VAL("waitid with no children", syscall(SYS_waitid, P_ALL, 0, &si, WEXITED, NULL));
         printf("  si_signo %d si_pid %d si_status %d\n", si.si_signo, si.si_pid, si.si_status);
+    }
+
+    /* --- clone3 ------------------------------------------------------------ */
+    {
+        struct {
+            uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+                set_tid, set_tid_size, cgroup, extra[3];
+        } ca;
+        int st;
+        pid_t ptid = 0;
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_PARENT_SETTID;
+        ca.parent_tid = (uintptr_t)&ptid;
+        ca.exit_signal = SIGCHLD;
+        fflush(stdout);
+        long r = syscall(SYS_clone3, &ca, 88);
+        if (r == 0) _exit(7);
+        printf("clone3 like fork: %s, parent_tid is the child: %s\n", r > 0 ? "ok" : errname(errno),
+               r > 0 && ptid == r ? "yes" : "no");
+        waitpid((pid_t)r, &st, 0);
+        printf("  child %s\n", wstatus_str(st));
+        /* exit_signal 0: only __WALL/__WCLONE waits see it */
+        ca.flags = 0;
+        ca.exit_signal = 0;
+        fflush(stdout);
+        r = syscall(SYS_clone3, &ca, 64);
+        if (r == 0) _exit(8);
+        VAL("  exit_signal 0 child: waitpid without __WCLONE", waitpid((pid_t)r, &st, WNOHANG));
+        waitpid((pid_t)r, &st, __WCLONE);
+        printf("  with __WCLONE: %s\n", wstatus_str(st));
+        /* a bigger struct is fine if the extra fields are zero */
+        ca.exit_signal = SIGCHLD;
+        fflush(stdout);
+        r = syscall(SYS_clone3, &ca, sizeof ca);
+        if (r == 0) _exit(9);
+        waitpid((pid_t)r, &st, 0);
+        printf("clone3 with a 112-byte struct: %s\n", wstatus_str(st));
+        ca.extra[1] = 1;
+        VAL("  with a nonzero unknown field", syscall(SYS_clone3, &ca, sizeof ca));
+        ca.extra[1] = 0;
+        VAL("clone3 size 32", syscall(SYS_clone3, &ca, 32));
+        VAL("clone3 size 8192", syscall(SYS_clone3, &ca, 8192));
+        VAL("clone3 bad pointer", syscall(SYS_clone3, (void *)8, 64));
+        ca.exit_signal = 65;
+        VAL("clone3 exit_signal 65", syscall(SYS_clone3, &ca, 64));
+        ca.exit_signal = SIGCHLD;
+        ca.flags = SIGCHLD;
+        VAL("clone3 with a signal in flags", syscall(SYS_clone3, &ca, 64));
+        ca.flags = CLONE_THREAD;
+        VAL("clone3 CLONE_THREAD without CLONE_SIGHAND", syscall(SYS_clone3, &ca, 64));
+        ca.flags = CLONE_PARENT;
+        VAL("clone3 CLONE_PARENT with an exit_signal", syscall(SYS_clone3, &ca, 64));
+        ca.flags = 0;
+        ca.stack = 0x10000;
+        VAL("clone3 stack without a size", syscall(SYS_clone3, &ca, 64));
+        ca.stack = 0;
+        ca.stack_size = 4096;
+        VAL("clone3 size without a stack", syscall(SYS_clone3, &ca, 64));
+        ca.stack_size = 0;
+        ca.set_tid_size = 1;
+        VAL("clone3 set_tid_size without set_tid", syscall(SYS_clone3, &ca, 88));
+        ca.set_tid_size = 0;
+        ca.flags = 1ULL << 40;
+        VAL("clone3 unknown flag bit 40", syscall(SYS_clone3, &ca, 64));
+        ca.flags = CLONE_SIGHAND | (1ULL << 32);
+        VAL("clone3 CLONE_SIGHAND with CLONE_CLEAR_SIGHAND", syscall(SYS_clone3, &ca, 64));
     }
 
     /* --- execve failures ------------------------------------------------- */

@@ -307,7 +307,7 @@ table! {
     SYS_MEMFD_CREATE => Some(fs::sys_memfd_create), Partial("no file seals (F_ADD_SEALS fails with EINVAL)");
     SYS_STATX => Some(fs::sys_statx), Full;
     SYS_RSEQ => None, Native("own memory");
-    SYS_CLONE3 => Some(task::sys_clone3), Partial("returns ENOSYS so that libcs fall back to clone, whose flags the seccomp filter can see");
+    SYS_CLONE3 => Some(task::sys_clone3), Partial("run as the equivalent clone; set_tid, CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP and CLONE_PIDFD: EINVAL (logged)");
     SYS_CLOSE_RANGE => Some(io::sys_close_range), Full;
     SYS_FACCESSAT2 => Some(fs::sys_faccessat2), Full;
     SYS_EPOLL_PWAIT2 => Some(event::sys_epoll_pwait2), Partial("the temporary signal mask is not applied while waiting");

@@ -38,10 +38,67 @@ pub fn sys_clone(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     do_clone(k, ctx, ctx.args[0], ctx.args[1], ctx.args[2], ctx.args[3], ctx.args[4])
 }
 
-/// clone3 passes its flags in memory, out of the seccomp filter's sight;
-/// libcs fall back to clone on ENOSYS.
-pub fn sys_clone3(_k: &mut Kernel, _ctx: &Ctx) -> SysResult {
-    SysResult::err(Errno::ENOSYS)
+/// clone3(2): its arguments are a struct in memory. umk reads and checks
+/// them as kernel/fork.c does and has the host run the equivalent clone.
+pub fn sys_clone3(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    match clone3_args(k, ctx) {
+        Ok(a) => {
+            // clone's stack is the top; clone3's is the base and a size.
+            let stack = if a.stack != 0 { a.stack.wrapping_add(a.stack_size) } else { 0 };
+            do_clone(k, ctx, a.flags | a.exit_signal, stack, a.parent_tid, a.child_tid, a.tls)
+        }
+        Err(e) => SysResult::err(e),
+    }
+}
+
+/// copy_clone_args_from_user and clone3_args_valid.
+fn clone3_args(k: &mut Kernel, ctx: &Ctx) -> KResult<CloneArgs> {
+    let (uargs, size) = (ctx.args[0], ctx.args[1] as usize);
+    let known = std::mem::size_of::<CloneArgs>();
+    if size < CLONE_ARGS_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut m = GuestMem::new(k.platform.as_mut(), ctx.host);
+    let mut raw = [0u8; std::mem::size_of::<CloneArgs>()];
+    m.read(uargs, &mut raw[..size.min(known)])?;
+    // A newer struct than umk knows is fine if the extra fields are zero.
+    if size > known && m.read_vec(uargs + known as u64, size - known)?.iter().any(|b| *b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let a: CloneArgs = bytemuck::pod_read_unaligned(&raw);
+    let signal_ok = a.exit_signal & !CSIGNAL == 0 && a.exit_signal <= NSIG as u64;
+    if !signal_ok
+        || a.flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
+        || a.flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0
+        || a.flags & (CLONE_THREAD | CLONE_PARENT) != 0 && a.exit_signal != 0
+        || (a.stack == 0) != (a.stack_size == 0)
+        || (a.set_tid == 0) != (a.set_tid_size == 0)
+        || a.set_tid_size > 32
+    {
+        return Err(Errno::EINVAL);
+    }
+    for (bit, what) in [
+        (CLONE_CLEAR_SIGHAND, "clone3 with CLONE_CLEAR_SIGHAND"),
+        (CLONE_INTO_CGROUP, "clone3 with CLONE_INTO_CGROUP"),
+    ] {
+        if a.flags & bit != 0 {
+            k.note_unsupported(what);
+            return Err(Errno::EINVAL);
+        }
+    }
+    if a.set_tid_size != 0 {
+        // Choosing the child's pid is for checkpoint/restore tools.
+        k.note_unsupported("clone3 with set_tid");
+        return Err(Errno::EINVAL);
+    }
+    if a.flags & CLONE_NEWTIME != 0 {
+        k.note_unsupported("clone with namespace flags");
+        return Err(Errno::EINVAL);
+    }
+    Ok(a)
 }
 
 pub fn sys_execve(k: &mut Kernel, ctx: &Ctx) -> SysResult {
