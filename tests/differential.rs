@@ -149,3 +149,9 @@ fn overlay_unix_sockets() {
 fn inet_sockets() {
     case("inet_sockets");
 }
+
+/// O_TMPFILE on the overlay (the image's /root) rather than tmpfs.
+#[test]
+fn overlay_tmpfile() {
+    case_in("tmpfile", "/root");
+}

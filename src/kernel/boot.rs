@@ -134,6 +134,7 @@ impl Kernel {
             devpts: super::tty::pty::DevPts::new(&waker, makedev(0, 43)),
             unix_names: Default::default(),
             inet_ports: Default::default(),
+            linkable: Default::default(),
             debug_trace: std::env::var_os("UMK_DEBUG").is_some(),
         };
         let walker = Walker { root: &root, mounts: &mounts, creds: None };

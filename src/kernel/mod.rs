@@ -97,6 +97,9 @@ pub struct Kernel {
     pub unix_names: Rc<net::unix::names::Names>,
     /// Bound AF_INET/AF_INET6 sockets by protocol and port.
     pub inet_ports: Rc<net::inet::ports::Ports>,
+    /// O_TMPFILE files opened without O_EXCL: linkat may give them a name
+    /// although they have no link (Linux's I_LINKABLE).
+    pub linkable: RefCell<Vec<std::rc::Weak<dyn fs::Inode>>>,
     /// `--trace` / `--stats`, when asked for.
     pub trace: Option<trace::hook::TraceSession>,
     /// UMK_DEBUG=1: print each trapped syscall (a developer aid until --trace).

@@ -11,6 +11,17 @@
 #define FALLOC_FL_ZERO_RANGE 0x10
 #endif
 
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     guest_init(argc, argv, "tmpfile");
@@ -32,9 +43,30 @@ int main(int argc, char **argv)
     VAL("read named", read(n, buf, sizeof buf - 1));
     printf("content [%s]\n", buf);
     close(n);
-    close(fd);
+    /* Once linked it is an ordinary file: unlinked again, it stays nameless. */
     unlink("named");
+    VAL("linkat again after unlink", linkat(AT_FDCWD, path, AT_FDCWD, "again", AT_SYMLINK_FOLLOW));
+    close(fd);
     unlink("nodir");
+    /* O_EXCL: the file can never be linked. */
+    fd = open(".", O_TMPFILE | O_RDWR | O_EXCL, 0600);
+    VAL("O_TMPFILE|O_EXCL", fd >= 0 ? 0 : -1);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    VAL("linkat of it", linkat(AT_FDCWD, path, AT_FDCWD, "excl", AT_SYMLINK_FOLLOW));
+    close(fd);
+    /* An ordinary file unlinked while open cannot be linked back either. */
+    fd = open("plain", O_CREAT | O_RDWR, 0600);
+    unlink("plain");
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    VAL("linkat of an unlinked open file", linkat(AT_FDCWD, path, AT_FDCWD, "back", AT_SYMLINK_FOLLOW));
+    close(fd);
+    /* Many O_TMPFILE files, written and dropped, leave nothing behind. */
+    for (int i = 0; i < 50; i++) {
+        int t = open(".", O_TMPFILE | O_RDWR, 0600);
+        write(t, "scratch", 7);
+        close(t);
+    }
+    VAL("entries left in the directory", count_entries("."));
 
     /* fallocate */
     int f = open("fa", O_CREAT | O_RDWR, 0600);

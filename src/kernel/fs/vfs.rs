@@ -239,9 +239,9 @@ impl Kernel {
     }
 
     /// open(O_TMPFILE): an unnamed regular file in the directory's
-    /// filesystem, which linkat(AT_EMPTY_PATH) may name later. Only
-    /// filesystems that can hold nameless inodes support it (tmpfs);
-    /// others answer EOPNOTSUPP, as Linux does for them.
+    /// filesystem, which linkat(AT_EMPTY_PATH) may name later (unless
+    /// O_EXCL). tmpfs and the root overlay support it; others (procfs,
+    /// devfs) answer EOPNOTSUPP, as Linux does for them.
     fn open_tmpfile(
         &self,
         pid: Pid,
@@ -263,6 +263,11 @@ impl Kernel {
         super::permission::may_create(&dattr, &creds)?;
         let umask = self.fs_of(pid)?.borrow().umask;
         let inode = dir.inode.create_tmpfile(S_IFREG | (mode & 0o7777 & !umask), &creds)?;
+        if flags & O_EXCL == 0 {
+            let mut l = self.linkable.borrow_mut();
+            l.retain(|w| w.strong_count() > 0);
+            l.push(Rc::downgrade(&inode));
+        }
         let name = b"#tmpfile (deleted)".to_vec();
         let d = Rc::new(Dentry { name, parent: Some(dir), inode: inode.clone() });
         let ops: Rc<dyn FileOps> = Rc::new(InodeFile { inode: inode.clone() });

@@ -420,8 +420,20 @@ fn do_linkat(
     let new = path_arg(k, ctx, new_i)?;
     let follow = if flags & AT_SYMLINK_FOLLOW != 0 { Follow::Yes } else { Follow::No };
     let src = k.lookup_at(ctx.pid, olddir, &old, follow, flags & AT_EMPTY_PATH != 0)?;
-    if src.inode.attr()?.is_dir() {
+    let sa = src.inode.attr()?;
+    if sa.is_dir() {
         return Err(Errno::EPERM);
+    }
+    // A file with no links left cannot get one back (vfs_link), except an
+    // O_TMPFILE file opened without O_EXCL, once.
+    let linkable = |k: &Kernel| {
+        let mut l = k.linkable.borrow_mut();
+        let me = std::rc::Rc::downgrade(&src.inode);
+        let i = l.iter().position(|w| w.ptr_eq(&me));
+        i.map(|i| l.swap_remove(i)).is_some()
+    };
+    if sa.nlink == 0 && !linkable(k) {
+        return Err(Errno::ENOENT);
     }
     let (dir, name) = k.lookup_parent_at(ctx.pid, newdir, &new)?;
     if is_dot(&name) {

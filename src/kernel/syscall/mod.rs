@@ -273,7 +273,7 @@ table! {
     SYS_TGKILL => Some(signal::sys_tgkill), Full;
     SYS_TKILL => Some(signal::sys_tkill), Full;
     SYS_WAITID => Some(task::sys_waitid), Partial("P_PIDFD unsupported");
-    SYS_OPENAT => Some(fs::sys_openat), Partial("O_TMPFILE on tmpfs only (EOPNOTSUPP on the root overlay)");
+    SYS_OPENAT => Some(fs::sys_openat), Full;
     SYS_MKDIRAT => Some(fs::sys_mkdirat), Full;
     SYS_MKNODAT => Some(fs::sys_mknodat), Full;
     SYS_FCHOWNAT => Some(fs::sys_fchownat), Full;

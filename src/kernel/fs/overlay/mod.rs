@@ -43,6 +43,10 @@
 //!   [`OvInode::remove_xattr`] (XATTR_CREATE / XATTR_REPLACE are the
 //!   caller's checks); they are not on the [`Inode`] trait yet.
 //!
+//! * O_TMPFILE makes an inode with nlink 0 and no entry; linkat names it,
+//!   and if it is dropped (or the VM crashes) first it is forgotten like
+//!   any unlinked file.
+//!
 //! Not done yet: upper file data is held in memory as well as in the log
 //! (a later step can read extents back from the log by offset instead);
 //! the log's space is not limited (statfs reports the image's figures
@@ -1409,6 +1413,42 @@ impl Inode for OvInode {
         })
     }
 
+    /// O_TMPFILE: a regular file with no name (nlink 0). Closed without a
+    /// link it is forgotten; after a crash, replay drops it.
+    fn create_tmpfile(&self, mode: u32, creds: &Creds) -> KResult<InodeRef> {
+        self.op(|| {
+            if !self.is_dir()? {
+                return Err(Errno::ENOTDIR);
+            }
+            self.ov.copy_up(self)?;
+            let ino = self.ov.st.borrow().next_ino;
+            let t = now();
+            let dm = self.ov.meta(self.ino)?;
+            let gid = if dm.mode & S_ISGID != 0 { dm.gid } else { creds.gid };
+            let meta = Meta {
+                mode,
+                uid: creds.uid,
+                gid,
+                nlink: 0,
+                rdev: 0,
+                atime: t,
+                mtime: t,
+                ctime: t,
+                btime: t,
+            };
+            let rec = Rec::Inode {
+                ino,
+                parent: self.ino,
+                origin: None,
+                meta,
+                size: 0,
+                target: Vec::new(),
+            };
+            self.ov.commit(vec![rec])?;
+            Ok(self.ov.handle(ino, None, None) as InodeRef)
+        })
+    }
+
     fn link(&self, name: &[u8], target: &InodeRef) -> KResult<()> {
         self.op(|| {
             let t = self.ov.downcast(target)?;
@@ -1421,9 +1461,8 @@ impl Inode for OvInode {
             if self.child(name)?.is_some() {
                 return Err(Errno::EEXIST);
             }
-            if t.attr()?.nlink == 0 {
-                return Err(Errno::ENOENT);
-            }
+            // (Whether a file with no links may get one is the VFS's call:
+            // an O_TMPFILE file may.)
             self.ov.copy_up(&t)?;
             self.ov.copy_up(self)?;
             let now = now();

@@ -533,6 +533,39 @@ fn unlinked_file_stays_readable_and_writable_while_open() {
 }
 
 #[test]
+fn o_tmpfile_is_nameless_until_linked_and_gone_after_a_crash_if_not() {
+    let img = image();
+    let store = MemStore::new();
+    let ov = open(&img, &store);
+    let root = ov.root();
+    let dir = walk(&root, "dir").unwrap();
+    // One that gets a name survives a crash with its data.
+    let t = dir.create_tmpfile(S_IFREG | 0o600, ROOT).unwrap();
+    assert_eq!(t.attr().unwrap().nlink, 0);
+    t.write_at(0, b"kept").unwrap();
+    dir.link(b"named", &t).unwrap();
+    assert_eq!(t.attr().unwrap().nlink, 1);
+    let nodes = ov.stats().inodes;
+    // One that never does is forgotten when dropped...
+    let u = dir.create_tmpfile(S_IFREG | 0o600, ROOT).unwrap();
+    u.write_at(0, b"scratch").unwrap();
+    drop(u);
+    ov.sync().unwrap();
+    assert_eq!(ov.stats().inodes, nodes);
+    // ...and one still open at a crash is gone after replay.
+    let v = root.create_tmpfile(S_IFREG | 0o600, ROOT).unwrap();
+    v.write_at(0, b"lost").unwrap();
+    let v_ino = v.attr().unwrap().ino;
+    ov.sync().unwrap();
+    let ov2 = open(&img, &MemStore::with_bytes(store.durable_bytes()));
+    assert_eq!(cat(&ov2.root(), "dir/named"), b"kept");
+    assert!(!ov2.st.borrow().nodes.contains_key(&v_ino));
+    assert_eq!(sorted_names(&walk(&ov2.root(), "dir").unwrap()), sorted_names(&dir));
+    // Not in a file.
+    assert_eq!(walk(&root, "a").unwrap().create_tmpfile(S_IFREG, ROOT).err(), Some(Errno::ENOTDIR));
+}
+
+#[test]
 fn state_persists_across_reopen_including_inode_numbers_and_times() {
     let img = image();
     let store = MemStore::new();
