@@ -270,15 +270,7 @@ impl Kernel {
             ready.dedup();
             for tid in ready {
                 if let Some((p, host, pid)) = self.unpark(tid) {
-                    let ctx = Ctx {
-                        tid,
-                        pid,
-                        host,
-                        regs: p.regs,
-                        args: p.regs.syscall_args(),
-                        deadline: p.deadline,
-                    };
-                    self.run_syscall(ctx);
+                    self.run_syscall(Ctx::of_parked(tid, pid, host, &p));
                 }
             }
         }

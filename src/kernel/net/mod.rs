@@ -6,3 +6,27 @@
 
 pub mod inet;
 pub mod unix;
+
+use crate::kernel::errno::KResult;
+use crate::kernel::fs::Attr;
+use crate::kernel::syscall::Ctx;
+use crate::kernel::Kernel;
+
+/// What fstat says of a socket: sockfs, a socket inode, mode 0777.
+pub fn socket_attr(ino: u64) -> Attr {
+    Attr {
+        dev: 0x8,
+        ino,
+        mode: guest_abi::stat::S_IFSOCK | 0o777,
+        nlink: 1,
+        blksize: 4096,
+        ..Default::default()
+    }
+}
+
+/// Writes a byte count as the int that FIONREAD/SIOCINQ and SIOCOUTQ
+/// return.
+pub fn put_count(k: &mut Kernel, ctx: &Ctx, arg: u64, n: usize) -> KResult<i64> {
+    let v = n.min(i32::MAX as usize) as i32;
+    crate::kernel::mm::GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(arg, &v).map(|_| 0)
+}

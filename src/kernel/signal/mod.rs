@@ -18,7 +18,7 @@
 pub mod signalfd;
 
 use crate::kernel::syscall::Ctx;
-use crate::kernel::task::{Parked, Pid, Task};
+use crate::kernel::task::{Pid, Task};
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
 use guest_abi::errno::EINTR;
@@ -219,27 +219,19 @@ fn wake_if_interruptible(k: &mut Kernel, tid: Pid, sig: i32) {
     if !takes {
         return;
     }
-    let ctx_of = |p: &Parked, host, pid| Ctx {
-        tid,
-        pid,
-        host,
-        regs: p.regs,
-        args: p.regs.syscall_args(),
-        deadline: p.deadline,
-    };
     let Some((mut p, mut host, mut pid)) = k.unpark(tid) else { return };
     if woken {
         // Linux's waiters look at their condition before they look for
         // signals: a wait woken in the same instant as the signal comes
         // completes (wait4 after an autoreaped child gives ECHILD).
-        k.run_syscall(ctx_of(&p, host, pid));
+        k.run_syscall(Ctx::of_parked(tid, pid, host, &p));
         // Parked again: nothing to return, so the signal interrupts it.
         (p, host, pid) = match k.unpark(tid) {
             Some(again) => again,
             None => return,
         };
     }
-    interrupt_syscall(k, &ctx_of(&p, host, pid), p.restart);
+    interrupt_syscall(k, &Ctx::of_parked(tid, pid, host, &p), p.restart);
 }
 
 /// Sends `sig` to every process in a process group. Returns how many got it.

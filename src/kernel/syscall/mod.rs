@@ -43,6 +43,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context of a parked call, to run it again or end it.
+    pub fn of_parked(
+        tid: super::task::Pid,
+        pid: super::task::Pid,
+        host: HostTid,
+        p: &super::task::Parked,
+    ) -> Ctx {
+        Ctx { tid, pid, host, regs: p.regs, args: p.regs.syscall_args(), deadline: p.deadline }
+    }
+
     pub fn nr(&self) -> usize {
         self.regs.orig_rax as usize
     }

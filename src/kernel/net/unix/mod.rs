@@ -829,22 +829,13 @@ impl FileOps for UnixSocket {
             },
             _ => return None,
         };
-        let v = n.min(i32::MAX as usize) as i32;
-        let mut m = crate::kernel::mm::GuestMem::new(k.platform.as_mut(), ctx.host);
-        Some(m.write_obj(arg, &v).map(|_| 0))
+        Some(crate::kernel::net::put_count(k, ctx, arg, n))
     }
     fn kind(&self) -> FileKind {
         FileKind::Socket
     }
     fn attr(&self) -> Option<Attr> {
-        Some(Attr {
-            dev: 0x8,
-            ino: self.ino,
-            mode: guest_abi::stat::S_IFSOCK | 0o777,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Some(crate::kernel::net::socket_attr(self.ino))
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
