@@ -49,6 +49,27 @@ fn workdir_and_hostname() {
     assert_eq!(stdout(&out), "/etc\nlab7\nlab7\n");
 }
 
+/// The VM's name is its own: root changes it (the host's stays as it is),
+/// another user may not. (setdomainname shares the code.)
+#[test]
+fn sethostname_changes_the_vms_name() {
+    let host_before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let out = umk_run(
+        &busybox_image(),
+        &["--hostname", "lab7"],
+        &[
+            "/bin/sh",
+            "-c",
+            "hostname renamed; hostname; uname -n; \
+             su -s /bin/sh nobody -c 'hostname x' 2>&1 | grep -c 'not permitted'; hostname",
+        ],
+        b"",
+    );
+    assert_eq!(stdout(&out), "renamed\nrenamed\n1\nrenamed\n", "{}", stderr(&out));
+    let host_after = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    assert_eq!(host_before, host_after);
+}
+
 #[test]
 fn command_is_found_in_guest_path() {
     let out = umk_run(&busybox_image(), &[], &["echo", "from", "path"], b"");

@@ -114,6 +114,7 @@ impl Kernel {
             posix_timers: Default::default(),
             tty: console.clone(),
             hostname: cfg.hostname,
+            domainname: b"(none)".to_vec(),
             entropy: entropy.clone(),
             init_exit: None,
             enosys_seen: HashSet::new(),

@@ -61,6 +61,8 @@ pub struct Kernel {
     pub posix_timers: std::collections::BTreeSet<(Instant, Pid, i32)>,
     pub tty: Rc<tty::Console>,
     pub hostname: Vec<u8>,
+    /// The NIS domain name uname reports ("(none)" until setdomainname).
+    pub domainname: Vec<u8>,
     pub entropy: fs::devfs::Entropy,
     /// Exit status of pid 1, once it has ended: the VM stops then.
     pub init_exit: Option<task::ExitStatus>,

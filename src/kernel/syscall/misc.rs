@@ -23,8 +23,38 @@ pub fn sys_uname(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     field(&mut u.release, RELEASE);
     field(&mut u.version, VERSION);
     field(&mut u.machine, b"x86_64");
-    field(&mut u.domainname, b"(none)");
+    field(&mut u.domainname, &k.domainname);
     GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[0], &u).map(|_| 0).into()
+}
+
+/// sethostname(2) and setdomainname(2): each VM has its own names, as a
+/// UTS namespace would; only root may change them (CAP_SYS_ADMIN).
+fn set_uts_name(k: &mut Kernel, ctx: &Ctx, domain: bool) -> SysResult {
+    if k.creds_of(ctx.pid).uid != 0 {
+        return SysResult::err(Errno::EPERM);
+    }
+    let len = ctx.args[1] as i64;
+    if !(0..=64).contains(&len) {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let r = GuestMem::new(k.platform.as_mut(), ctx.host).read_vec(ctx.args[0], len as usize);
+    r.map(|name| {
+        if domain {
+            k.domainname = name;
+        } else {
+            k.hostname = name;
+        }
+        0
+    })
+    .into()
+}
+
+pub fn sys_sethostname(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    set_uts_name(k, ctx, false)
+}
+
+pub fn sys_setdomainname(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    set_uts_name(k, ctx, true)
 }
 
 pub fn sys_sysinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {

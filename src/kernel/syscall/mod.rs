@@ -212,6 +212,8 @@ table! {
     SYS_GETTIMEOFDAY => None, Native("guest time is host time");
     SYS_GETRLIMIT => Some(misc::sys_getrlimit), Partial("limits are reported, only RLIMIT_NOFILE is enforced");
     SYS_SETRLIMIT => Some(misc::sys_setrlimit), Partial("only RLIMIT_NOFILE is enforced");
+    SYS_SETHOSTNAME => Some(misc::sys_sethostname), Full;
+    SYS_SETDOMAINNAME => Some(misc::sys_setdomainname), Full;
     SYS_GETRUSAGE => Some(misc::sys_getrusage), Full;
     SYS_SYSINFO => Some(misc::sys_sysinfo), Full;
     SYS_TIMES => Some(misc::sys_times), Full;
