@@ -48,6 +48,7 @@ pub(super) enum Out {
     /// An `int *` result: `[42]`.
     Int(u64),
     Timespec(u64),
+    Itimerspec(u64),
     Rlimit(u64),
     /// readv's iovecs, filled with `ret` bytes in order.
     Iov(u64, u64),
@@ -1422,6 +1423,24 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
             d.xlat(0, CLOCKS);
             d.out_ptr(1, Out::Timespec(a[1]));
         }
+        SYS_TIMER_CREATE => {
+            d.xlat(0, CLOCKS);
+            let s = sigevent_at(d.r, a[1]);
+            d.text(s);
+            d.out_ptr(2, Out::Int(a[2]));
+        }
+        SYS_TIMER_SETTIME => {
+            d.int(0);
+            d.flags(1, &[(guest_abi::misc::TIMER_ABSTIME as u64, "TIMER_ABSTIME")], "0");
+            let s = itimerspec_at(d.r, a[2]);
+            d.text(s);
+            d.out_ptr(3, Out::Itimerspec(a[3]));
+        }
+        SYS_TIMER_GETTIME => {
+            d.int(0);
+            d.out_ptr(1, Out::Itimerspec(a[1]));
+        }
+        SYS_TIMER_GETOVERRUN | SYS_TIMER_DELETE => d.int(0),
         SYS_GETRLIMIT => {
             d.xlat(0, RLIMITS);
             d.out_ptr(1, Out::Rlimit(a[1]));
@@ -1478,6 +1497,7 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         | Out::WinSize(a)
         | Out::Int(a)
         | Out::Timespec(a)
+        | Out::Itimerspec(a)
         | Out::Rlimit(a)
         | Out::Iov(a, _)
         | Out::SockAddr(a, _)
@@ -1561,6 +1581,7 @@ pub(super) fn output(o: Out, ret: i64, r: &mut Reader, limit: usize) -> String {
         Out::WinSize(a) => r.bytes(a, 8).map(|b| winsize(&b)),
         Out::Int(a) => r.i32(a).map(|v| format!("[{v}]")),
         Out::Timespec(a) => Some(timespec_at(r, a)),
+        Out::Itimerspec(a) => Some(itimerspec_at(r, a)),
         Out::Rlimit(a) => Some(rlimit_at(r, a)),
         Out::Iov(a, n) => Some(iovecs(r, a, n, Some(ret as u64), limit)),
         Out::SockAddr(a, lenp) => r.i32(lenp).map(|len| sockaddr(r, a, len.max(0) as u64)),
@@ -1708,6 +1729,43 @@ fn timespec_at(r: &mut Reader, a: u64) -> String {
         }
         _ => ptr(a),
     }
+}
+
+/// `{it_interval={tv_sec=0, tv_nsec=0}, it_value={tv_sec=1, tv_nsec=0}}`.
+fn itimerspec_at(r: &mut Reader, a: u64) -> String {
+    if a == 0 {
+        return ptr(a);
+    }
+    let (i, v) = (timespec_at(r, a), timespec_at(r, a + 16));
+    if i.starts_with('{') && v.starts_with('{') {
+        format!("{{it_interval={i}, it_value={v}}}")
+    } else {
+        ptr(a)
+    }
+}
+
+/// `{sigev_value={sival_int=42, sival_ptr=0x2a}, sigev_signo=SIGUSR1,
+/// sigev_notify=SIGEV_SIGNAL}` (strace's form).
+fn sigevent_at(r: &mut Reader, a: u64) -> String {
+    use guest_abi::signal::*;
+    let Some(b) = r.bytes(a, 64).filter(|_| a != 0) else { return ptr(a) };
+    let ev: Sigevent = bytemuck::pod_read_unaligned(&b);
+    let value = format!(
+        "{{sival_int={}, sival_ptr={}}}",
+        ev.sigev_value as u32 as i32,
+        hex(ev.sigev_value)
+    );
+    let notify = match ev.sigev_notify {
+        SIGEV_SIGNAL => "SIGEV_SIGNAL".to_string(),
+        SIGEV_NONE => "SIGEV_NONE".to_string(),
+        SIGEV_THREAD => "SIGEV_THREAD".to_string(),
+        SIGEV_THREAD_ID => format!("SIGEV_THREAD_ID, sigev_notify_thread_id={}", ev.sigev_tid),
+        n => n.to_string(),
+    };
+    format!(
+        "{{sigev_value={value}, sigev_signo={}, sigev_notify={notify}}}",
+        signame(ev.sigev_signo as i64)
+    )
 }
 
 fn rlimit_at(r: &mut Reader, a: u64) -> String {

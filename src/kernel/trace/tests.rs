@@ -1504,3 +1504,35 @@ fn unix_socket_calls_show_their_addresses() {
     assert!(line.contains("accept4(3, {sa_family=AF_UNIX}, [2], SOCK_NONBLOCK) = 5"), "{line}");
     assert!(squash(call(&mut m, SYS_SHUTDOWN, &[3, 1], 0)).contains("shutdown(3, SHUT_WR) = 0"));
 }
+
+// ------------------------------------------------------------ POSIX timers
+
+#[test]
+fn timer_calls_decode_sigevent_and_itimerspec_like_strace() {
+    let mut m = Mem::new();
+    let ev = guest_abi::signal::Sigevent {
+        sigev_value: 42,
+        sigev_signo: 10,
+        sigev_notify: guest_abi::signal::SIGEV_SIGNAL,
+        ..Default::default()
+    };
+    let evp = m.put(bytemuck::bytes_of(&ev));
+    let idp = m.space(4);
+    // strace: timer_create(CLOCK_MONOTONIC, {sigev_value={sival_int=42, sival_ptr=0x2a}, sigev_signo=SIGUSR1, sigev_notify=SIGEV_SIGNAL}, [0]) = 0
+    assert_eq!(
+        call_writing(&mut m, SYS_TIMER_CREATE, &[1, evp, idp], idp, &0i32.to_le_bytes(), 0),
+        "[pid 1] timer_create(CLOCK_MONOTONIC, {sigev_value={sival_int=42, sival_ptr=0x2a}, sigev_signo=SIGUSR1, sigev_notify=SIGEV_SIGNAL}, [0]) = 0 <0.000012>\n"
+    );
+    let its = guest_abi::misc::Itimerspec {
+        it_interval: guest_abi::misc::Timespec { tv_sec: 0, tv_nsec: 5_000_000 },
+        it_value: guest_abi::misc::Timespec { tv_sec: 1, tv_nsec: 0 },
+    };
+    let itp = m.put(bytemuck::bytes_of(&its));
+    // strace: timer_settime(0, TIMER_ABSTIME, {it_interval={tv_sec=0, tv_nsec=5000000}, it_value={tv_sec=1, tv_nsec=0}}, NULL) = 0
+    assert_eq!(
+        call(&mut m, SYS_TIMER_SETTIME, &[0, 1, itp, 0], 0),
+        "[pid 1] timer_settime(0, TIMER_ABSTIME, {it_interval={tv_sec=0, tv_nsec=5000000}, it_value={tv_sec=1, tv_nsec=0}}, NULL) = 0 <0.000012>\n"
+    );
+    assert!(squash(call(&mut m, SYS_TIMER_DELETE, &[3], -22))
+        .contains("timer_delete(3) = -1 EINVAL (Invalid argument)"));
+}
