@@ -310,6 +310,8 @@ impl Kernel {
                     start_time: Instant::now(),
                     itimer_real: None,
                     timers: Default::default(),
+                    host_tgid: host,
+                    sig_origins: Vec::new(),
                     usage: Default::default(),
                     cusage: Default::default(),
                     pdeathsig: 0,

@@ -163,6 +163,10 @@ impl Platform for FakePlatform {
         self.actions.push((tid, Action::Signalled(sig)));
         Ok(())
     }
+    fn signal_process(&mut self, tgid: HostTid, sig: i32) -> Result<(), PlatformError> {
+        self.actions.push((tgid, Action::Signalled(sig)));
+        Ok(())
+    }
     fn blocked_signals(&mut self, _tid: HostTid) -> Result<u64, PlatformError> {
         Ok(0)
     }

@@ -266,6 +266,9 @@ pub trait Platform {
 
     /// Sends a real host signal to one thread.
     fn signal_thread(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError>;
+    /// Sends a real host signal to a whole thread group (kill): it waits in
+    /// the group's shared queue for any thread that can take it.
+    fn signal_process(&mut self, tgid: HostTid, sig: i32) -> Result<(), PlatformError>;
     /// The siginfo of the signal a thread in signal-delivery-stop is about
     /// to take (128 raw bytes), and its replacement.
     fn get_siginfo(&mut self, tid: HostTid) -> Result<[u8; 128], PlatformError>;

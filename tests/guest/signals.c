@@ -8,6 +8,7 @@
 #include <time.h>
 #include <poll.h>
 #include <sys/signalfd.h>
+#include <pthread.h>
 
 static volatile sig_atomic_t hits, last_sig, last_code, last_pid_self, last_value;
 static volatile sig_atomic_t usr1_blocked_in_handler, usr2_blocked_in_handler;
@@ -95,6 +96,38 @@ static void report(const char *what)
 {
     printf("%s: hits %d sig %s code %s si_pid==getpid %s\n", what, (int)hits,
            signame(last_sig), code_name(last_sig, last_code), last_pid_self ? "yes" : "no");
+}
+
+/* Helpers for the process-directed signal cases (threads). */
+static int sfd_for_thread;
+static volatile pid_t handler_tid;
+static void note_thread(int sig) { (void)sig; handler_tid = (pid_t)syscall(SYS_gettid); }
+static void *take_with_sigwait(void *a)
+{
+    (void)a;
+    sigset_t w;
+    sigemptyset(&w);
+    sigaddset(&w, SIGUSR2);
+    int sig = 0;
+    sigwait(&w, &sig);
+    return (void *)(long)sig;
+}
+static void *take_with_signalfd(void *a)
+{
+    (void)a;
+    struct signalfd_siginfo si;
+    if (read(sfd_for_thread, &si, sizeof si) != sizeof si) return (void *)0L;
+    return (void *)(long)si.ssi_signo;
+}
+static void *unblock_and_wait(void *a)
+{
+    (void)a;
+    sigset_t u;
+    sigemptyset(&u);
+    sigaddset(&u, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &u, NULL);
+    for (int i = 0; i < 200 && !handler_tid; i++) msleep(5);
+    return (void *)(long)(handler_tid == (pid_t)syscall(SYS_gettid));
 }
 
 int main(int argc, char **argv)
@@ -536,6 +569,48 @@ int main(int argc, char **argv)
         signal(SIGUSR1, SIG_IGN);
         sigprocmask(SIG_SETMASK, &old, NULL);
         signal(SIGUSR1, SIG_DFL);
+    }
+
+    /* --- process-directed signals wait for any thread --------------------- */
+    {
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        /* Sent while every thread blocks it; a thread created later takes it. */
+        kill(getpid(), SIGUSR2);
+        pthread_t th;
+        pthread_create(&th, NULL, take_with_sigwait, NULL);
+        void *got;
+        pthread_join(th, &got);
+        printf("a later thread's sigwait takes a pending kill(): %s\n", signame((int)(long)got));
+        /* A signalfd read in another thread takes a process-directed signal. */
+        int sfd = signalfd(-1, &set, 0);
+        sfd_for_thread = sfd;
+        pthread_create(&th, NULL, take_with_signalfd, NULL);
+        msleep(50);
+        kill(getpid(), SIGUSR1);
+        pthread_join(th, &got);
+        printf("a signalfd read in another thread: %s\n", signame((int)(long)got));
+        close(sfd);
+        /* The thread that unblocks it first runs the handler. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = note_thread;
+        sigaction(SIGUSR1, &sa, NULL);
+        kill(getpid(), SIGUSR1);
+        sigset_t pend;
+        sigpending(&pend);
+        YESNO("pending for the process while all block it", sigismember(&pend, SIGUSR1));
+        handler_tid = 0;
+        pthread_create(&th, NULL, unblock_and_wait, NULL);
+        pthread_join(th, &got);
+        printf("the handler ran in the thread that unblocked it: %s\n", got ? "yes" : "no");
+        sigpending(&pend);
+        YESNO("pending afterwards", sigismember(&pend, SIGUSR1));
+        signal(SIGUSR1, SIG_DFL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
 
     guest_cleanup();

@@ -124,26 +124,55 @@ pub fn send_to_thread(k: &mut Kernel, tid: Pid, sig: i32, origin: SigOrigin) {
     wake_if_interruptible(k, tid, sig);
 }
 
-/// Sends `sig` to a process: to its first thread that does not block it
-/// (as Linux's complete_signal picks a thread), else the leader.
+/// Sends `sig` to a process. It goes to the host thread group's shared
+/// queue (host kill), where any thread can take it: one that does not
+/// block it, a later sigwaitinfo or signalfd read in any thread, or the
+/// first thread to unblock it, as in Linux. Threads running in the host
+/// take it there; if only threads parked in umk could, umk interrupts one
+/// of them (complete_signal's choice).
 pub fn send_to_process(k: &mut Kernel, pid: Pid, sig: i32, origin: SigOrigin) {
-    let threads: Vec<(Pid, HostTid)> = {
-        let t = k.table.borrow();
-        let Some(p) = t.procs.get(&pid) else { return };
-        p.threads.iter().filter_map(|tid| t.tasks.get(tid).map(|task| (*tid, task.host))).collect()
+    let (tgid, threads) = {
+        let mut t = k.table.borrow_mut();
+        let Some(p) = t.procs.get_mut(&pid) else { return };
+        if sig == 0 || p.threads.is_empty() || p.exit.is_some() {
+            return;
+        }
+        if p.sig_origins.len() < 256 {
+            p.sig_origins.push(origin);
+        }
+        let tgid = p.host_tgid;
+        let ids = p.threads.clone();
+        let mut threads = Vec::with_capacity(ids.len());
+        for tid in ids {
+            if let Some(task) = t.tasks.get_mut(&tid) {
+                task.sig_hint = true;
+                threads.push((tid, task.host, task.parked.is_some()));
+            }
+        }
+        (tgid, threads)
     };
-    if sig == 0 || threads.is_empty() {
-        return;
-    }
-    let mut target = threads[0].0;
-    for (tid, host) in &threads {
-        let blocked = k.platform.blocked_signals(*host).unwrap_or(0);
-        if blocked & sigmask(sig) == 0 {
-            target = *tid;
-            break;
+    if sig == SIGCONT {
+        if let Some((tid, _, _)) = threads.first() {
+            continue_process(k, *tid);
         }
     }
-    send_to_thread(k, target, sig, origin);
+    let _ = k.platform.signal_process(tgid, sig);
+    k.waker.wake(k.signalfd_wait);
+    let m = sigmask(sig);
+    let mut parked_taker = None;
+    for (tid, host, parked) in threads {
+        if k.platform.blocked_signals(host).unwrap_or(u64::MAX) & m != 0 {
+            continue;
+        }
+        if !parked {
+            // The host delivers it to a running thread.
+            return;
+        }
+        parked_taker.get_or_insert(tid);
+    }
+    if let Some(tid) = parked_taker {
+        wake_if_interruptible(k, tid, sig);
+    }
 }
 
 /// SIGCONT resumes a stopped process (the host does that) and is reported
@@ -246,22 +275,22 @@ pub fn kill_pgrp(k: &mut Kernel, pgrp: Pid, sig: i32, origin: SigOrigin) -> usiz
 
 /// A signal is about to be delivered to a guest thread.
 pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
-    let (restart, mut origin, pid) = {
+    let info = k.platform.get_siginfo(host).ok();
+    let restart = {
         let mut t = k.table.borrow_mut();
-        match t.task_by_host_mut(host) {
-            Some(task) => {
-                task.sig_hint = false;
-                (task.restart.take(), take_origin(task, sig), task.pid)
-            }
-            None => (None, None, 0),
-        }
+        t.task_by_host_mut(host).and_then(|task| {
+            task.sig_hint = false;
+            task.restart.take()
+        })
     };
-    if let Some(o) = origin.as_mut() {
-        crate::kernel::time::posix_timers::on_delivery(k, pid, o);
-    }
+    let origin = take_delivered(k, host, sig, info.as_ref().map(si_code));
     // Without a record (more than 256 sends outstanding) the sender is
     // still blanked: a guest never sees umk's host pid.
-    rewrite_siginfo(k, host, origin);
+    if let Some(mut info) = info {
+        if patch_siginfo(&mut info, origin) {
+            let _ = k.platform.set_siginfo(host, &info);
+        }
+    }
     if k.trace.is_some() {
         k.trace_signal(host, sig);
     }
@@ -295,12 +324,41 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
     let _ = k.platform.resume(host, sig);
 }
 
-/// Puts the guest's view into the siginfo of a signal umk sent.
-fn rewrite_siginfo(k: &mut Kernel, host: HostTid, o: Option<SigOrigin>) {
-    let Ok(mut info) = k.platform.get_siginfo(host) else { return };
-    if patch_siginfo(&mut info, o) {
-        let _ = k.platform.set_siginfo(host, &info);
+fn si_code(info: &[u8; 128]) -> i32 {
+    i32::from_le_bytes([info[8], info[9], info[10], info[11]])
+}
+
+/// A signal is being taken by thread `host` (delivered, or dequeued by
+/// sigtimedwait or a signalfd read): uses up umk's record of its sending.
+/// The host's si_code says which queue it came from: SI_USER is umk's
+/// kill, so the process's shared queue; SI_TKILL a thread's own. Without a
+/// siginfo, the thread's record goes first.
+pub fn take_delivered(
+    k: &mut Kernel,
+    host: HostTid,
+    sig: i32,
+    code: Option<i32>,
+) -> Option<SigOrigin> {
+    let mut o = {
+        let mut t = k.table.borrow_mut();
+        let task = t.task_by_host_mut(host)?;
+        let pid = task.pid;
+        let own = match code {
+            Some(SI_USER) => None,
+            _ => take_from(&mut task.sig_origins, sig),
+        };
+        let shared = match (own, code) {
+            (None, Some(SI_USER) | None) => {
+                t.procs.get_mut(&pid).and_then(|p| take_from(&mut p.sig_origins, sig))
+            }
+            _ => None,
+        };
+        own.or(shared).map(|o| (o, pid))
+    };
+    if let Some((o, pid)) = o.as_mut() {
+        crate::kernel::time::posix_timers::on_delivery(k, *pid, o);
     }
+    o.map(|(o, _)| o)
 }
 
 /// rt_sigtimedwait (sigwaitinfo, sigtimedwait) took signal `ret` off the
@@ -311,33 +369,26 @@ pub fn on_signal_waited(k: &mut Kernel, host: HostTid, ret: i64, addr: u64) {
         return;
     }
     let sig = ret as i32;
-    let (mut origin, pid) = {
-        let mut t = k.table.borrow_mut();
-        match t.task_by_host_mut(host) {
-            Some(task) => (take_origin(task, sig), task.pid),
-            None => (None, 0),
-        }
+    let info = if addr != 0 {
+        crate::kernel::mm::GuestMem::new(k.platform.as_mut(), host).read_obj::<[u8; 128]>(addr).ok()
+    } else {
+        None
     };
-    if let Some(o) = origin.as_mut() {
-        crate::kernel::time::posix_timers::on_delivery(k, pid, o);
-    }
-    if addr == 0 {
-        return;
-    }
-    let mut mem = crate::kernel::mm::GuestMem::new(k.platform.as_mut(), host);
-    let Ok(mut info) = mem.read_obj::<[u8; 128]>(addr) else { return };
-    if patch_siginfo(&mut info, origin) {
-        let _ = mem.write(addr, &info);
+    let origin = take_delivered(k, host, sig, info.as_ref().map(si_code));
+    if let Some(mut info) = info {
+        if patch_siginfo(&mut info, origin) {
+            let _ = crate::kernel::mm::GuestMem::new(k.platform.as_mut(), host).write(addr, &info);
+        }
     }
 }
 
-/// Uses up umk's record of sending `sig` to this thread: the oldest one,
-/// and for a standard signal, which does not queue (one delivery answers
-/// all its sends), every one.
-pub fn take_origin(task: &mut crate::kernel::task::Task, sig: i32) -> Option<SigOrigin> {
-    let o = task.sig_origins.iter().position(|o| o.sig == sig).map(|i| task.sig_origins.remove(i));
+/// Uses up a record of sending `sig` from one queue's list: the oldest
+/// one, and for a standard signal, which does not queue (one delivery
+/// answers all its sends), every one.
+fn take_from(list: &mut Vec<SigOrigin>, sig: i32) -> Option<SigOrigin> {
+    let o = list.iter().position(|o| o.sig == sig).map(|i| list.remove(i));
     if sig < SIGRTMIN {
-        task.sig_origins.retain(|o| o.sig != sig);
+        list.retain(|o| o.sig != sig);
     }
     o
 }
@@ -347,7 +398,7 @@ pub fn take_origin(task: &mut crate::kernel::task::Task, sig: i32) -> Option<Sig
 /// umk's host pid) are touched; a fault stays as the host says. Without a
 /// record the sender is left blank rather than umk's host pid.
 fn patch_siginfo(info: &mut [u8; 128], o: Option<SigOrigin>) -> bool {
-    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    let code = si_code(info);
     if code != SI_USER && code != SI_TKILL {
         return false;
     }

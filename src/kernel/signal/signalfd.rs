@@ -51,12 +51,17 @@ impl SignalFd {
         self.mask.set(mask & !(sigmask(SIGKILL) | sigmask(SIGSTOP)));
     }
 
-    /// The first signal in the mask that umk sent to `tid` and that is
-    /// still undelivered.
+    /// The first signal in the mask that umk sent to thread `tid` or to
+    /// its process and that is still undelivered.
     fn pending_for(&self, tid: Pid) -> Option<i32> {
         let t = self.table.borrow();
         let task = t.tasks.get(&tid)?;
-        task.sig_origins.iter().map(|o| o.sig).find(|s| self.mask.get() & sigmask(*s) != 0)
+        let shared = t.procs.get(&task.pid).map(|p| p.sig_origins.as_slice()).unwrap_or(&[]);
+        task.sig_origins
+            .iter()
+            .chain(shared)
+            .map(|o| o.sig)
+            .find(|s| self.mask.get() & sigmask(*s) != 0)
     }
 }
 
@@ -71,11 +76,10 @@ impl FileOps for SignalFd {
     fn poll(&self) -> i16 {
         let t = self.table.borrow();
         let Some(p) = t.procs.get(&self.current.get()) else { return 0 };
-        let ready = p.threads.iter().any(|tid| {
-            t.tasks.get(tid).is_some_and(|task| {
-                task.sig_origins.iter().any(|o| self.mask.get() & sigmask(o.sig) != 0)
-            })
-        });
+        let wanted =
+            |list: &[SigOrigin]| list.iter().any(|o| self.mask.get() & sigmask(o.sig) != 0);
+        let ready = wanted(&p.sig_origins)
+            || p.threads.iter().any(|tid| t.tasks.get(tid).is_some_and(|x| wanted(&x.sig_origins)));
         if ready {
             POLLIN
         } else {
@@ -126,10 +130,12 @@ pub fn read(k: &mut Kernel, ctx: &Ctx, sfd: &SignalFd, addr: u64, len: usize) ->
     Ok(done)
 }
 
-/// Takes `sig` off the thread's host queue with an injected
+/// Takes `sig` off the thread's host queues with an injected
 /// rt_sigtimedwait, using the guest's own buffer at `slot` as scratch for
 /// the set and the timeout, and builds the guest's signalfd_siginfo. The
-/// host's siginfo is not asked for: it would name umk's host pid.
+/// host's siginfo is not asked for: it would name umk's host pid. The
+/// host takes from the thread's own queue before the shared one, and so
+/// does `take_delivered` with the records.
 fn dequeue(k: &mut Kernel, ctx: &Ctx, sig: i32, slot: u64) -> KResult<[u8; SIGINFO_SIZE]> {
     let mut scratch = [0u8; 24];
     scratch[..8].copy_from_slice(&sigmask(sig).to_ne_bytes());
@@ -142,20 +148,18 @@ fn dequeue(k: &mut Kernel, ctx: &Ctx, sig: i32, slot: u64) -> KResult<[u8; SIGIN
     if r < 0 {
         return Err(Errno(-r as i32));
     }
-    let mut origin = take_origin(k, ctx.tid, sig);
-    if let Some(o) = origin.as_mut() {
-        crate::kernel::time::posix_timers::on_delivery(k, ctx.pid, o);
-    }
+    let origin = super::take_delivered(k, ctx.host, sig, None);
     Ok(signalfd_siginfo(sig, origin))
 }
 
-fn take_origin(k: &mut Kernel, tid: Pid, sig: i32) -> Option<SigOrigin> {
-    super::take_origin(k.table.borrow_mut().tasks.get_mut(&tid)?, sig)
-}
-
+/// Drops the records of `sig` for thread `tid` and its process.
 fn forget(k: &mut Kernel, tid: Pid, sig: i32) {
-    if let Some(task) = k.table.borrow_mut().tasks.get_mut(&tid) {
-        task.sig_origins.retain(|o| o.sig != sig);
+    let mut t = k.table.borrow_mut();
+    let Some(task) = t.tasks.get_mut(&tid) else { return };
+    task.sig_origins.retain(|o| o.sig != sig);
+    let pid = task.pid;
+    if let Some(p) = t.procs.get_mut(&pid) {
+        p.sig_origins.retain(|o| o.sig != sig);
     }
 }
 

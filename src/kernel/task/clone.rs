@@ -132,6 +132,8 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 start_time: Instant::now(),
                 itimer_real: None,
                 timers: Default::default(),
+                host_tgid: child_host,
+                sig_origins: Vec::new(),
                 usage: Default::default(),
                 cusage: Default::default(),
                 // Not inherited across fork (prctl(2)).

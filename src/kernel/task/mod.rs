@@ -190,6 +190,12 @@ pub struct Process {
     /// that of the children it has waited for (RUSAGE_CHILDREN).
     pub usage: Rusage,
     pub cusage: Rusage,
+    /// The host's id of the thread group (its first thread's host tid),
+    /// which host kill() takes for process-directed signals.
+    pub host_tgid: HostTid,
+    /// Who sent the process-directed signals still in the host's shared
+    /// queue, oldest first (see `Task::sig_origins` for thread-directed).
+    pub sig_origins: Vec<crate::kernel::signal::SigOrigin>,
     /// timer_create's timers.
     pub timers: crate::kernel::time::posix_timers::Timers,
 }

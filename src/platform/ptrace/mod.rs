@@ -650,6 +650,13 @@ impl Platform for PtracePlatform {
         Ok(())
     }
 
+    fn signal_process(&mut self, tgid: HostTid, sig: i32) -> Result<(), PlatformError> {
+        // SAFETY: kill(2) of a guest thread group we trace; no memory effects.
+        let r = unsafe { libc::kill(tgid, sig) };
+        check(r as libc::c_long, "kill")?;
+        Ok(())
+    }
+
     fn get_siginfo(&mut self, tid: HostTid) -> Result<[u8; 128], PlatformError> {
         let mut info = [0u8; 128];
         // SAFETY: PTRACE_GETSIGINFO writes one 128-byte siginfo_t.
