@@ -122,6 +122,28 @@ fn debugging_syscalls_are_not_available() {
 }
 
 #[test]
+fn a_crashing_guest_leaves_no_core_dump_on_the_host() {
+    // The host would write "core" into the crashing process's host cwd
+    // (core_pattern permitting) if its RLIMIT_CORE allowed: umk runs here
+    // with an unlimited one, in an empty directory.
+    let dir = std::env::temp_dir().join(format!("umk-core-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        "ulimit -c unlimited 2>/dev/null; exec {} run --ephemeral --image {} -- /opt/tests/escape core",
+        umk_bin().display(),
+        busybox_image().display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(&script).current_dir(&dir);
+    let out = run_with_input(cmd, b"");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(128 + 11), "{}", stderr(&out));
+    assert!(left.is_empty(), "files appeared on the host: {left:?}");
+}
+
+#[test]
 fn host_pids_cpu_clocks_are_out_of_reach() {
     // A CPU clock id carries a pid: the test runner's own (a host pid the
     // guest has no process for) must not name anything.

@@ -3,6 +3,17 @@
 mod common;
 use common::*;
 
+/// RLIMIT_NPROC counts a user's tasks; root is exempt, as in Linux.
+#[test]
+fn rlimit_nproc_stops_a_users_forks_not_roots() {
+    let script = "su nobody -s /bin/sh -c 'ulimit -u 3; sleep 1 & sleep 1 & sleep 1 & echo unreached' 2>&1; \
+                  ulimit -u 3; for i in 1 2 3 4 5; do sleep 0.1 & done; wait; echo root-ok";
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
+    let s = stdout(&out);
+    assert!(s.contains("can't fork: Resource temporarily unavailable"), "{s}");
+    assert!(!s.contains("unreached") && s.contains("root-ok"), "{s}");
+}
+
 #[test]
 fn nobody_cannot_read_shadow() {
     let out = umk_run(

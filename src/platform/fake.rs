@@ -163,6 +163,15 @@ impl Platform for FakePlatform {
         self.actions.push((tid, Action::Signalled(sig)));
         Ok(())
     }
+    fn set_rlimit(
+        &mut self,
+        _tgid: HostTid,
+        _resource: u32,
+        _cur: u64,
+        _max: u64,
+    ) -> Result<(), PlatformError> {
+        Ok(())
+    }
     fn signal_process(&mut self, tgid: HostTid, sig: i32) -> Result<(), PlatformError> {
         self.actions.push((tgid, Action::Signalled(sig)));
         Ok(())

@@ -266,6 +266,16 @@ pub trait Platform {
 
     /// Sends a real host signal to one thread.
     fn signal_thread(&mut self, tid: HostTid, sig: i32) -> Result<(), PlatformError>;
+    /// Sets a resource limit the host enforces on a guest process itself
+    /// (CPU time, memory, stack), clamped to the host's own hard limit:
+    /// the guest's root is not the host's.
+    fn set_rlimit(
+        &mut self,
+        tgid: HostTid,
+        resource: u32,
+        cur: u64,
+        max: u64,
+    ) -> Result<(), PlatformError>;
     /// Sends a real host signal to a whole thread group (kill): it waits in
     /// the group's shared queue for any thread that can take it.
     fn signal_process(&mut self, tgid: HostTid, sig: i32) -> Result<(), PlatformError>;

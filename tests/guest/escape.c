@@ -6,6 +6,8 @@
  *                         and a guessed secret: must be trapped like any
  *                         other call (PATH is a host file: must not open)
  *   escape ptrace         ptrace/process_vm_readv: not available
+ *   escape core           raise RLIMIT_CORE to unlimited and crash: no
+ *                         core dump of guest memory may appear on the host
  *   escape cpuclock PID   read the CPU clock of host process PID (a pid
  *                         that is not the guest's): must fail
  *   escape unix PATH NAME connect to a host unix socket at PATH and to
@@ -27,6 +29,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -125,6 +128,13 @@ int main(int argc, char **argv) {
         r = syscall(SYS_kcmp, 1, 1, 0, 0, 0);
         printf("kcmp: %ld\n", r);
         return 0;
+    }
+    if (!strcmp(argv[1], "core")) {
+        struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+        setrlimit(RLIMIT_CORE, &rl);
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+        return 1;
     }
     if (!strcmp(argv[1], "cpuclock") && argc > 2) {
         int pid = atoi(argv[2]);

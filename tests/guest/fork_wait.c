@@ -5,6 +5,7 @@
 #include "common.h"
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/times.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -348,6 +349,35 @@ int main(int argc, char **argv, char **envp)
         memset(&si, 0x55, sizeof si);
         VAL("waitid with no children", syscall(SYS_waitid, P_ALL, 0, &si, WEXITED, NULL));
         printf("  si_signo %d si_pid %d si_status %d\n", si.si_signo, si.si_pid, si.si_status);
+    }
+
+    /* --- resource limits the kernel enforces on the process itself ---------- */
+    {
+        int st;
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct rlimit rl = { 256 << 20, 256 << 20 };
+            int ok = setrlimit(RLIMIT_AS, &rl) == 0;
+            void *p = mmap(NULL, 512 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            int refused = p == MAP_FAILED && errno == ENOMEM;
+            void *q = mmap(NULL, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            _exit(ok && refused && q != MAP_FAILED ? 0 : 1);
+        }
+        waitpid(pid, &st, 0);
+        printf("RLIMIT_AS 256 MiB: a 512 MiB mmap fails with ENOMEM, a small one works: %s\n",
+               WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no");
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            struct rlimit rl = { 1, 2 };
+            struct rlimit core0 = { 0, 0 };
+            setrlimit(RLIMIT_CORE, &core0);
+            setrlimit(RLIMIT_CPU, &rl);
+            for (;;) spin_ms(1000);
+        }
+        waitpid(pid, &st, 0);
+        printf("RLIMIT_CPU 1 s then spinning: %s\n", wstatus_str(st));
     }
 
     /* --- clone3 ------------------------------------------------------------ */

@@ -119,11 +119,25 @@ pub fn sys_getrlimit(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
+/// RLIMIT_CPU, DATA, STACK, RSS, MEMLOCK, AS: limits of the process's own
+/// CPU time and memory, which the host kernel enforces.
+const HOST_ENFORCED: [u32; 6] = [0, 2, 3, 5, 8, 9];
+
 pub fn sys_prlimit64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
         let pid = if ctx.arg_i32(0) == 0 { ctx.pid } else { ctx.arg_i32(0) };
-        if !k.table.borrow().procs.contains_key(&pid) {
-            return Err(Errno::ESRCH);
+        {
+            // Another process's limits: its ids must all be the caller's,
+            // or the caller root (kernel/sys.c check_prlimit_permission).
+            let t = k.table.borrow();
+            let target = t.procs.get(&pid).filter(|p| p.exit.is_none()).ok_or(Errno::ESRCH)?;
+            let me = t.procs.get(&ctx.pid).ok_or(Errno::ESRCH)?;
+            let (c, tc) = (&me.cred, &target.cred);
+            let same = [tc.uid, tc.euid, tc.suid].iter().all(|u| *u == c.uid)
+                && [tc.gid, tc.egid, tc.sgid].iter().all(|g| *g == c.gid);
+            if pid != ctx.pid && c.euid != 0 && !same {
+                return Err(Errno::EPERM);
+            }
         }
         let res = ctx.args[1] as u32;
         let old = limit(k, pid, res)?;
@@ -140,8 +154,17 @@ pub fn sys_prlimit64(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             if res == RLIMIT_NOFILE && new.rlim_max > 1 << 20 {
                 return Err(Errno::EPERM);
             }
-            if let Some(p) = k.table.borrow_mut().procs.get_mut(&pid) {
+            let tgid = {
+                let mut t = k.table.borrow_mut();
+                let p = t.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
                 p.rlimits[res as usize] = new;
+                p.host_tgid
+            };
+            // The host enforces these on the process itself; umk enforces
+            // NOFILE and NPROC (clone), and keeps CORE (no guest core dumps
+            // are made on the host).
+            if HOST_ENFORCED.contains(&res) {
+                let _ = k.platform.set_rlimit(tgid, res, new.rlim_cur, new.rlim_max);
             }
         }
         if ctx.args[3] != 0 {

@@ -210,8 +210,8 @@ table! {
     SYS_LCHOWN => Some(fs::sys_lchown), Full;
     SYS_UMASK => Some(fs::sys_umask), Full;
     SYS_GETTIMEOFDAY => None, Native("guest time is host time");
-    SYS_GETRLIMIT => Some(misc::sys_getrlimit), Partial("limits are reported, only RLIMIT_NOFILE is enforced");
-    SYS_SETRLIMIT => Some(misc::sys_setrlimit), Partial("only RLIMIT_NOFILE is enforced");
+    SYS_GETRLIMIT => Some(misc::sys_getrlimit), Full;
+    SYS_SETRLIMIT => Some(misc::sys_setrlimit), Partial("NOFILE and NPROC enforced by umk; CPU, DATA, STACK, RSS, MEMLOCK, AS by the host (clamped to its hard limit); FSIZE, CORE and the rest recorded only");
     SYS_SETHOSTNAME => Some(misc::sys_sethostname), Full;
     SYS_SETDOMAINNAME => Some(misc::sys_setdomainname), Full;
     SYS_GETRUSAGE => Some(misc::sys_getrusage), Full;
@@ -312,7 +312,7 @@ table! {
     SYS_PREADV => Some(io::sys_preadv), Full;
     SYS_RT_TGSIGQUEUEINFO => Some(signal::sys_rt_tgsigqueueinfo), Full;
     SYS_PWRITEV => Some(io::sys_pwritev), Full;
-    SYS_PRLIMIT64 => Some(misc::sys_prlimit64), Partial("only RLIMIT_NOFILE is enforced");
+    SYS_PRLIMIT64 => Some(misc::sys_prlimit64), Partial("NOFILE and NPROC enforced by umk; CPU, DATA, STACK, RSS, MEMLOCK, AS by the host (clamped to its hard limit); FSIZE, CORE and the rest recorded only");
     SYS_RENAMEAT2 => Some(fs::sys_renameat2), Partial("RENAME_NOREPLACE only; RENAME_EXCHANGE and RENAME_WHITEOUT fail with EINVAL");
     SYS_GETRANDOM => None, Native("writes own memory");
     SYS_EXECVEAT => Some(task::sys_execveat), Full;

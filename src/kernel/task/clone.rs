@@ -46,6 +46,9 @@ pub fn do_clone(
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
         return SysResult::err(Errno::EINVAL);
     }
+    if over_nproc(k, ctx.pid) {
+        return SysResult::err(Errno::EAGAIN);
+    }
     // CLONE_UNTRACED would let the child escape umk; CLONE_PTRACE means
     // nothing here. Every new process is the host child of umk.
     let mut host_flags =
@@ -71,6 +74,20 @@ pub fn do_clone(
     // function there across the call: leave it as the guest set it.
     regs.set_syscall_args([host_flags, stack, ptid, ctid, tls, ctx.regs.r9]);
     SysResult::Native { regs, see_exit: true }
+}
+
+/// RLIMIT_NPROC: a user other than root may not have more tasks (threads
+/// count) than the caller's limit (copy_process).
+fn over_nproc(k: &Kernel, pid: super::Pid) -> bool {
+    let t = k.table.borrow();
+    let Some(me) = t.procs.get(&pid) else { return false };
+    let uid = me.cred.uid;
+    if uid == 0 || me.cred.euid == 0 {
+        return false;
+    }
+    let limit = me.rlimits[guest_abi::misc::RLIMIT_NPROC as usize].rlim_cur;
+    let tasks = t.live().filter(|p| p.cred.uid == uid).map(|p| p.threads.len() as u64).sum::<u64>();
+    tasks >= limit
 }
 
 /// The parent stopped at its clone event: register the child.

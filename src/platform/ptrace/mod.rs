@@ -188,6 +188,15 @@ impl PtracePlatform {
                 // never reach a guest directly; umk's line discipline decides.
                 libc::setsid();
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // No core dump of guest memory may land on the host: a
+                // limit of 1 stops file dumps and, by the kernel's special
+                // case, piped ones too (core(5)). Inherited by every guest
+                // process; umk keeps the guest's own RLIMIT_CORE.
+                let core = libc::rlimit { rlim_cur: 1, rlim_max: 1 };
+                if libc::setrlimit(libc::RLIMIT_CORE, &core) != 0 {
+                    let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                    libc::setrlimit(libc::RLIMIT_CORE, &zero);
+                }
                 let mut b = 0u8;
                 libc::read(sync[0], (&mut b as *mut u8).cast(), 1);
                 if libc::dup2(stub_fd, stub::STUB_FD) < 0 {
@@ -647,6 +656,25 @@ impl Platform for PtracePlatform {
         // SAFETY: tgkill-like signal to a traced thread.
         let r = unsafe { libc::syscall(libc::SYS_tkill, tid, sig) };
         check(r, "tkill")?;
+        Ok(())
+    }
+
+    fn set_rlimit(
+        &mut self,
+        tgid: HostTid,
+        resource: u32,
+        cur: u64,
+        max: u64,
+    ) -> Result<(), PlatformError> {
+        let mut host = libc::rlimit64 { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: prlimit64 reads nothing and writes one rlimit64 here.
+        let r = unsafe { libc::prlimit64(tgid, resource as _, std::ptr::null(), &mut host) };
+        check(r as libc::c_long, "prlimit64")?;
+        let max = max.min(host.rlim_max);
+        let new = libc::rlimit64 { rlim_cur: cur.min(max), rlim_max: max };
+        // SAFETY: prlimit64 reads one rlimit64 here and writes nothing.
+        let r = unsafe { libc::prlimit64(tgid, resource as _, &new, std::ptr::null_mut()) };
+        check(r as libc::c_long, "prlimit64")?;
         Ok(())
     }
 
