@@ -42,6 +42,15 @@ n=$(native "$BB dd if=/dev/zero of=big bs=1M count=64 conv=fsync && rm big")
 g=$(guest "dd if=/dev/zero of=big bs=1M count=64 conv=fsync && rm big && sync")
 row "write 64 MiB + fsync" "$n" "$g"
 
+# Upper data written by an earlier boot, read back (page cache warm on
+# both sides: what differs is how the data gets to the reader).
+$BB sh -c "cd $WORK/n && $BB dd if=/dev/urandom of=big bs=1M count=64" >/dev/null 2>&1
+"$UMK" run --image "$IMG" --overlay "$OVL" -- /bin/sh -c "cd /root && dd if=/dev/urandom of=big bs=1M count=64" >/dev/null 2>&1
+n=$(native "cat big > /dev/null; cat big > /dev/null")
+g=$(guest "cat big > /dev/null; cat big > /dev/null && rm big")
+rm -f "$WORK/n/big"
+row "read 64 MiB written by an earlier boot, x2" "$n" "$g"
+
 script='i=0; while [ $i -lt 10000 ]; do echo x > f$i; i=$((i+1)); done'
 n=$(native "mkdir s && cd s && $script")
 rm -rf "$WORK/n/s"
@@ -53,3 +62,9 @@ t0=$(now); "$UMK" run --image "$IMG" --overlay "$OVL" -- /bin/true; t1=$(now)
 t2=$(now); "$UMK" run --image "$IMG" --ephemeral -- /bin/true; t3=$(now)
 row "boot with 10000 changes (vs empty overlay)" "$(echo "$t3 - $t2" | bc)" "$(echo "$t1 - $t0" | bc)"
 echo "overlay file: $(du -h "$OVL" | cut -f1)"
+
+# umk's own memory while the guest writes much more than that to its root.
+MEM=$WORK/mem.overlay
+/usr/bin/time -f %M -o "$WORK/rss" "$UMK" run --image "$IMG" --overlay "$MEM" -- \
+    /bin/sh -c "dd if=/dev/zero of=/root/big bs=1M count=256 && sync" >/dev/null 2>&1
+echo "umk peak RSS writing 256 MiB: $(( $(cat "$WORK/rss") / 1024 )) MiB"

@@ -90,8 +90,19 @@ pub struct Meta {
 
 pub type Time = (i64, u32);
 
+/// Where some bytes are in the log: `len` bytes from byte `pos`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub pos: u64,
+    pub len: u64,
+}
+
+/// A record. `D` is the data of a Write: the bytes themselves when a
+/// record is made (`Vec<u8>`, or `&[u8]` to frame a guest's buffer without
+/// a copy), a [`Span`] of the log once a frame is decoded, so that reading
+/// a log back never holds its file data.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rec {
+pub enum Rec<D = Vec<u8>> {
     /// Creates (or copies up) inode `ino`: `origin` is its path in the lower
     /// image for a copy-up (its data and directory entries show through),
     /// None for a new inode. `size` is the size of the data visible from
@@ -113,7 +124,7 @@ pub enum Rec {
         ino: u64,
         off: u64,
         t: Time,
-        data: Vec<u8>,
+        data: D,
     },
     Truncate {
         ino: u64,
@@ -154,7 +165,7 @@ pub enum Rec {
         ino: u64,
     },
     /// Records that stand or fall together (one guest operation).
-    Batch(Vec<Rec>),
+    Batch(Vec<Rec<D>>),
 }
 
 const T_INODE: u8 = 1;
@@ -203,29 +214,35 @@ impl W {
     }
 }
 
-struct R<'a>(&'a [u8]);
+/// A decoder over a payload that knows where in the log its bytes are.
+struct R<'a> {
+    rest: &'a [u8],
+    /// Log position of `rest[0]`.
+    at: u64,
+}
 
-type D<T> = Result<T, &'static str>;
+type Dec<T> = Result<T, &'static str>;
 
 impl<'a> R<'a> {
-    fn take(&mut self, n: usize) -> D<&'a [u8]> {
-        if self.0.len() < n {
+    fn take(&mut self, n: usize) -> Dec<&'a [u8]> {
+        if self.rest.len() < n {
             return Err("record payload is short");
         }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
+        let (a, b) = self.rest.split_at(n);
+        self.rest = b;
+        self.at += n as u64;
         Ok(a)
     }
-    fn u8(&mut self) -> D<u8> {
+    fn u8(&mut self) -> Dec<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> D<u32> {
+    fn u32(&mut self) -> Dec<u32> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
     }
-    fn u64(&mut self) -> D<u64> {
+    fn u64(&mut self) -> Dec<u64> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
     }
-    fn time(&mut self) -> D<Time> {
+    fn time(&mut self) -> Dec<Time> {
         let s = self.u64()? as i64;
         let ns = self.u32()?;
         if ns >= 1_000_000_000 {
@@ -233,11 +250,24 @@ impl<'a> R<'a> {
         }
         Ok((s, ns))
     }
-    fn bytes(&mut self) -> D<Vec<u8>> {
+    fn bytes(&mut self) -> Dec<Vec<u8>> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
     }
-    fn meta(&mut self) -> D<Meta> {
+    /// A byte string left where it is.
+    fn span(&mut self) -> Dec<Span> {
+        let n = self.u32()? as usize;
+        let pos = self.at;
+        self.take(n)?;
+        Ok(Span { pos, len: n as u64 })
+    }
+    /// A byte string as a decoder of its own.
+    fn sub(&mut self) -> Dec<R<'a>> {
+        let n = self.u32()? as usize;
+        let at = self.at;
+        Ok(R { rest: self.take(n)?, at })
+    }
+    fn meta(&mut self) -> Dec<Meta> {
         Ok(Meta {
             mode: self.u32()?,
             uid: self.u32()?,
@@ -252,7 +282,7 @@ impl<'a> R<'a> {
     }
 }
 
-impl Rec {
+impl<D> Rec<D> {
     fn kind(&self) -> u8 {
         match self {
             Rec::Inode { .. } => T_INODE,
@@ -269,7 +299,9 @@ impl Rec {
             Rec::Batch(_) => T_BATCH,
         }
     }
+}
 
+impl<D: AsRef<[u8]>> Rec<D> {
     fn payload(&self, w: &mut W) {
         match self {
             Rec::Inode { ino, parent, origin, meta, size, target } => {
@@ -294,7 +326,7 @@ impl Rec {
                 w.u64(*ino);
                 w.u64(*off);
                 w.time(*t);
-                w.bytes(data);
+                w.bytes(data.as_ref());
             }
             Rec::Truncate { ino, len, t } => {
                 w.u64(*ino);
@@ -333,8 +365,23 @@ impl Rec {
         }
     }
 
-    fn decode(kind: u8, p: &[u8]) -> D<Rec> {
-        let mut r = R(p);
+    /// Appends this record, framed, to `out`.
+    pub fn frame_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.push(self.kind());
+        let mut w = W(std::mem::take(out));
+        self.payload(&mut w);
+        *out = w.0;
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        let crc = crc32c(&out[start + 4..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+    }
+}
+
+impl Rec<Span> {
+    fn decode(kind: u8, mut r: R<'_>) -> Dec<Rec<Span>> {
         let rec = match kind {
             T_INODE => {
                 let ino = r.u64()?;
@@ -354,7 +401,7 @@ impl Rec {
                 }
             }
             T_ATTR => Rec::Attr { ino: r.u64()?, meta: r.meta()? },
-            T_WRITE => Rec::Write { ino: r.u64()?, off: r.u64()?, t: r.time()?, data: r.bytes()? },
+            T_WRITE => Rec::Write { ino: r.u64()?, off: r.u64()?, t: r.time()?, data: r.span()? },
             T_TRUNCATE => Rec::Truncate { ino: r.u64()?, len: r.u64()?, t: r.time()? },
             T_ENTRY => Rec::Entry { dir: r.u64()?, name: r.bytes()?, child: r.u64()? },
             T_WHITEOUT => Rec::Whiteout { dir: r.u64()?, name: r.bytes()? },
@@ -371,31 +418,17 @@ impl Rec {
                     if k == T_BATCH {
                         return Err("nested batch");
                     }
-                    let sub = r.bytes()?;
-                    v.push(Rec::decode(k, &sub)?);
+                    let sub = r.sub()?;
+                    v.push(Rec::decode(k, sub)?);
                 }
                 Rec::Batch(v)
             }
             _ => return Err("unknown record type"),
         };
-        if !r.0.is_empty() {
+        if !r.rest.is_empty() {
             return Err("trailing bytes in record");
         }
         Ok(rec)
-    }
-
-    /// Appends this record, framed, to `out`.
-    pub fn frame_into(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0; 4]);
-        out.push(self.kind());
-        let mut w = W(std::mem::take(out));
-        self.payload(&mut w);
-        *out = w.0;
-        let len = (out.len() - start - 4) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        let crc = crc32c(&out[start + 4..]);
-        out.extend_from_slice(&crc.to_le_bytes());
     }
 }
 
@@ -408,28 +441,81 @@ pub enum Stop {
     Undecodable(&'static str),
 }
 
-/// Parses the frame at `pos`: the record and the position after it.
-pub fn parse_frame(log: &[u8], pos: usize) -> Result<(Rec, usize), Stop> {
-    let rest = &log[pos..];
-    if rest.len() < 4 {
+/// Bytes of the frame of a Write record carrying `data_len` bytes: length,
+/// type, ino, offset, time, data length, data, CRC.
+pub fn write_frame_len(data_len: u64) -> u64 {
+    4 + 1 + 8 + 8 + 12 + 4 + data_len + 4
+}
+
+/// The whole length of the frame that starts with `head` (at least 4
+/// bytes), from its length field; a length out of range is a torn tail.
+pub fn frame_len(head: &[u8]) -> Result<usize, Stop> {
+    let len = match head.get(..4) {
+        Some(b) => u32::from_le_bytes(b.try_into().unwrap_or_default()) as usize,
+        None => return Err(Stop::Torn),
+    };
+    if len == 0 || len > MAX_FRAME {
         return Err(Stop::Torn);
     }
-    let len = u32::from_le_bytes(rest[..4].try_into().unwrap_or_default()) as usize;
-    if len == 0 || len > MAX_FRAME || rest.len() < 4 + len + 4 {
+    Ok(len + 8)
+}
+
+/// Checks and decodes `frame`, one whole frame found at log position `at`.
+pub fn parse_frame(frame: &[u8], at: u64) -> Result<Rec<Span>, Stop> {
+    let len = frame_len(frame)?;
+    if frame.len() != len {
         return Err(Stop::Torn);
     }
-    let body = &rest[4..4 + len];
-    let stored = u32::from_le_bytes(rest[4 + len..8 + len].try_into().unwrap_or_default());
+    let body = &frame[4..len - 4];
+    let stored = u32::from_le_bytes(frame[len - 4..].try_into().unwrap_or_default());
     if crc32c(body) != stored {
         return Err(Stop::BadCrc);
     }
-    let rec = Rec::decode(body[0], &body[1..]).map_err(Stop::Undecodable)?;
-    Ok((rec, pos + 8 + len))
+    decode_frame(frame, at)
+}
+
+/// Decodes a frame without checking its CRC: for a frame this process has
+/// just made, which is known good.
+pub fn decode_frame(frame: &[u8], at: u64) -> Result<Rec<Span>, Stop> {
+    let len = frame_len(frame)?;
+    let body = frame.get(4..len - 4).filter(|b| !b.is_empty()).ok_or(Stop::Torn)?;
+    let r = R { rest: &body[1..], at: at + 5 };
+    Rec::decode(body[0], r).map_err(Stop::Undecodable)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `rec` with its Write data read from `log`.
+    fn with_data(rec: Rec<Span>, log: &[u8]) -> Rec {
+        match rec {
+            Rec::Write { ino, off, t, data } => {
+                let at = data.pos as usize;
+                Rec::Write { ino, off, t, data: log[at..at + data.len as usize].to_vec() }
+            }
+            Rec::Batch(v) => Rec::Batch(v.into_iter().map(|r| with_data(r, log)).collect()),
+            Rec::Inode { ino, parent, origin, meta, size, target } => {
+                Rec::Inode { ino, parent, origin, meta, size, target }
+            }
+            Rec::Attr { ino, meta } => Rec::Attr { ino, meta },
+            Rec::Truncate { ino, len, t } => Rec::Truncate { ino, len, t },
+            Rec::Entry { dir, name, child } => Rec::Entry { dir, name, child },
+            Rec::Whiteout { dir, name } => Rec::Whiteout { dir, name },
+            Rec::Unentry { dir, name } => Rec::Unentry { dir, name },
+            Rec::Opaque { dir } => Rec::Opaque { dir },
+            Rec::XattrSet { ino, name, value } => Rec::XattrSet { ino, name, value },
+            Rec::XattrRemove { ino, name } => Rec::XattrRemove { ino, name },
+            Rec::Forget { ino } => Rec::Forget { ino },
+        }
+    }
+
+    /// The frame at `pos` of `log`, decoded, and where the next one starts.
+    fn frame_at(log: &[u8], pos: usize) -> Result<(Rec<Span>, usize), Stop> {
+        let n = frame_len(&log[pos..])?;
+        let frame = log.get(pos..pos + n).ok_or(Stop::Torn)?;
+        Ok((parse_frame(frame, pos as u64)?, pos + n))
+    }
 
     #[test]
     fn crc32c_matches_the_standard_check_value() {
@@ -472,6 +558,10 @@ mod tests {
             Rec::XattrRemove { ino: 1, name: b"user.x".to_vec() },
             Rec::Forget { ino: 77 },
             Rec::Batch(vec![Rec::Forget { ino: 1 }, Rec::Opaque { dir: 2 }]),
+            Rec::Batch(vec![
+                Rec::Opaque { dir: 2 },
+                Rec::Write { ino: 4, off: 9, t: (1, 2), data: b"in a batch".to_vec() },
+            ]),
         ];
         let mut log = Vec::new();
         for r in &recs {
@@ -479,8 +569,8 @@ mod tests {
         }
         let mut pos = 0;
         for r in &recs {
-            let (got, next) = parse_frame(&log, pos).unwrap();
-            assert_eq!(&got, r);
+            let (got, next) = frame_at(&log, pos).unwrap();
+            assert_eq!(&with_data(got, &log), r);
             pos = next;
         }
         assert_eq!(pos, log.len());
@@ -489,9 +579,39 @@ mod tests {
     #[test]
     fn flipped_bit_is_bad_crc() {
         let mut log = Vec::new();
-        Rec::Forget { ino: 5 }.frame_into(&mut log);
+        Rec::<Vec<u8>>::Forget { ino: 5 }.frame_into(&mut log);
         log[6] ^= 1;
-        assert_eq!(parse_frame(&log, 0).unwrap_err(), Stop::BadCrc);
+        assert_eq!(frame_at(&log, 0).unwrap_err(), Stop::BadCrc);
+    }
+
+    #[test]
+    fn write_frame_len_matches_the_encoder() {
+        for n in [0usize, 1, 4096] {
+            let mut out = Vec::new();
+            Rec::Write { ino: 1, off: 2, t: (3, 4), data: vec![7u8; n] }.frame_into(&mut out);
+            assert_eq!(out.len() as u64, write_frame_len(n as u64));
+        }
+    }
+
+    #[test]
+    fn decoded_write_points_at_its_data_in_the_log() {
+        let mut log = b"some header".to_vec();
+        let at = log.len();
+        Rec::Write { ino: 1, off: 2, t: (3, 4), data: &b"payload"[..] }.frame_into(&mut log);
+        match parse_frame(&log[at..], at as u64).unwrap() {
+            Rec::Write { data, .. } => {
+                let p = data.pos as usize;
+                assert_eq!(&log[p..p + data.len as usize], b"payload");
+            }
+            r => panic!("decoded as {r:?}"),
+        }
+    }
+
+    #[test]
+    fn frame_with_a_zero_or_huge_length_is_torn() {
+        assert_eq!(frame_len(&[0, 0, 0, 0]), Err(Stop::Torn));
+        assert_eq!(frame_len(&u32::MAX.to_le_bytes()), Err(Stop::Torn));
+        assert_eq!(frame_len(&[1, 0]), Err(Stop::Torn));
     }
 
     #[test]

@@ -47,10 +47,18 @@
 //!   and if it is dropped (or the VM crashes) first it is forgotten like
 //!   any unlinked file.
 //!
-//! Not done yet: upper file data is held in memory as well as in the log
-//! (a later step can read extents back from the log by offset instead);
-//! the log's space is not limited (statfs reports the image's figures
-//! plus 16 GiB and 2^20 inodes); suid/sgid bits are not cleared on write.
+//! * Upper file data lives only in the log. A file's extents say where
+//!   their bytes are in it (a position and a length, trimmed or split by
+//!   later writes over them), and reads fetch them from the store, or from
+//!   the records not yet appended. Replay reads the log a window at a time
+//!   and keeps positions, never the data; a compaction copies the live
+//!   data into the new log a record at a time and moves the extents to it
+//!   once it is in place. umk's memory thus grows with the number of
+//!   extents, not with the bytes written (a MemStore is memory, of course).
+//!
+//! Not done yet: the log's space is not limited (statfs reports the
+//! image's figures plus 16 GiB and 2^20 inodes); suid/sgid bits are not
+//! cleared on write.
 //!
 //! # Log format
 //!
@@ -106,8 +114,9 @@
 //! **Compaction**: when the log is over 1 MiB and more than twice the size
 //! of the live state, [`Overlay::maybe_compact`] writes the live state as a
 //! fresh log (header, then per node: Inode, Truncate and Write records for
-//! its data, xattrs, Attr; then all directory entries) and swaps it in
-//! atomically with [`LogStore::replace`].
+//! its data, extents that touch joined into records of up to 1 MiB,
+//! xattrs, Attr; then all directory entries) and swaps it in atomically
+//! ([`LogStore::replace_commit`]).
 
 mod log;
 mod store;
@@ -116,7 +125,7 @@ mod tests;
 
 pub use store::{FileStore, LogStore, MemStore};
 
-use self::log::{Meta, Rec, Time};
+use self::log::{Meta, Rec, Span, Time};
 use super::file::FileOps;
 use super::pipe::{fifo_open, Pipe};
 use super::{now, Attr, DirEntryOut, Inode, InodeRef};
@@ -171,6 +180,10 @@ pub struct OverlayStats {
     /// Upper nodes.
     pub inodes: usize,
     pub compactions: u64,
+    /// Bytes of the log held in umk's memory: records not yet appended to
+    /// the store, and all of a MemStore. File data is read back from the
+    /// log, never kept beside it.
+    pub mem_bytes: u64,
 }
 
 /// A base id for an ext4 image: its UUID, its size, and a CRC32C of its
@@ -184,59 +197,58 @@ pub fn base_id(uuid: &[u8; 16], image_size: u64, superblock: &[u8]) -> Vec<u8> {
 
 // ---- upper state ----
 
-/// A regular file's upper data: written extents over the lower data.
+/// A regular file's upper data: written extents over the lower data. An
+/// extent is not the bytes but where they are in the log (in the store,
+/// or in the records not yet appended to it): the log has them anyway, and
+/// a guest that writes gigabytes must not make umk hold them.
 #[derive(Default, Clone, Debug, PartialEq)]
 struct FileData {
-    ext: BTreeMap<u64, Vec<u8>>,
+    /// File offset → where that extent's bytes are in the log. Extents do
+    /// not overlap; a write over part of one splits or trims it.
+    ext: BTreeMap<u64, Span>,
     /// Bytes below this offset not covered by an extent read from lower.
     lower_len: u64,
 }
 
 impl FileData {
-    fn write(&mut self, off: u64, data: &[u8]) {
-        if data.is_empty() {
+    fn write(&mut self, off: u64, data: Span) {
+        if data.len == 0 {
             return;
         }
-        // Grow the extent that contains or ends at `off`, else start one.
-        let prev = self.ext.range(..=off).next_back().map(|(&s, v)| (s, s + v.len() as u64));
-        let (base, mut buf) = match prev {
-            Some((s, e)) if e >= off => (s, self.ext.remove(&s).unwrap_or_default()),
-            _ => (off, Vec::new()),
-        };
-        let rel = (off - base) as usize;
-        if buf.len() < rel + data.len() {
-            buf.resize(rel + data.len(), 0);
-        }
-        buf[rel..rel + data.len()].copy_from_slice(data);
-        // Absorb the extents that start inside or right after it.
-        let end = base + buf.len() as u64;
-        let next: Vec<u64> = self.ext.range(base + 1..=end).map(|(&s, _)| s).collect();
-        for s in next {
-            let v = self.ext.remove(&s).unwrap_or_default();
-            let vend = s + v.len() as u64;
-            let cur_end = base + buf.len() as u64;
-            if vend > cur_end {
-                buf.extend_from_slice(&v[(cur_end - s) as usize..]);
-            }
-        }
-        self.ext.insert(base, buf);
+        self.punch(off, off.saturating_add(data.len));
+        self.ext.insert(off, data);
     }
 
     fn truncate(&mut self, len: u64) {
         self.lower_len = self.lower_len.min(len);
-        let drop: Vec<u64> = self.ext.range(len..).map(|(&s, _)| s).collect();
-        for s in drop {
-            self.ext.remove(&s);
+        self.punch(len, u64::MAX);
+    }
+
+    /// Drops the upper bytes in `start..end`; what extents had outside the
+    /// range stays, pointing at the same bytes of the log.
+    fn punch(&mut self, start: u64, end: u64) {
+        // Bytes of `sp` (an extent at `s`) from file offset `from` on.
+        let tail =
+            |s: u64, sp: Span, from: u64| Span { pos: sp.pos + (from - s), len: s + sp.len - from };
+        if let Some((&s, &sp)) = self.ext.range(..start).next_back() {
+            if s + sp.len > start {
+                self.ext.insert(s, Span { pos: sp.pos, len: start - s });
+                if s + sp.len > end {
+                    self.ext.insert(end, tail(s, sp, end));
+                }
+            }
         }
-        if let Some((&s, v)) = self.ext.range_mut(..len).next_back() {
-            if s + v.len() as u64 > len {
-                v.truncate((len - s) as usize);
+        while let Some((&s, &sp)) = self.ext.range(start..end).next() {
+            self.ext.remove(&s);
+            if s + sp.len > end {
+                self.ext.insert(end, tail(s, sp, end));
             }
         }
     }
 
     fn read(
         &self,
+        log: &Log,
         lower: Option<&InodeRef>,
         size: u64,
         off: u64,
@@ -249,12 +261,12 @@ impl FileData {
         let mut done = 0usize;
         while done < n {
             let p = off + done as u64;
-            if let Some((&s, v)) = self.ext.range(..=p).next_back() {
-                let e = s + v.len() as u64;
+            if let Some((&s, &sp)) = self.ext.range(..=p).next_back() {
+                let e = s + sp.len;
                 if e > p {
                     let k = ((e - p) as usize).min(n - done);
-                    let r = (p - s) as usize;
-                    buf[done..done + k].copy_from_slice(&v[r..r + k]);
+                    log.read_data(sp.pos + (p - s), &mut buf[done..done + k])
+                        .map_err(|e| io_errno(&e))?;
                     done += k;
                     continue;
                 }
@@ -287,7 +299,7 @@ impl FileData {
     }
 
     fn upper_bytes(&self) -> u64 {
-        self.ext.values().map(|v| v.len() as u64).sum()
+        self.ext.values().map(|sp| sp.len).sum()
     }
 }
 
@@ -362,7 +374,9 @@ impl State {
         }
     }
 
-    fn apply(&mut self, rec: &Rec, first_new: u64) -> Result<(), String> {
+    /// Applies a decoded record: Write data stays in the log, where the
+    /// record's span says it is.
+    fn apply(&mut self, rec: &Rec<Span>, first_new: u64) -> Result<(), String> {
         match rec {
             Rec::Inode { ino, parent, origin, meta, size, target } => {
                 let content = match meta.mode & S_IFMT {
@@ -400,11 +414,11 @@ impl State {
             Rec::Write { ino, off, t, data } => {
                 let n = self.node(*ino)?;
                 let end = off
-                    .checked_add(data.len() as u64)
+                    .checked_add(data.len)
                     .filter(|&e| e <= MAX_FILE)
                     .ok_or("write past the largest file")?;
                 match &mut n.content {
-                    Content::Reg(f) => f.write(*off, data),
+                    Content::Reg(f) => f.write(*off, *data),
                     _ => return Err(format!("write to inode {ino}, not a regular file")),
                 }
                 n.size = n.size.max(end);
@@ -451,6 +465,58 @@ impl State {
                 for r in recs {
                     self.apply(r, first_new)?;
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// The live state as the records of a fresh log: per node (by inode
+    /// number) its Inode, Truncate and Write records, xattrs and Attr; then
+    /// every directory's entries.
+    fn emit_live(&self, sink: &mut dyn LiveSink) -> std::io::Result<()> {
+        let mut inos: Vec<u64> = self.nodes.keys().copied().collect();
+        inos.sort_unstable();
+        for &ino in &inos {
+            let Some(node) = self.nodes.get(&ino) else { continue };
+            let (size, target) = match &node.content {
+                Content::Reg(f) => (f.lower_len, Vec::new()),
+                Content::Symlink(t) => (node.size, t.clone()),
+                _ => (node.size, Vec::new()),
+            };
+            sink.rec(&Rec::Inode {
+                ino,
+                parent: node.parent,
+                origin: node.origin.clone(),
+                meta: node.meta,
+                size,
+                target,
+            })?;
+            if let Content::Reg(f) = &node.content {
+                if node.size != f.lower_len {
+                    sink.rec(&Rec::Truncate { ino, len: node.size, t: node.meta.mtime })?;
+                }
+                emit_data(ino, node.meta.mtime, f, sink)?;
+            }
+            for (name, value) in &node.xattrs {
+                sink.rec(&Rec::XattrSet { ino, name: name.clone(), value: value.clone() })?;
+            }
+            sink.rec(&Rec::Attr { ino, meta: node.meta })?;
+        }
+        for &ino in &inos {
+            let Some(Node { content: Content::Dir(d), .. }) = self.nodes.get(&ino) else {
+                continue;
+            };
+            for (name, (_, e)) in d.by_slot.values().filter_map(|n| Some((n, d.entries.get(n)?))) {
+                let rec = match *e {
+                    DEnt::Child(child) => Rec::Entry { dir: ino, name: name.clone(), child },
+                    DEnt::Whiteout => Rec::Whiteout { dir: ino, name: name.clone() },
+                };
+                sink.rec(&rec)?;
+            }
+            if d.opaque {
+                sink.rec(&Rec::Opaque { dir: ino })?;
             }
         }
         Ok(())
@@ -507,6 +573,246 @@ struct Log {
     compactions: u64,
 }
 
+impl Log {
+    /// Fills `buf` with the log's bytes from `pos`.
+    fn read_data(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        // Bytes past the store's end are in records not yet appended, at
+        // the same positions in `pending` (a flush appends it whole, or
+        // not at all). Reading them there rather than flushing first keeps
+        // a read from writing the log, and from failing when the store
+        // does.
+        let in_store = self.len.saturating_sub(pos).min(buf.len() as u64) as usize;
+        let (stored, pending) = buf.split_at_mut(in_store);
+        if !stored.is_empty() {
+            self.store.read_at(pos, stored)?;
+        }
+        if !pending.is_empty() {
+            let src = usize::try_from(pos + in_store as u64 - self.len)
+                .ok()
+                .and_then(|p| self.pending.get(p..p.checked_add(pending.len())?))
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+            pending.copy_from_slice(src);
+        }
+        Ok(())
+    }
+}
+
+/// How much of the log replay reads at a time.
+const REPLAY_WINDOW: usize = 1 << 20;
+
+/// Reads a store's frames in order through a window, so that replaying a
+/// large log holds a window of it (at most one frame), not all of it.
+struct FrameReader<'a> {
+    store: &'a dyn LogStore,
+    end: u64,
+    win: Vec<u8>,
+    /// Log position of `win[0]`.
+    at: u64,
+}
+
+impl FrameReader<'_> {
+    /// `n` bytes from `pos`, or None when the log ends first.
+    fn get(&mut self, pos: u64, n: usize) -> std::io::Result<Option<&[u8]>> {
+        let Some(stop) = pos.checked_add(n as u64).filter(|&s| s <= self.end) else {
+            return Ok(None);
+        };
+        if pos < self.at || stop > self.at + self.win.len() as u64 {
+            let want = (n.max(REPLAY_WINDOW) as u64).min(self.end - pos) as usize;
+            self.win.resize(want, 0);
+            self.store.read_at(pos, &mut self.win)?;
+            self.at = pos;
+        }
+        let o = (pos - self.at) as usize;
+        Ok(self.win.get(o..o + n))
+    }
+
+    /// The frame at `pos` and the position after it, or why replay stops
+    /// there.
+    fn frame(&mut self, pos: u64) -> std::io::Result<Result<(Rec<Span>, u64), log::Stop>> {
+        let n = match self.get(pos, 4)?.map(log::frame_len) {
+            Some(Ok(n)) => n,
+            Some(Err(stop)) => return Ok(Err(stop)),
+            None => return Ok(Err(log::Stop::Torn)),
+        };
+        let Some(frame) = self.get(pos, n)? else { return Ok(Err(log::Stop::Torn)) };
+        Ok(log::parse_frame(frame, pos).map(|rec| (rec, pos + n as u64)))
+    }
+}
+
+/// Reads and checks the log's header (writing a fresh one into a new log,
+/// or over one torn by a crash at creation); returns where records start
+/// and where the log ends.
+fn open_header(store: &mut dyn LogStore, base_id: &[u8]) -> Result<(u64, u64), OverlayError> {
+    let end = store.size()?;
+    let header = log::encode_header(base_id);
+    let mut head = vec![0u8; end.min(16) as usize];
+    store.read_at(0, &mut head)?;
+    if let Some(n) = head.get(12..16) {
+        // Enough for the whole header whatever base id it names (its
+        // length is bounded by check_header), and for ours.
+        let n = u32::from_le_bytes(n.try_into().unwrap_or_default()).min(1 << 20) as u64;
+        head.resize((20 + n).max(header.len() as u64).min(end) as usize, 0);
+        store.read_at(0, &mut head)?;
+    }
+    if end == 0 || (end < header.len() as u64 && header.starts_with(&head)) {
+        // New, or a crash while the header was written.
+        store.replace(&header)?;
+        let h = header.len() as u64;
+        return Ok((h, h));
+    }
+    Ok((log::check_header(&head, base_id)? as u64, end))
+}
+
+/// Where [`State::emit_live`] puts the live state's records.
+trait LiveSink {
+    fn rec(&mut self, rec: &Rec) -> std::io::Result<()>;
+    /// A Write record of `ino` at `off` whose data is the bytes of
+    /// `pieces` of the current log, in order.
+    fn write(&mut self, ino: u64, off: u64, t: Time, pieces: &[Span]) -> std::io::Result<()>;
+}
+
+/// Counts the bytes and frames of the log the live state would make,
+/// without reading any file data.
+#[derive(Default)]
+struct LiveCount {
+    bytes: u64,
+    records: u64,
+    scratch: Vec<u8>,
+}
+
+impl LiveSink for LiveCount {
+    fn rec(&mut self, rec: &Rec) -> std::io::Result<()> {
+        self.scratch.clear();
+        rec.frame_into(&mut self.scratch);
+        self.bytes += self.scratch.len() as u64;
+        self.records += 1;
+        Ok(())
+    }
+    fn write(&mut self, _: u64, _: u64, _: Time, pieces: &[Span]) -> std::io::Result<()> {
+        self.bytes += log::write_frame_len(pieces.iter().map(|p| p.len).sum());
+        self.records += 1;
+        Ok(())
+    }
+}
+
+/// Writes the live state as the store's new log, copying file data from
+/// the current log one record at a time (memory stays bounded), and notes
+/// where each extent lands in the new log: the state points there once
+/// the new log is in place, not before.
+struct Rewrite<'a> {
+    log: &'a mut Log,
+    /// Frames not yet appended to the new log.
+    out: Vec<u8>,
+    /// Bytes of the new log, `out` included.
+    len: u64,
+    records: u64,
+    /// One Write record's data.
+    data: Vec<u8>,
+    ext: HashMap<u64, BTreeMap<u64, Span>>,
+}
+
+impl Rewrite<'_> {
+    fn framed(&mut self, start: usize) -> std::io::Result<()> {
+        self.len += (self.out.len() - start) as u64;
+        self.records += 1;
+        if self.out.len() >= PENDING_MAX {
+            self.log.store.replace_append(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
+
+impl LiveSink for Rewrite<'_> {
+    fn rec(&mut self, rec: &Rec) -> std::io::Result<()> {
+        let start = self.out.len();
+        rec.frame_into(&mut self.out);
+        self.framed(start)
+    }
+    fn write(&mut self, ino: u64, off: u64, t: Time, pieces: &[Span]) -> std::io::Result<()> {
+        self.data.clear();
+        for sp in pieces {
+            let at = self.data.len();
+            self.data.resize(at + sp.len as usize, 0);
+            self.log.read_data(sp.pos, &mut self.data[at..])?;
+        }
+        let start = self.out.len();
+        let at = self.len;
+        Rec::Write { ino, off, t, data: &self.data[..] }.frame_into(&mut self.out);
+        match log::decode_frame(&self.out[start..], at) {
+            Ok(Rec::Write { data, .. }) => {
+                self.ext.entry(ino).or_default().insert(off, data);
+            }
+            _ => return Err(std::io::Error::other("a Write frame just made does not decode")),
+        }
+        self.framed(start)
+    }
+}
+
+/// Emits a file's extents as Write records, joining extents that touch
+/// into records of up to WRITE_CHUNK: a file written a little at a time
+/// comes out of a compaction as a few large extents.
+fn emit_data(ino: u64, t: Time, f: &FileData, sink: &mut dyn LiveSink) -> std::io::Result<()> {
+    let chunk = log::WRITE_CHUNK as u64;
+    let mut run: Vec<Span> = Vec::new();
+    let (mut run_off, mut run_len) = (0u64, 0u64);
+    for (&s, &sp) in &f.ext {
+        let (mut s, mut sp) = (s, sp);
+        while sp.len > 0 {
+            if run_len > 0 && (run_off + run_len != s || run_len == chunk) {
+                sink.write(ino, run_off, t, &run)?;
+                run.clear();
+                run_len = 0;
+            }
+            if run_len == 0 {
+                run_off = s;
+            }
+            let k = sp.len.min(chunk - run_len);
+            run.push(Span { pos: sp.pos, len: k });
+            run_len += k;
+            s += k;
+            sp = Span { pos: sp.pos + k, len: sp.len - k };
+        }
+    }
+    if run_len > 0 {
+        sink.write(ino, run_off, t, &run)?;
+    }
+    Ok(())
+}
+
+/// A log written by [`rewrite`] and now in place.
+struct NewLog {
+    len: u64,
+    records: u64,
+    /// Where each file's extents are in it.
+    ext: HashMap<u64, BTreeMap<u64, Span>>,
+}
+
+/// Writes the live state as the store's new log and swaps it in.
+fn rewrite(st: &State, log: &mut Log, base_id: &[u8]) -> std::io::Result<NewLog> {
+    log.store.replace_begin()?;
+    let out = log::encode_header(base_id);
+    let mut w = Rewrite {
+        len: out.len() as u64,
+        out,
+        records: 0,
+        data: Vec::new(),
+        ext: HashMap::new(),
+        log,
+    };
+    let done = st.emit_live(&mut w).and_then(|()| {
+        w.log.store.replace_append(&w.out)?;
+        w.log.store.replace_commit()
+    });
+    match done {
+        Ok(()) => Ok(NewLog { len: w.len, records: w.records, ext: w.ext }),
+        Err(e) => {
+            w.log.store.replace_abort();
+            Err(e)
+        }
+    }
+}
+
 // ---- the filesystem ----
 
 pub struct Overlay {
@@ -561,39 +867,31 @@ impl Overlay {
         })?;
         let root_ino = la.ino;
         let first_new = lower.statfs().4.max(root_ino) + 1;
-        let bytes = store.read_all()?;
-        let header = log::encode_header(base_id);
-        let hlen = if bytes.is_empty() || (bytes.len() < header.len() && header.starts_with(&bytes))
-        {
-            // New, or a crash while the header was written.
-            store.replace(&header)?;
-            header.len()
-        } else {
-            log::check_header(&bytes, base_id)?
-        };
+        let (mut pos, end) = open_header(&mut *store, base_id)?;
         let mut st = State { nodes: Default::default(), next_ino: first_new };
-        let mut pos = hlen;
         let mut records = 0;
-        while pos < bytes.len() {
-            match log::parse_frame(&bytes, pos) {
+        let mut frames = FrameReader { store: &*store, end, win: Vec::new(), at: 0 };
+        while pos < end {
+            match frames.frame(pos)? {
                 Ok((rec, next)) => {
                     st.apply(&rec, first_new)
-                        .map_err(|why| OverlayError::Corrupt { offset: pos as u64, why })?;
+                        .map_err(|why| OverlayError::Corrupt { offset: pos, why })?;
                     records += 1;
                     pos = next;
                 }
                 Err(_) => break,
             }
         }
-        if pos < bytes.len() {
-            store.truncate_to(pos as u64)?;
+        drop(frames);
+        if pos < end {
+            store.truncate_to(pos)?;
         }
         // Inodes unlinked while open when the VM stopped.
         st.nodes.retain(|&ino, n| n.meta.nlink > 0 || ino == root_ino);
         let log = Log {
             store,
             pending: Vec::new(),
-            len: pos as u64,
+            len: pos,
             records,
             broken: false,
             next_check: COMPACT_MIN,
@@ -648,13 +946,23 @@ impl Overlay {
     /// Compacts now if `force`, else when worth it.
     fn compact(&self, force: bool) -> KResult<()> {
         self.flush()?;
-        let (snap, count) = self.snapshot();
-        let live = snap.len() as u64;
+        let live = self.live().bytes;
         let mut log = self.log.borrow_mut();
         if force || log.len > 2 * live {
-            log.store.replace(&snap).map_err(|e| io_errno(&e))?;
-            log.len = live;
-            log.records = count;
+            let new = {
+                let st = self.st.borrow();
+                rewrite(&st, &mut log, &self.base_id)
+            };
+            let new = new.map_err(|e| io_errno(&e))?;
+            // The new log is in place: extents now point into it.
+            let mut st = self.st.borrow_mut();
+            for (ino, map) in new.ext {
+                if let Some(Node { content: Content::Reg(f), .. }) = st.nodes.get_mut(&ino) {
+                    f.ext = map;
+                }
+            }
+            log.len = new.len;
+            log.records = new.records;
             log.compactions += 1;
         }
         log.next_check = (2 * live).max(log.len) + COMPACT_MIN;
@@ -662,84 +970,27 @@ impl Overlay {
     }
 
     pub fn stats(&self) -> OverlayStats {
-        let (snap, _) = self.snapshot();
+        let live = self.live();
         let log = self.log.borrow();
         OverlayStats {
             records: log.records,
             bytes: log.len + log.pending.len() as u64,
-            live_bytes: snap.len() as u64,
+            live_bytes: live.bytes,
             inodes: self.st.borrow().nodes.len(),
             compactions: log.compactions,
+            mem_bytes: log.pending.len() as u64 + log.store.bytes_in_memory(),
         }
     }
 
-    /// The live state as a fresh log (header included) and its frame count.
-    fn snapshot(&self) -> (Vec<u8>, u64) {
-        let st = self.st.borrow();
-        let mut out = log::encode_header(&self.base_id);
-        let mut n = 0u64;
-        let mut put = |r: Rec, out: &mut Vec<u8>| {
-            r.frame_into(out);
-            n += 1;
+    /// The size of the log a compaction would write now.
+    fn live(&self) -> LiveCount {
+        let mut c = LiveCount {
+            bytes: log::encode_header(&self.base_id).len() as u64,
+            ..LiveCount::default()
         };
-        let mut inos: Vec<u64> = st.nodes.keys().copied().collect();
-        inos.sort_unstable();
-        for &ino in &inos {
-            let node = &st.nodes[&ino];
-            let (size, target) = match &node.content {
-                Content::Reg(f) => (f.lower_len, Vec::new()),
-                Content::Symlink(t) => (node.size, t.clone()),
-                _ => (node.size, Vec::new()),
-            };
-            put(
-                Rec::Inode {
-                    ino,
-                    parent: node.parent,
-                    origin: node.origin.clone(),
-                    meta: node.meta,
-                    size,
-                    target,
-                },
-                &mut out,
-            );
-            if let Content::Reg(f) = &node.content {
-                if node.size != f.lower_len {
-                    put(Rec::Truncate { ino, len: node.size, t: node.meta.mtime }, &mut out);
-                }
-                for (&off, data) in &f.ext {
-                    for (i, chunk) in data.chunks(log::WRITE_CHUNK).enumerate() {
-                        put(
-                            Rec::Write {
-                                ino,
-                                off: off + (i * log::WRITE_CHUNK) as u64,
-                                t: node.meta.mtime,
-                                data: chunk.to_vec(),
-                            },
-                            &mut out,
-                        );
-                    }
-                }
-            }
-            for (name, value) in &node.xattrs {
-                put(Rec::XattrSet { ino, name: name.clone(), value: value.clone() }, &mut out);
-            }
-            put(Rec::Attr { ino, meta: node.meta }, &mut out);
-        }
-        for &ino in &inos {
-            if let Content::Dir(d) = &st.nodes[&ino].content {
-                for name in d.by_slot.values() {
-                    let rec = match d.entries[name].1 {
-                        DEnt::Child(child) => Rec::Entry { dir: ino, name: name.clone(), child },
-                        DEnt::Whiteout => Rec::Whiteout { dir: ino, name: name.clone() },
-                    };
-                    put(rec, &mut out);
-                }
-                if d.opaque {
-                    put(Rec::Opaque { dir: ino }, &mut out);
-                }
-            }
-        }
-        (out, n)
+        // Counting reads nothing and cannot fail.
+        let _ = self.st.borrow().emit_live(&mut c);
+        c
     }
 
     /// Appends pending records to the store.
@@ -784,10 +1035,28 @@ impl Overlay {
         } else {
             Rec::Batch(recs)
         };
-        self.st.borrow_mut().apply(&rec, self.first_new).map_err(|_| Errno::EIO)?;
+        self.log_rec(&rec)
+    }
+
+    /// Logs one record (framed into the pending buffer) and applies it.
+    /// The state is built from the frame decoded back, as at replay: that
+    /// is also how a Write's extent learns where its data is in the log.
+    fn log_rec<D: AsRef<[u8]>>(&self, rec: &Rec<D>) -> KResult<()> {
         let full = {
             let mut log = self.log.borrow_mut();
+            if log.broken {
+                return Err(Errno::EIO);
+            }
+            let start = log.pending.len();
             rec.frame_into(&mut log.pending);
+            let applied = match log::decode_frame(&log.pending[start..], log.len + start as u64) {
+                Ok(r) => self.st.borrow_mut().apply(&r, self.first_new).is_ok(),
+                Err(_) => false,
+            };
+            if !applied {
+                log.pending.truncate(start);
+                return Err(Errno::EIO);
+            }
             log.records += 1;
             log.pending.len() >= PENDING_MAX
         };
@@ -1306,7 +1575,7 @@ impl Inode for OvInode {
             return match &n.content {
                 Content::Reg(f) => {
                     let lower = if off < f.lower_len { self.ov.lower_of(self)? } else { None };
-                    f.read(lower.as_ref(), n.size, off, buf)
+                    f.read(&self.ov.log.borrow(), lower.as_ref(), n.size, off, buf)
                 }
                 Content::Dir(_) => Err(Errno::EISDIR),
                 _ => Err(Errno::EINVAL),
@@ -1332,12 +1601,7 @@ impl Inode for OvInode {
             // crash on Linux either, and frames stay small.
             for (i, chunk) in data.chunks(log::WRITE_CHUNK).enumerate() {
                 let o = off + (i * log::WRITE_CHUNK) as u64;
-                self.ov.commit(vec![Rec::Write {
-                    ino: self.ino,
-                    off: o,
-                    t,
-                    data: chunk.to_vec(),
-                }])?;
+                self.ov.log_rec(&Rec::Write { ino: self.ino, off: o, t, data: chunk })?;
             }
             Ok(data.len())
         })

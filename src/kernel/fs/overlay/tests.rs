@@ -263,27 +263,38 @@ fn copy_up_on_write_keeps_lower_data_around_the_written_extent() {
 
 #[test]
 fn extents_merge_and_overlap_like_a_flat_file() {
-    let mut f = FileData::default();
+    let img = image();
+    let ov = open(&img, &MemStore::new());
+    let f = ov.root().create(b"f", S_IFREG | 0o644, 0, None, ROOT).unwrap();
+    let ino = f.attr().unwrap().ino;
     let mut flat = vec![0u8; 0];
-    let mut put = |f: &mut FileData, off: usize, data: &[u8]| {
-        f.write(off as u64, data);
+    let mut put = |off: usize, data: &[u8]| {
+        f.write_at(off as u64, data).unwrap();
         if flat.len() < off + data.len() {
             flat.resize(off + data.len(), 0);
         }
         flat[off..off + data.len()].copy_from_slice(data);
-        let mut got = vec![0u8; flat.len()];
-        f.read(None, flat.len() as u64, 0, &mut got).unwrap();
-        assert_eq!(got, flat, "after write at {off}");
+        assert_eq!(read(&f), flat, "after write at {off}");
     };
     let r = prng(3, 5000);
-    put(&mut f, 100, &r[..50]);
-    put(&mut f, 300, &r[50..100]);
-    put(&mut f, 120, &r[100..400]); // spans and joins both
-    put(&mut f, 0, &r[400..410]);
-    put(&mut f, 10, &r[410..411]);
-    put(&mut f, 2000, &r[411..900]);
-    put(&mut f, 90, &r[900..3000]); // swallows everything after 90
-    assert_eq!(f.ext.keys().copied().collect::<Vec<_>>(), [0, 90]);
+    put(100, &r[..50]);
+    put(300, &r[50..100]);
+    put(120, &r[100..400]); // spans and joins both
+    put(0, &r[400..410]);
+    put(10, &r[410..411]);
+    put(2000, &r[411..900]);
+    put(90, &r[900..3000]); // swallows everything after 90
+    let keys = || match &ov.st.borrow().nodes[&ino].content {
+        Content::Reg(d) => d.ext.keys().copied().collect::<Vec<_>>(),
+        _ => unreachable!(),
+    };
+    // Each write is an extent of its own record; those it covers are
+    // trimmed or split, and the tail of the one at 2000 is left.
+    assert_eq!(keys(), [0, 10, 90, 2190]);
+    // A compaction writes extents that touch as one record.
+    ov.compact(true).unwrap();
+    assert_eq!(keys(), [0, 90]);
+    assert_eq!(read(&f), flat);
 }
 
 #[test]
@@ -980,4 +991,224 @@ fn lookups_alone_do_not_accumulate_dead_inode_objects() {
     assert!(ov.handles.borrow().len() < 10, "{}", ov.handles.borrow().len());
     assert!(ov.dropped.borrow().len() <= 4097);
     assert_eq!(ov.stats().inodes, 0, "lookups copy nothing up");
+}
+
+// ---- upper data read back from the log ----
+
+fn open_file_store(img: &Image, path: &std::path::Path) -> Rc<Overlay> {
+    Overlay::open(img.root.clone(), BASE, Box::new(FileStore::open(path).unwrap()), &img.waker, 7)
+        .unwrap()
+}
+
+#[test]
+fn writing_many_mib_to_a_file_store_holds_no_file_data_in_memory() {
+    let img = image();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.overlay");
+    let mib = 24;
+    let ov = open_file_store(&img, &path);
+    let f = ov.root().create(b"huge", S_IFREG | 0o644, 0, None, ROOT).unwrap();
+    // The most memory may hold: the pending records, the last one large.
+    let bound = (PENDING_MAX + log::WRITE_CHUNK + 64) as u64;
+    for i in 0..mib * 16 {
+        f.write_at(i * (64 << 10), &prng(i, 64 << 10)).unwrap();
+        let s = ov.stats();
+        assert!(s.mem_bytes <= bound, "after {} KiB: {s:?}", (i + 1) * 64);
+    }
+    assert!(ov.stats().bytes > mib << 20);
+    let check = |f: &InodeRef| {
+        let got = read(f);
+        assert_eq!(got.len() as u64, mib << 20);
+        for (i, c) in got.chunks(64 << 10).enumerate() {
+            assert!(c == prng(i as u64, 64 << 10), "chunk {i}");
+        }
+    };
+    check(&f);
+    ov.sync().unwrap();
+    assert_eq!(ov.stats().mem_bytes, 0, "{:?}", ov.stats());
+    drop(f);
+    drop(ov);
+    // Replay builds the extents from where the records are, not by
+    // loading the data.
+    let ov = open_file_store(&img, &path);
+    assert_eq!(ov.stats().mem_bytes, 0, "{:?}", ov.stats());
+    check(&walk(&ov.root(), "huge").unwrap());
+}
+
+#[test]
+fn data_still_in_the_pending_buffer_reads_back() {
+    let img = image();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.overlay");
+    let ov = open_file_store(&img, &path);
+    let f = ov.root().create(b"f", S_IFREG | 0o644, 0, None, ROOT).unwrap();
+    // 4 KiB writes: the first 256 KiB or so reach the file, the rest stay
+    // pending, and one read spans both.
+    let data = prng(5, 300 << 10);
+    for (i, c) in data.chunks(4096).enumerate() {
+        f.write_at((i * 4096) as u64, c).unwrap();
+    }
+    let on_disk = std::fs::metadata(&path).unwrap().len();
+    assert!(on_disk > 0 && on_disk < ov.stats().bytes, "some records are pending");
+    assert_eq!(read(&f), data);
+    // An overwrite of flushed data that is itself pending.
+    f.write_at(1000, b"pending over flushed").unwrap();
+    let mut want = data.clone();
+    want[1000..1020].copy_from_slice(b"pending over flushed");
+    assert_eq!(read(&f), want);
+    ov.sync().unwrap();
+    assert_eq!(read(&f), want);
+}
+
+#[test]
+fn reads_after_compaction_come_from_the_new_log() {
+    let img = image();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.overlay");
+    let ov = open_file_store(&img, &path);
+    let root = ov.root();
+    let f = root.create(b"f", S_IFREG | 0o644, 0, None, ROOT).unwrap();
+    let mut want = prng(1, 3 << 20);
+    f.write_at(0, &want).unwrap();
+    // Rewrite the middle many times over: most of the log is dead.
+    for i in 0..8u64 {
+        let d = prng(100 + i, 1 << 20);
+        f.write_at(1 << 20, &d).unwrap();
+        want[1 << 20..2 << 20].copy_from_slice(&d);
+    }
+    // Copied-up file: lower bytes around an upper extent.
+    let big = walk(&root, "big").unwrap();
+    big.write_at(50_000, b"upper").unwrap();
+    let big_want = read(&big);
+    ov.flush().unwrap();
+    let (before, done) = (std::fs::metadata(&path).unwrap().len(), ov.stats().compactions);
+    ov.compact(true).unwrap();
+    let after = std::fs::metadata(&path).unwrap().len();
+    assert!(after < before, "log {before} -> {after} bytes");
+    assert_eq!(ov.stats().compactions, done + 1);
+    assert_eq!((ov.stats().bytes, ov.stats().live_bytes), (after, after));
+    assert_eq!(read(&f), want);
+    assert_eq!(read(&big), big_want);
+    // Writes after the compaction land in the new log, beside the old data.
+    f.write_at(10, b"after").unwrap();
+    want[10..15].copy_from_slice(b"after");
+    assert_eq!(read(&f), want);
+    ov.sync().unwrap();
+    drop((f, big, root, ov));
+    let ov = open_file_store(&img, &path);
+    assert_eq!(cat(&ov.root(), "f"), want);
+    assert_eq!(cat(&ov.root(), "big"), big_want);
+}
+
+#[test]
+fn overlapping_writes_and_truncates_read_like_a_flat_file_before_and_after_reopen() {
+    let img = image();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.overlay");
+    let ov = open_file_store(&img, &path);
+    let f = ov.root().create(b"f", S_IFREG | 0o644, 0, None, ROOT).unwrap();
+    let mut flat: Vec<u8> = Vec::new();
+    let rnd = prng(42, 4000);
+    for i in 0..500usize {
+        let r = |k: usize| u64::from_le_bytes(rnd[k * 8 % 3992..][..8].try_into().unwrap());
+        let (a, b) = (r(i * 2), r(i * 2 + 1));
+        if i % 50 == 49 {
+            let len = (a % 300_000) as usize;
+            f.truncate(len as u64).unwrap();
+            flat.resize(len, 0);
+        } else {
+            let off = (a % 300_000) as usize;
+            let data = prng(b, (b % 20_000) as usize + 1);
+            f.write_at(off as u64, &data).unwrap();
+            if flat.len() < off + data.len() {
+                flat.resize(off + data.len(), 0);
+            }
+            flat[off..off + data.len()].copy_from_slice(&data);
+        }
+        if i % 97 == 0 {
+            assert_eq!(read(&f), flat, "after step {i}");
+        }
+    }
+    assert_eq!(read(&f), flat);
+    ov.sync().unwrap();
+    drop((f, ov));
+    let ov = open_file_store(&img, &path);
+    assert_eq!(cat(&ov.root(), "f"), flat);
+    ov.compact(true).unwrap();
+    assert_eq!(cat(&ov.root(), "f"), flat);
+}
+
+/// A MemStore whose appends (and new logs) fail while `fail` is set.
+struct FlakyStore {
+    mem: MemStore,
+    fail: Rc<std::cell::Cell<bool>>,
+}
+
+impl FlakyStore {
+    fn check(&self) -> std::io::Result<()> {
+        if self.fail.get() {
+            return Err(std::io::Error::from_raw_os_error(guest_abi::errno::ENOSPC));
+        }
+        Ok(())
+    }
+}
+
+impl LogStore for FlakyStore {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.mem.append(bytes)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.mem.sync()
+    }
+    fn size(&mut self) -> std::io::Result<u64> {
+        self.mem.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.mem.read_at(offset, buf)
+    }
+    fn truncate_to(&mut self, len: u64) -> std::io::Result<()> {
+        self.mem.truncate_to(len)
+    }
+    fn replace_begin(&mut self) -> std::io::Result<()> {
+        self.mem.replace_begin()
+    }
+    fn replace_append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.mem.replace_append(bytes)
+    }
+    fn replace_commit(&mut self) -> std::io::Result<()> {
+        self.check()?;
+        self.mem.replace_commit()
+    }
+    fn replace_abort(&mut self) {
+        self.mem.replace_abort()
+    }
+    fn bytes_in_memory(&self) -> u64 {
+        self.mem.bytes_in_memory()
+    }
+}
+
+#[test]
+fn data_whose_append_failed_stays_readable_and_is_logged_on_retry() {
+    let img = image();
+    let mem = MemStore::new();
+    let fail = Rc::new(std::cell::Cell::new(false));
+    let store = FlakyStore { mem: mem.clone(), fail: fail.clone() };
+    let ov = Overlay::open(img.root.clone(), BASE, Box::new(store), &img.waker, 1).unwrap();
+    let f = ov.root().create(b"f", S_IFREG | 0o644, 0, None, ROOT).unwrap();
+    let data = prng(9, 100_000);
+    f.write_at(0, &data).unwrap();
+    fail.set(true);
+    assert_eq!(ov.sync(), Err(Errno::ENOSPC));
+    assert_eq!(read(&f), data, "pending data reads back after a failed append");
+    // A compaction that cannot write its new log changes nothing.
+    assert_eq!(ov.compact(true), Err(Errno::ENOSPC));
+    assert_eq!(read(&f), data);
+    fail.set(false);
+    ov.sync().unwrap();
+    ov.compact(true).unwrap();
+    assert_eq!(read(&f), data);
+    let ov2 = open(&img, &MemStore::with_bytes(mem.bytes()));
+    assert_eq!(cat(&ov2.root(), "f"), data);
 }
