@@ -124,8 +124,8 @@ pub enum Event {
     /// The thread is about to exit and its memory is still mapped (only
     /// for threads [`Platform::set_exit_stop`] turned this on for). The
     /// host's own exit work (the robust futex list, clear_child_tid) runs
-    /// once it is resumed. A thread killed by SIGKILL, or by another
-    /// thread's exit_group or execve, may end without this stop.
+    /// once it is resumed. ptrace(2) lets a kernel skip this stop for a
+    /// thread killed by SIGKILL (Linux 6.18 does stop it).
     Exiting {
         tid: HostTid,
     },

@@ -25,11 +25,13 @@
 //! musl does not mark them) are umk's own ([`super::pi::owner_died`]):
 //! their waiters wait in umk, not in the host.
 //!
-//! Exits covered: a thread's exit, the exit_group caller, the thread that
-//! takes a fatal signal, and execve by the thread-group leader (Linux walks
-//! the list at exec too). Not covered: threads the host kills without an
-//! exit stop (SIGKILL, the other threads of an exit_group or execve); their
-//! process is gone then, so only locks in shared memory stay held.
+//! Exits covered: every thread's exit stop — exit, exit_group (caller and
+//! the threads it kills), fatal signals, SIGKILL (all seen on Linux 6.18)
+//! — and execve by the thread-group leader (Linux walks the list at exec
+//! too). ptrace(2) allows a kernel to skip the exit stop of a thread
+//! killed by SIGKILL; there, its locks in shared memory would stay held.
+//! A non-leader's execve is left alone, as Linux compares with the
+//! leader's tid it takes over.
 
 use super::pi;
 use crate::kernel::mm::GuestMem;

@@ -288,7 +288,7 @@ table! {
     SYS_FACCESSAT => Some(fs::sys_faccessat), Full;
     SYS_PSELECT6 => Some(io::sys_pselect6), Partial("the temporary signal mask is not applied while waiting");
     SYS_PPOLL => Some(io::sys_ppoll), Partial("the temporary signal mask is not applied while waiting");
-    SYS_SET_ROBUST_LIST => Some(futex::sys_set_robust_list), Partial("recorded and run natively; umk translates the tids of held locks at the thread's exit stop. Not for threads killed without one (SIGKILL, other threads of exit_group/execve): their locks in shared memory stay held");
+    SYS_SET_ROBUST_LIST => Some(futex::sys_set_robust_list), Partial("recorded and run natively; umk translates the tids of held locks at the thread's exit stop (the host then marks them as Linux); a kernel that skips the exit stop of a SIGKILLed thread leaves its shared-memory locks held; the word holds a host tid for the instant between umk's rewrite and the host's walk");
     SYS_GET_ROBUST_LIST => Some(futex::sys_get_robust_list), Partial("any guest thread's list can be read (no ptrace permission check)");
     SYS_UTIMENSAT => Some(fs::sys_utimensat), Full;
     SYS_FALLOCATE => Some(io::sys_fallocate), Partial("modes 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE; no COLLAPSE/INSERT_RANGE");
