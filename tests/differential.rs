@@ -90,6 +90,11 @@ fn misc() {
 fn threads() {
     case("threads");
 }
+
+#[test]
+fn futex_pi() {
+    case("futex_pi");
+}
 #[test]
 fn locks() {
     case("locks");

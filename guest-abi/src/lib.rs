@@ -9,6 +9,7 @@
 pub mod auxv;
 pub mod errno;
 pub mod fcntl;
+pub mod futex;
 pub mod misc;
 pub mod mman;
 pub mod sched;

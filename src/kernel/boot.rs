@@ -131,6 +131,7 @@ impl Kernel {
             overlay: None,
             trace: None,
             locks: super::fs::lock::LockTable::new(&waker),
+            futexes: Default::default(),
             memfd_fs: TmpFs::new_anon(makedev(0, 44), &waker, TMPFS_LIMIT),
             devpts: super::tty::pty::DevPts::new(&waker, makedev(0, 43)),
             unix_names: Default::default(),

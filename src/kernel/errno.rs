@@ -13,6 +13,7 @@ impl Errno {
     pub const EPERM: Errno = Errno(errno::EPERM);
     pub const ENOENT: Errno = Errno(errno::ENOENT);
     pub const ESRCH: Errno = Errno(errno::ESRCH);
+    pub const EDEADLK: Errno = Errno(errno::EDEADLK);
     pub const EINTR: Errno = Errno(errno::EINTR);
     pub const EIO: Errno = Errno(errno::EIO);
     pub const ENXIO: Errno = Errno(errno::ENXIO);

@@ -12,6 +12,7 @@
 pub mod boot;
 pub mod errno;
 pub mod fs;
+pub mod futex;
 pub mod hash;
 pub mod mm;
 pub mod net;
@@ -93,6 +94,8 @@ pub struct Kernel {
     pub memfd_fs: Rc<fs::tmpfs::TmpFs>,
     /// flock and fcntl locks.
     pub locks: fs::lock::LockTable,
+    /// PI futexes and their waiters.
+    pub futexes: futex::Futexes,
     /// The VM's writable layer over the image (fsync reaches it).
     pub overlay: Option<Rc<fs::overlay::Overlay>>,
     /// Bound AF_UNIX socket names (paths by inode, abstract names).
@@ -119,6 +122,7 @@ impl Kernel {
             Event::Exec { tid, old_tid, regs } => task::exec::on_exec(self, tid, old_tid, regs),
             Event::Signal { tid, sig } => signal::on_signal_stop(self, tid, sig),
             Event::GroupStop { tid, sig } => signal::on_group_stop(self, tid, sig),
+            Event::Exiting { tid } => futex::robust::on_exiting(self, tid),
             Event::Exited { tid, code } => {
                 task::exit::on_thread_gone(self, tid, task::ExitStatus::Exited(code))
             }

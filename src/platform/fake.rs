@@ -25,6 +25,8 @@ pub struct FakePlatform {
     pub regs: HashMap<HostTid, Regs>,
     pub actions: Vec<(HostTid, Action)>,
     pub events: VecDeque<Event>,
+    /// Threads with exit stops turned on.
+    pub exit_stops: std::collections::HashSet<HostTid>,
     next_map: u64,
 }
 
@@ -147,6 +149,36 @@ impl Platform for FakePlatform {
         let (bytes, off) = self.region(addr, len).ok_or(Fault)?;
         buf.copy_from_slice(&bytes[off..off + len]);
         Ok(())
+    }
+    fn cmpxchg_u32(
+        &mut self,
+        _tid: HostTid,
+        addr: u64,
+        expected: u32,
+        new: u32,
+    ) -> Result<u32, Fault> {
+        if addr % 4 != 0 {
+            return Err(Fault);
+        }
+        let (bytes, off) = self.region(addr, 4).ok_or(Fault)?;
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[off..off + 4]);
+        let old = u32::from_ne_bytes(w);
+        if old == expected {
+            bytes[off..off + 4].copy_from_slice(&new.to_ne_bytes());
+        }
+        Ok(old)
+    }
+    fn set_exit_stop(&mut self, tid: HostTid, on: bool) -> Result<(), PlatformError> {
+        if on {
+            self.exit_stops.insert(tid);
+        } else {
+            self.exit_stops.remove(&tid);
+        }
+        Ok(())
+    }
+    fn shared_backing(&mut self, _tid: HostTid, _addr: u64) -> Option<(u64, u64, u64)> {
+        None
     }
     fn write_memory(&mut self, _tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault> {
         let (bytes, off) = self.region(addr, data.len()).ok_or(Fault)?;

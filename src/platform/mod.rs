@@ -121,6 +121,14 @@ pub enum Event {
         tid: HostTid,
         sig: i32,
     },
+    /// The thread is about to exit and its memory is still mapped (only
+    /// for threads [`Platform::set_exit_stop`] turned this on for). The
+    /// host's own exit work (the robust futex list, clear_child_tid) runs
+    /// once it is resumed. ptrace(2) lets a kernel skip this stop for a
+    /// thread killed by SIGKILL (Linux 6.18 does stop it).
+    Exiting {
+        tid: HostTid,
+    },
     /// The thread is gone: exited with `code`, or killed by `sig`.
     Exited {
         tid: HostTid,
@@ -145,6 +153,7 @@ impl Event {
             | Event::Exec { tid, .. }
             | Event::Signal { tid, .. }
             | Event::GroupStop { tid, .. }
+            | Event::Exiting { tid }
             | Event::Exited { tid, .. }
             | Event::Killed { tid, .. } => Some(tid),
             Event::Cloned { parent, .. } => Some(parent),
@@ -262,6 +271,26 @@ pub trait Platform {
     ) -> Result<i64, PlatformError>;
 
     fn read_memory(&mut self, tid: HostTid, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
+    /// Atomically replaces the 32-bit word at `addr` with `new` if it
+    /// holds `expected`, as an instruction of the stopped thread `tid`
+    /// would (other threads may change the word concurrently). Returns
+    /// the value found: the swap happened iff it equals `expected`. A
+    /// word that is not mapped writable is a `Fault`.
+    fn cmpxchg_u32(
+        &mut self,
+        tid: HostTid,
+        addr: u64,
+        expected: u32,
+        new: u32,
+    ) -> Result<u32, Fault>;
+    /// Whether the stopped thread reports [`Event::Exiting`] before it
+    /// exits. Off for new threads unless the thread that created them had
+    /// it on (then they inherit it, as ptrace options are).
+    fn set_exit_stop(&mut self, tid: HostTid, on: bool) -> Result<(), PlatformError>;
+    /// What backs the page at `addr` if it is shared memory (a MAP_SHARED
+    /// mapping): (device, inode, offset of `addr` in it), the same in
+    /// every process that maps it. None for private memory.
+    fn shared_backing(&mut self, tid: HostTid, addr: u64) -> Option<(u64, u64, u64)>;
     fn write_memory(&mut self, tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault>;
 
     /// Sends a real host signal to one thread.

@@ -12,6 +12,7 @@
 
 pub mod event;
 pub mod fs;
+pub mod futex;
 pub mod inet;
 pub mod io;
 pub mod misc;
@@ -265,7 +266,7 @@ table! {
     SYS_SYNCFS => Some(io::sys_sync), Full;
     SYS_GETTID => Some(task::sys_gettid), Full;
     SYS_TIME => None, Native("guest time is host time");
-    SYS_FUTEX => None, Native("futex words in own memory; PI futexes see virtual tids");
+    SYS_FUTEX => Some(futex::sys_futex), Native("futex words in own memory; the PI operations stop and are emulated (tids in their words are virtual), without priority inheritance or rt_mutex chain deadlock detection; FUTEX_WAIT_REQUEUE_PI and FUTEX_CMP_REQUEUE_PI: ENOSYS (unused since glibc 2.25); shared PI futexes meet across processes through MAP_SHARED memory");
     SYS_SCHED_GETAFFINITY => Some(misc::sys_sched_getaffinity), Full;
     SYS_GETDENTS64 => Some(fs::sys_getdents64), Full;
     SYS_FADVISE64 => Some(io::sys_fadvise64), Full;
@@ -299,7 +300,8 @@ table! {
     SYS_FACCESSAT => Some(fs::sys_faccessat), Full;
     SYS_PSELECT6 => Some(io::sys_pselect6), Partial("the temporary signal mask is not applied while waiting");
     SYS_PPOLL => Some(io::sys_ppoll), Partial("the temporary signal mask is not applied while waiting");
-    SYS_SET_ROBUST_LIST => None, Native("own memory");
+    SYS_SET_ROBUST_LIST => Some(futex::sys_set_robust_list), Partial("recorded and run natively; umk translates the tids of held locks at the thread's exit stop (the host then marks them as Linux); a kernel that skips the exit stop of a SIGKILLed thread leaves its shared-memory locks held; the word holds a host tid for the instant between umk's rewrite and the host's walk");
+    SYS_GET_ROBUST_LIST => Some(futex::sys_get_robust_list), Partial("any guest thread's list can be read (no ptrace permission check)");
     SYS_UTIMENSAT => Some(fs::sys_utimensat), Full;
     SYS_FALLOCATE => Some(io::sys_fallocate), Partial("modes 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE; no COLLAPSE/INSERT_RANGE");
     SYS_ACCEPT4 => Some(net::sys_accept4), Full;

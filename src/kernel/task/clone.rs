@@ -169,6 +169,12 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
             0
         };
         let mut child_task = Task::new(tid, child_host, pid, set_child_tid);
+        // The host wrote its tid there at clone; a thread sharing the
+        // memory may read it (musl's pthread_self()->tid, stored in mutex
+        // words) before the parent's clone returns and umk fixes it there.
+        if flags & CLONE_PARENT_SETTID != 0 && flags & CLONE_VM != 0 {
+            child_task.set_parent_tid = pc.map(|p| p.parent_tid_ptr).unwrap_or(0);
+        }
         child_task.start_args = pc.map(|p| p.orig_args);
         t.insert_task(child_task);
         if let Some(pt) = t.tasks.get_mut(&ptid) {
@@ -205,11 +211,11 @@ pub fn on_started(k: &mut Kernel, host: HostTid) {
 }
 
 fn start_child(k: &mut Kernel, tid: Pid) {
-    let (host, addr, args) = {
+    let (host, addr, parent_addr, args) = {
         let mut t = k.table.borrow_mut();
         let Some(task) = t.tasks.get_mut(&tid) else { return };
         task.starting = false;
-        (task.host, task.set_child_tid, task.start_args.take())
+        (task.host, task.set_child_tid, task.set_parent_tid, task.start_args.take())
     };
     if let Some(args) = args {
         if let Ok(mut regs) = k.platform.get_regs(host) {
@@ -217,9 +223,15 @@ fn start_child(k: &mut Kernel, tid: Pid) {
             let _ = k.platform.set_regs(host, &regs);
         }
     }
+    // Inherited from a parent whose exit umk watches; the child has no
+    // robust list yet.
+    let _ = k.platform.set_exit_stop(host, false);
     if addr != 0 {
         // The host wrote its own tid there; the guest must see ours.
         let _ = GuestMem::new(k.platform.as_mut(), host).write_obj(addr, &tid);
+    }
+    if parent_addr != 0 {
+        let _ = GuestMem::new(k.platform.as_mut(), host).write_obj(parent_addr, &tid);
     }
     let _ = k.platform.resume(host, 0);
 }
@@ -303,12 +315,15 @@ impl Task {
             restart: None,
             starting: true,
             set_child_tid,
+            set_parent_tid: 0,
             start_args: None,
             stopped: false,
             sig_hint: false,
             sig_origins: Vec::new(),
             io_progress: 0,
             stop_sig: None,
+            // Linux starts every new task without a robust list.
+            robust_list: None,
         }
     }
 }

@@ -208,6 +208,14 @@ pub fn do_execve(
             task.pending_exec = Some(Box::new(prepared));
         }
     }
+    // Linux walks the robust list at exec as at exit (exec_mm_release),
+    // comparing with the tid the thread has after exec: for the leader the
+    // same one, so prepare its words for the host's walk. A non-leader
+    // takes the leader's tid, which its own words do not hold.
+    let robust = k.table.borrow().tasks.get(&ctx.tid).and_then(|t| t.robust_list);
+    if let (Some(head), true) = (robust, ctx.tid == ctx.pid) {
+        crate::kernel::futex::robust::release(k, ctx.host, ctx.tid, ctx.pid, head);
+    }
     let stub = k.platform.stub();
     let mut regs = ctx.regs;
     regs.orig_rax = SYS_EXECVEAT as u64;
@@ -252,6 +260,8 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
                     task.host = host;
                     task.parked = None;
                     task.restart = None;
+                    // exec leaves no robust list (futex_exec_release).
+                    task.robust_list = None;
                     t.insert_task(task);
                 }
                 if let Some(p) = t.procs.get_mut(&pid) {
@@ -269,6 +279,7 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
         k.platform.kill_process(host);
         return;
     };
+    let _ = k.platform.set_exit_stop(host, false);
     if k.trace.is_some() {
         k.trace_exit(pid, host, 0);
     }

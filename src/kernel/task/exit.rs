@@ -40,6 +40,8 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
             None => false,
         }
     };
+    k.futexes.granted.remove(&tid);
+    crate::kernel::futex::pi::owner_gone(k, tid);
     if last {
         process_exit(k, pid, status);
     }

@@ -132,6 +132,9 @@ pub struct Task {
     pub starting: bool,
     /// CLONE_CHILD_SETTID address to fill with the virtual tid at start.
     pub set_child_tid: u64,
+    /// CLONE_PARENT_SETTID address in memory shared with the parent, to
+    /// fill with the virtual tid before the thread first runs.
+    pub set_parent_tid: u64,
     /// Argument registers to restore before the new thread first runs.
     pub start_args: Option<[u64; 6]>,
     /// Whether the thread is stopped by a job-control signal.
@@ -147,6 +150,9 @@ pub struct Task {
     pub stop_sig: Option<i32>,
     /// Bytes already moved by a blocking write that had to wait midway.
     pub io_progress: usize,
+    /// The robust futex list head set_robust_list registered (the host
+    /// has it too); walked when the thread exits (kernel/futex/robust.rs).
+    pub robust_list: Option<u64>,
 }
 
 pub struct Process {

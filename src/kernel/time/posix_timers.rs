@@ -106,7 +106,7 @@ fn check_clock(k: &mut Kernel, clock: i32) -> KResult<()> {
 }
 
 /// The instant a TIMER_ABSTIME value on `clock` stands for.
-fn abs_to_instant(clock: i32, when: Duration) -> Instant {
+pub(crate) fn abs_to_instant(clock: i32, when: Duration) -> Instant {
     let now_i = Instant::now();
     match crate::platform::host_clock(base_clock(clock)) {
         Some(now) if when > now => now_i + (when - now),

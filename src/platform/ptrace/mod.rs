@@ -43,7 +43,20 @@ pub struct PtracePlatform {
     stop_kind: std::collections::HashMap<HostTid, StopKind>,
     /// What wait4 said about the thread the last exit event was for.
     exit_usage: Option<(HostTid, guest_abi::misc::Rusage)>,
+    /// Threads with PTRACE_O_TRACEEXIT on. Only threads whose exit umk
+    /// must see get it: each exit stop costs a round trip.
+    exit_stops: HashSet<HostTid>,
 }
+
+/// The ptrace options of every guest thread; PTRACE_O_TRACEEXIT is added
+/// per thread (see `set_exit_stop`).
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_EXITKILL;
 
 fn check(r: libc::c_long, what: &'static str) -> Result<libc::c_long, PlatformError> {
     if r < 0 {
@@ -86,6 +99,7 @@ impl PtracePlatform {
             known: HashSet::new(),
             stop_kind: Default::default(),
             exit_usage: None,
+            exit_stops: HashSet::new(),
         };
         p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
@@ -237,13 +251,7 @@ impl PtracePlatform {
         }
         // SAFETY: closing our read end; the child has its copy.
         unsafe { libc::close(sync[0]) };
-        let opts = libc::PTRACE_O_TRACESECCOMP
-            | libc::PTRACE_O_TRACEEXEC
-            | libc::PTRACE_O_TRACECLONE
-            | libc::PTRACE_O_TRACEFORK
-            | libc::PTRACE_O_TRACEVFORK
-            | libc::PTRACE_O_TRACESYSGOOD
-            | libc::PTRACE_O_EXITKILL;
+        let opts = OPTIONS;
         // SAFETY: seizing our own child.
         let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, opts as libc::c_long) };
         if r < 0 {
@@ -365,11 +373,18 @@ impl PtracePlatform {
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 self.stop_kind.insert(tid, StopKind::Event);
                 let child = self.event_msg(tid) as HostTid;
+                // An auto-attached child gets its parent's options.
+                if self.exit_stops.contains(&tid) {
+                    self.exit_stops.insert(child);
+                }
                 Some(Event::Cloned { parent: tid, child })
             }
             libc::PTRACE_EVENT_EXEC => {
                 let old_tid = self.event_msg(tid) as HostTid;
                 if old_tid != tid {
+                    if self.exit_stops.remove(&old_tid) {
+                        self.exit_stops.insert(tid);
+                    }
                     self.forget(old_tid);
                 }
                 // Step out of execve to the stub's entry (an int3), so the
@@ -411,8 +426,12 @@ impl PtracePlatform {
                 self.stop_kind.insert(tid, StopKind::Signal);
                 Some(Event::Signal { tid, sig })
             }
+            libc::PTRACE_EVENT_EXIT => {
+                self.stop_kind.insert(tid, StopKind::Event);
+                Some(Event::Exiting { tid })
+            }
             _ => {
-                // PTRACE_EVENT_EXIT and others we did not ask for.
+                // Events we did not ask for.
                 let _ = self.ptrace_cont(tid, 0);
                 None
             }
@@ -422,6 +441,62 @@ impl PtracePlatform {
     fn forget(&mut self, tid: HostTid) {
         self.known.remove(&tid);
         self.stop_kind.remove(&tid);
+        self.exit_stops.remove(&tid);
+    }
+
+    /// Runs the stub's `lock cmpxchg` in the stopped thread and stops at
+    /// the int3 after it. A fault there (SIGSEGV/SIGBUS at the site) is
+    /// the guest's bad pointer: the signal is dropped, the thread put back.
+    fn run_cmpxchg(
+        &mut self,
+        tid: HostTid,
+        addr: u64,
+        expected: u32,
+        new: u32,
+    ) -> Result<Result<u32, Fault>, PlatformError> {
+        let saved = self.get_regs(tid)?;
+        let mut r = saved;
+        r.rip = stub::CMPXCHG_SITE;
+        r.orig_rax = u64::MAX;
+        r.rdi = addr;
+        r.rax = expected as u64;
+        r.rsi = new as u64;
+        self.set_regs(tid, &r)?;
+        self.ptrace_cont(tid, 0)?;
+        let mut deferred = Vec::new();
+        let result = loop {
+            let st = self.wait_for(tid)?;
+            if !libc::WIFSTOPPED(st) {
+                return Err(PlatformError::Vanished(tid));
+            }
+            let sig = libc::WSTOPSIG(st);
+            if (st >> 16) == 0 {
+                if sig == libc::SIGTRAP {
+                    let after = self.get_regs(tid)?;
+                    if after.rip != stub::CMPXCHG_SITE + 5 {
+                        return Err(PlatformError::StubBroken(tid));
+                    }
+                    break Ok(after.rax as u32);
+                }
+                if sig == libc::SIGSEGV || sig == libc::SIGBUS {
+                    let after = self.get_regs(tid)?;
+                    if after.rip == stub::CMPXCHG_SITE {
+                        break Err(Fault);
+                    }
+                }
+                deferred.push(sig);
+            }
+            self.ptrace_cont(tid, 0)?;
+        };
+        self.stop_kind.insert(tid, StopKind::Signal);
+        // Back where the thread was, as after an injected call.
+        let mut back = saved;
+        back.orig_rax = u64::MAX;
+        self.set_regs(tid, &back)?;
+        for sig in deferred {
+            let _ = self.signal_thread(tid, sig);
+        }
+        Ok(result)
     }
 }
 
@@ -630,6 +705,60 @@ impl Platform for PtracePlatform {
         } else {
             Err(Fault)
         }
+    }
+
+    fn cmpxchg_u32(
+        &mut self,
+        tid: HostTid,
+        addr: u64,
+        expected: u32,
+        new: u32,
+    ) -> Result<u32, Fault> {
+        // A thread that vanished meanwhile has nobody to report to.
+        self.run_cmpxchg(tid, addr, expected, new).unwrap_or(Err(Fault))
+    }
+
+    fn set_exit_stop(&mut self, tid: HostTid, on: bool) -> Result<(), PlatformError> {
+        if self.exit_stops.contains(&tid) == on {
+            return Ok(());
+        }
+        let opts = if on { OPTIONS | libc::PTRACE_O_TRACEEXIT } else { OPTIONS };
+        // SAFETY: PTRACE_SETOPTIONS on a stopped tracee of ours.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, tid, 0, opts as libc::c_long) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        if on {
+            self.exit_stops.insert(tid);
+        } else {
+            self.exit_stops.remove(&tid);
+        }
+        Ok(())
+    }
+
+    fn shared_backing(&mut self, tid: HostTid, addr: u64) -> Option<(u64, u64, u64)> {
+        // /proc/TID/maps: "start-end perms offset major:minor inode path".
+        let maps = std::fs::read_to_string(format!("/proc/{tid}/maps")).ok()?;
+        for line in maps.lines() {
+            let mut f = line.split_ascii_whitespace();
+            let (range, perms, off, dev, ino) =
+                (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+            let (lo, hi) = range.split_once('-')?;
+            let lo = u64::from_str_radix(lo, 16).ok()?;
+            let hi = u64::from_str_radix(hi, 16).ok()?;
+            if addr < lo || addr >= hi {
+                continue;
+            }
+            if !perms.ends_with('s') {
+                return None;
+            }
+            let (major, minor) = dev.split_once(':')?;
+            let dev = (u64::from_str_radix(major, 16).ok()? << 32)
+                | u64::from_str_radix(minor, 16).ok()?;
+            let off = u64::from_str_radix(off, 16).ok()?;
+            return Some((dev, ino.parse().ok()?, off + (addr - lo)));
+        }
+        None
     }
 
     fn write_memory(&mut self, tid: HostTid, addr: u64, data: &[u8]) -> Result<(), Fault> {

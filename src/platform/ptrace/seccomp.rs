@@ -28,6 +28,8 @@ const BPF_JGE: u16 = 0x30;
 const BPF_JSET: u16 = 0x40;
 const BPF_K: u16 = 0x00;
 const BPF_RET: u16 = 0x06;
+const BPF_ALU: u16 = 0x04;
+const BPF_AND: u16 = 0x50;
 
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
@@ -61,8 +63,7 @@ pub const NATIVE: &[(usize, &str)] = &[
     (SYS_RT_SIGSUSPEND, "waits for a signal; umk delivers guest signals as host signals"),
     (SYS_SIGALTSTACK, "own signal stack"),
     (SYS_PAUSE, "waits for a signal"),
-    (SYS_FUTEX, "futex words in own memory; host tids never appear in them"),
-    (SYS_SET_ROBUST_LIST, "own memory"),
+    (SYS_FUTEX, "futex words in own memory; the PI operations, whose words hold tids, stop"),
     (SYS_RSEQ, "own memory"),
     (SYS_ARCH_PRCTL, "own thread's FS/GS base"),
     (SYS_SCHED_YIELD, "no state"),
@@ -81,7 +82,7 @@ pub const NATIVE: &[(usize, &str)] = &[
 /// Native calls the filter still stops for some arguments (see
 /// `build_filter`); their handlers let the host run them.
 pub const STOPS_FOR_SOME_ARGS: &[usize] =
-    &[SYS_RT_SIGACTION, SYS_CLOCK_GETTIME, SYS_CLOCK_GETRES, SYS_CLOCK_NANOSLEEP];
+    &[SYS_RT_SIGACTION, SYS_CLOCK_GETTIME, SYS_CLOCK_GETRES, SYS_CLOCK_NANOSLEEP, SYS_FUTEX];
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -166,6 +167,30 @@ pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool) -> Vec<SockFilt
     p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_CLOCK_NANOSLEEP as u32, 0, 3));
     p.push(ld(off_arg(0)));
     p.push(jump(BPF_JMP | BPF_JSET | BPF_K, 0x8000_0000, 0, 1));
+    p.push(ret(SECCOMP_RET_TRACE));
+
+    // PI futex operations stop: the host would look the owner up by the
+    // tid in the word, a virtual tid that may name an unrelated host task.
+    // umk emulates them (kernel/futex/pi.rs). The others run natively.
+    use guest_abi::futex::*;
+    let pi_ops = [
+        FUTEX_LOCK_PI,
+        FUTEX_UNLOCK_PI,
+        FUTEX_TRYLOCK_PI,
+        FUTEX_WAIT_REQUEUE_PI,
+        FUTEX_CMP_REQUEUE_PI,
+        FUTEX_LOCK_PI2,
+    ];
+    let n = pi_ops.len() as u8;
+    p.push(ld(OFF_NR));
+    p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_FUTEX as u32, 0, n + 4));
+    p.push(ld(off_arg(1)));
+    p.push(stmt(BPF_ALU | BPF_AND | BPF_K, FUTEX_CMD_MASK));
+    for (i, op) in pi_ops.iter().enumerate() {
+        // on match jump to the TRACE after the ALLOW
+        p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, *op, n - i as u8, 0));
+    }
+    p.push(ret(SECCOMP_RET_ALLOW));
     p.push(ret(SECCOMP_RET_TRACE));
 
     // The reviewed list.

@@ -13,7 +13,12 @@
 //! STUB_BASE + 0x7b:  int3 ; jmp .-1     <- ELF entry: stops at once
 //! STUB_BASE + 0x80:  "\0" (8 zero bytes) <- empty path and envp for execveat
 //! STUB_BASE + 0x88:  { STUB_BASE+0x80, 0 } <- argv = { "", NULL }
+//! STUB_BASE + 0x98:  lock cmpxchg [rdi], esi ; int3  <- compare-and-swap site
 //! ```
+//!
+//! The compare-and-swap site lets umk change a futex word in guest memory
+//! atomically, as Linux's futex code does with cmpxchg on user memory:
+//! guest threads change the same word with their own atomic instructions.
 //!
 //! The address sits between where Linux puts PIE executables
 //! (0x55..) and where mmap allocations grow down from (0x7f..).
@@ -30,7 +35,10 @@ pub const EMPTY_STRING: u64 = STUB_BASE + 0x80;
 pub const EMPTY_ARGV: u64 = STUB_BASE + 0x88;
 /// envp = { NULL }.
 pub const EMPTY_ENVP: u64 = STUB_BASE + 0x80;
-const FILE_LEN: usize = 0x98;
+/// Address of the `lock cmpxchg [rdi], esi` (eax holds the expected value
+/// and receives the old one); an int3 follows.
+pub const CMPXCHG_SITE: u64 = STUB_BASE + 0x98;
+const FILE_LEN: usize = 0xa0;
 /// The fd number the stub executable has in every guest process.
 pub const STUB_FD: i32 = 1021;
 /// The fd number of the base image (read-only) in every guest process.
@@ -75,5 +83,6 @@ pub fn image() -> Vec<u8> {
     e[c + 3..c + 6].copy_from_slice(&[0xcc, 0xeb, 0xfd]); // int3; jmp back to int3
     put64(&mut e, 0x88, EMPTY_STRING);
     put64(&mut e, 0x90, 0);
+    e[0x98..0x9d].copy_from_slice(&[0xf0, 0x0f, 0xb1, 0x37, 0xcc]); // lock cmpxchg [rdi], esi; int3
     e
 }

@@ -1,0 +1,315 @@
+/* futex_pi: robust mutexes whose owner dies (threads and processes), PI
+ * mutexes under contention, and the raw PI futex operations with their
+ * error cases.  Owner-death cases end the owner with a raw exit(2) so the
+ * kernel's robust-list walk, not libc's pthread_exit, marks the lock.
+ * usage: futex_pi [SCRATCH] */
+#include "common.h"
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+/* include/uapi/linux/futex.h (musl ships no kernel headers) */
+#define FUTEX_LOCK_PI 6
+#define FUTEX_UNLOCK_PI 7
+#define FUTEX_TRYLOCK_PI 8
+#define FUTEX_LOCK_PI2 13
+#define FUTEX_PRIVATE_FLAG 128
+#define FUTEX_CLOCK_REALTIME 256
+#define FUTEX_LOCK_PI_PRIVATE (FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG)
+#define FUTEX_UNLOCK_PI_PRIVATE (FUTEX_UNLOCK_PI | FUTEX_PRIVATE_FLAG)
+#define FUTEX_WAITERS 0x80000000u
+#define FUTEX_OWNER_DIED 0x40000000u
+
+static long futex(void *uaddr, int op, int val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
+
+#define FRES(label, expr) do {                                         \
+        errno = 0;                                                     \
+        long r_ = (expr);                                              \
+        printf("%s: %s\n", (label), r_ == -1 ? errname(errno) : "ok"); \
+    } while (0)
+
+static pid_t gettid_(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* Absolute time `ms` from now on `clock`. */
+static struct timespec in_ms(clockid_t clock, long ms)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    t.tv_nsec += ms * 1000000L;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
+static void msleep(long ms)
+{
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&t, NULL);
+}
+
+/* Waits until thread `tid` of this process is gone.  A thread ended by a
+ * raw exit(2) cannot be joined (musl's join waits for pthread_exit). */
+static void wait_gone(pid_t tid)
+{
+    while (syscall(SYS_tgkill, getpid(), tid, 0) == 0) msleep(1);
+}
+
+/* ---- robust mutexes, owner thread dies -------------------------------- */
+
+static pthread_mutex_t robust;
+static int hold_ms;
+static volatile int locked_flag;
+static volatile pid_t owner_tid;
+
+static void *hold_and_die(void *p)
+{
+    pthread_mutex_t *m = p;
+    int r = pthread_mutex_lock(m);
+    if (r) printf("owner lock: %s\n", errname(r));
+    owner_tid = gettid_();
+    locked_flag = 1;
+    if (hold_ms) msleep(hold_ms);
+    syscall(SYS_exit, 0);   /* no libc cleanup: the kernel's walk */
+    return NULL;
+}
+
+static void init_mutex(pthread_mutex_t *m, int robust_, int pi, int pshared)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    if (robust_) pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (pi) pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+    if (pshared) pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    int r = pthread_mutex_init(m, &a);
+    if (r) printf("mutex_init: %s\n", errname(r));
+    pthread_mutexattr_destroy(&a);
+}
+
+static void owner_thread_dies(const char *what, int pi, int wait_first)
+{
+    printf("-- %s owner thread dies%s\n", what, wait_first ? " while we wait" : "");
+    /* process-shared: musl hands the kernel its robust list only for
+     * those (a private one's owner can die only through pthread_exit) */
+    init_mutex(&robust, 1, pi, 1);
+    pthread_t t;
+    locked_flag = 0;
+    hold_ms = wait_first ? 100 : 0;
+    pthread_create(&t, NULL, hold_and_die, &robust);
+    while (!locked_flag) msleep(1);
+    if (!wait_first) wait_gone(owner_tid);
+    int r = pthread_mutex_lock(&robust);
+    printf("lock after owner death: %s\n", errname(r));
+    if (r == EOWNERDEAD) {
+        printf("consistent: %s\n", errname(pthread_mutex_consistent(&robust)));
+        printf("unlock: %s\n", errname(pthread_mutex_unlock(&robust)));
+        printf("lock again: %s\n", errname(pthread_mutex_lock(&robust)));
+        printf("unlock again: %s\n", errname(pthread_mutex_unlock(&robust)));
+    }
+    if (wait_first) wait_gone(owner_tid);
+    pthread_mutex_destroy(&robust);
+}
+
+/* ---- robust mutex in shared memory, owner process dies ----------------- */
+
+static void owner_process_dies(int pi)
+{
+    printf("-- process-shared robust%s mutex, owner process dies\n", pi ? " PI" : "");
+    pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) { printf("mmap: %s\n", errname(errno)); return; }
+    init_mutex(m, 1, pi, 1);
+    int p[2];
+    if (pipe(p)) return;
+    pid_t c = fork();
+    if (c == 0) {
+        close(p[0]);
+        int r = pthread_mutex_lock(m);
+        if (write(p[1], &r, sizeof r) != sizeof r) _exit(3);
+        msleep(100);
+        _exit(0);   /* dies holding the lock */
+    }
+    close(p[1]);
+    int r = -1;
+    if (read(p[0], &r, sizeof r) != sizeof r) printf("child did not report\n");
+    printf("child locked: %s\n", errname(r));
+    r = pthread_mutex_lock(m);   /* blocks until the child is gone */
+    printf("parent lock: %s\n", errname(r));
+    if (r == EOWNERDEAD) {
+        printf("consistent: %s\n", errname(pthread_mutex_consistent(m)));
+        printf("unlock: %s\n", errname(pthread_mutex_unlock(m)));
+    }
+    int st;
+    waitpid(c, &st, 0);
+    printf("child: %s\n", wstatus_str(st));
+    printf("lock again: %s\n", errname(pthread_mutex_lock(m)));
+    printf("unlock again: %s\n", errname(pthread_mutex_unlock(m)));
+    close(p[0]);
+    munmap(m, 4096);
+}
+
+/* ---- PI mutex under contention ---------------------------------------- */
+
+#define NTHREADS 4
+#define NITER 20000
+static pthread_mutex_t pim;
+static long counter;
+
+static void *pi_worker(void *p)
+{
+    (void)p;
+    for (int i = 0; i < NITER; i++) {
+        int r = pthread_mutex_lock(&pim);
+        if (r) { printf("pi lock: %s\n", errname(r)); return NULL; }
+        long c = counter;
+        if (i % 1000 == 0) sched_yield();   /* contention, on purpose */
+        counter = c + 1;
+        pthread_mutex_unlock(&pim);
+    }
+    return NULL;
+}
+
+static void pi_contention(void)
+{
+    printf("-- PI mutex, %d threads\n", NTHREADS);
+    init_mutex(&pim, 0, 1, 0);
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) pthread_create(&t[i], NULL, pi_worker, NULL);
+    for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+    printf("counter: %ld (expected %d)\n", counter, NTHREADS * NITER);
+    printf("trylock: %s\n", errname(pthread_mutex_trylock(&pim)));
+    printf("trylock again: %s\n", errname(pthread_mutex_trylock(&pim)));
+    printf("unlock: %s\n", errname(pthread_mutex_unlock(&pim)));
+}
+
+/* ---- raw PI futex operations ------------------------------------------- */
+
+static unsigned word;
+static volatile int helper_go, helper_has_it, helper_exit_holding;
+static pid_t helper_tid;
+
+static void *helper(void *p)
+{
+    (void)p;
+    helper_tid = gettid_();
+    FRES("helper trylock_pi", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
+    helper_has_it = 1;
+    while (!helper_go) msleep(1);
+    msleep(50);
+    if (helper_exit_holding) syscall(SYS_exit, 0);
+    FRES("helper unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    return NULL;
+}
+
+static pthread_t start_helper(int exit_holding)
+{
+    pthread_t t;
+    word = 0;
+    helper_go = helper_has_it = 0;
+    helper_exit_holding = exit_holding;
+    pthread_create(&t, NULL, helper, NULL);
+    while (!helper_has_it) msleep(1);
+    return t;
+}
+
+static void raw_ops(void)
+{
+    printf("-- raw PI futex operations\n");
+    pid_t me = gettid_();
+    word = 0;
+    FRES("trylock_pi free", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
+    YESNO("  owner is me", word == (unsigned)me);
+    FRES("lock_pi own", futex(&word, FUTEX_LOCK_PI, 0, NULL));
+    FRES("trylock_pi own", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
+    FRES("unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    YESNO("  word is 0", word == 0);
+    FRES("unlock_pi free", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    FRES("lock_pi private free", futex(&word, FUTEX_LOCK_PI_PRIVATE, 0, NULL));
+    FRES("unlock_pi private", futex(&word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL));
+
+    word = FUTEX_OWNER_DIED;
+    FRES("lock_pi owner-died", futex(&word, FUTEX_LOCK_PI, 0, NULL));
+    YESNO("  owner is me, owner-died kept",
+          word == ((unsigned)me | FUTEX_OWNER_DIED));
+    FRES("unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    YESNO("  word is 0", word == 0);
+
+    word = 0x3ffffff0;   /* no thread has this id */
+    FRES("lock_pi dead owner", futex(&word, FUTEX_LOCK_PI, 0, NULL));
+    YESNO("  waiters bit set", word == (0x3ffffff0u | FUTEX_WAITERS));
+    word = 0x3ffffff0;
+    FRES("trylock_pi dead owner", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
+    FRES("unlock_pi not owner", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+
+    FRES("lock_pi bad address", futex((void *)8, FUTEX_LOCK_PI, 0, NULL));
+    FRES("trylock_pi bad address", futex((void *)8, FUTEX_TRYLOCK_PI, 0, NULL));
+    FRES("unlock_pi bad address", futex((void *)8, FUTEX_UNLOCK_PI, 0, NULL));
+    static unsigned pair[2];
+    FRES("lock_pi unaligned", futex((char *)pair + 1, FUTEX_LOCK_PI, 0, NULL));
+    struct timespec bad = { 0, 2000000000L };
+    word = 0;
+    FRES("lock_pi bad timeout", futex(&word, FUTEX_LOCK_PI, 0, &bad));
+    FRES("lock_pi timeout fault", futex(&word, FUTEX_LOCK_PI, 0, (void *)8));
+    FRES("lock_pi clock_realtime", futex(&word, FUTEX_LOCK_PI | FUTEX_CLOCK_REALTIME, 0, NULL));
+    FRES("trylock_pi clock_realtime", futex(&word, FUTEX_TRYLOCK_PI | FUTEX_CLOCK_REALTIME, 0, NULL));
+    FRES("unlock_pi clock_realtime", futex(&word, FUTEX_UNLOCK_PI | FUTEX_CLOCK_REALTIME, 0, NULL));
+    FRES("op 99", futex(&word, 99, 0, NULL));
+    YESNO("  word untouched", word == 0);
+
+    /* Another live thread owns it. */
+    pthread_t t = start_helper(0);
+    YESNO("helper owns it", word == (unsigned)helper_tid);
+    FRES("unlock_pi of helper's lock", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    FRES("trylock_pi owned", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
+    YESNO("  waiters bit set", word == ((unsigned)helper_tid | FUTEX_WAITERS));
+    struct timespec at = in_ms(CLOCK_REALTIME, 30);
+    FRES("lock_pi timeout", futex(&word, FUTEX_LOCK_PI, 0, &at));
+    at = in_ms(CLOCK_MONOTONIC, 30);
+    FRES("lock_pi2 monotonic timeout", futex(&word, FUTEX_LOCK_PI2, 0, &at));
+    at = in_ms(CLOCK_REALTIME, 30);
+    FRES("lock_pi2 realtime timeout",
+         futex(&word, FUTEX_LOCK_PI2 | FUTEX_CLOCK_REALTIME, 0, &at));
+    at.tv_sec -= 10;
+    FRES("lock_pi past timeout", futex(&word, FUTEX_LOCK_PI, 0, &at));
+    /* Blocks until the helper unlocks: the lock is handed over. */
+    helper_go = 1;
+    FRES("lock_pi contended", futex(&word, FUTEX_LOCK_PI, 0, NULL));
+    YESNO("  handed to me, waiters bit set", word == ((unsigned)me | FUTEX_WAITERS));
+    pthread_join(t, NULL);
+    FRES("unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    YESNO("  word is 0", word == 0);
+
+    /* The owner exits holding it while we wait: we get it. */
+    t = start_helper(1);
+    helper_go = 1;
+    FRES("lock_pi, owner exits", futex(&word, FUTEX_LOCK_PI, 0, NULL));
+    YESNO("  handed to me, waiters and owner-died bits set",
+          word == ((unsigned)me | FUTEX_WAITERS | FUTEX_OWNER_DIED));
+    wait_gone(helper_tid);
+    FRES("unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+
+    /* The owner exited holding it, nobody waited: the tid names no one. */
+    t = start_helper(1);
+    helper_go = 1;
+    wait_gone(helper_tid);
+    FRES("lock_pi, owner gone", futex(&word, FUTEX_LOCK_PI, 0, NULL));
+    FRES("trylock_pi, owner gone", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
+}
+
+int main(int argc, char **argv)
+{
+    guest_init(argc, argv, "futex_pi");
+    owner_thread_dies("robust", 0, 0);
+    owner_thread_dies("robust", 0, 1);
+    owner_thread_dies("robust PI", 1, 0);
+    owner_thread_dies("robust PI", 1, 1);
+    owner_process_dies(0);
+    owner_process_dies(1);
+    pi_contention();
+    raw_ops();
+    guest_cleanup();
+    return 0;
+}
