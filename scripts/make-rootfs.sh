@@ -155,10 +155,10 @@ install -d -m 1777 "$R/tmp" "$R/var/tmp"
 # ---- Debian packages (debian, python) ---------------------------------------
 
 if [[ $FLAVOR != busybox ]]; then
-    # less (with terminfo), script (bsdutils), tmux and screen for the
-    # console tests; libc-bin for the C.UTF-8 locale tmux insists on;
+    # less (with terminfo), script (bsdutils), tmux, screen and expect for
+    # the console tests; libc-bin for the C.UTF-8 locale tmux insists on;
     # netbase for /etc/services and /etc/protocols (getservbyname).
-    roots=(bash coreutils less ncurses-base bsdutils tmux screen libc-bin netbase)
+    roots=(bash coreutils less ncurses-base bsdutils tmux screen expect tcl-expect libc-bin netbase)
     # The full standard library and its test suite (python3 -m test).
     [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal libpython3.11-stdlib libpython3.11-testsuite)
     mapfile -t pkgs < <(lib_closure "${roots[@]}")

@@ -273,3 +273,18 @@ fn screen_detaches_and_reattaches() {
     p.send(b"exit\r");
     assert_eq!(p.wait(10), 0);
 }
+
+/// expect drives a program through a pty it opens itself: no terminal
+/// needed on umk's side.
+#[test]
+fn expect_spawns_and_drives_a_shell_on_a_pty() {
+    let script = r##"spawn /bin/sh; expect "# "; send "tty; echo hel\"\"lo-\$((6*7))\r"; expect "hello-42"; send "exit\r"; expect eof; puts "\nexpect-done""##;
+    let out = umk_run(&debian_image(), &[], &["/usr/bin/expect", "-c", script], b"");
+    let s = stdout(&out);
+    assert!(
+        s.contains("/dev/pts/0") && s.contains("hello-42") && s.contains("expect-done"),
+        "{s}{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
