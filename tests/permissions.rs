@@ -3,6 +3,16 @@
 mod common;
 use common::*;
 
+/// chroot: root only; inside, `..` stops at the new root.
+#[test]
+fn chroot_confines_paths_and_needs_root() {
+    let script = "mkdir -p /tmp/r/bin /tmp/r/etc && cp /bin/busybox /tmp/r/bin/ && echo inner > /tmp/r/etc/hostname; \
+                  chroot /tmp/r /bin/busybox sh -c 'cd /; cd ../../..; /bin/busybox ls; /bin/busybox cat /etc/hostname'; \
+                  su nobody -s /bin/sh -c 'chroot /tmp/r /bin/busybox true' 2>&1 | grep -c 'not permitted'";
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
+    assert_eq!(stdout(&out), "bin\netc\ninner\n1\n", "{}", stderr(&out));
+}
+
 /// RLIMIT_NPROC counts a user's tasks; root is exempt, as in Linux.
 #[test]
 fn rlimit_nproc_stops_a_users_forks_not_roots() {

@@ -346,14 +346,19 @@ int main(int argc, char **argv)
         chld_hits = 0;
         sc.sa_flags = SA_SIGINFO | SA_NOCLDSTOP;
         sigaction(SIGCHLD, &sc, NULL);
+        /* The child waits on a gate after it continues, so that the
+         * continue, not its exit, is what WCONTINUED reports. */
+        int gate[2];
+        pipe(gate);
         fflush(stdout);
         pid = fork();
-        if (pid == 0) { raise(SIGSTOP); _exit(0); }
+        if (pid == 0) { char b; raise(SIGSTOP); read(gate[0], &b, 1); _exit(0); }
         waitpid(pid, &st, WUNTRACED);
         printf("SA_NOCLDSTOP: child %s, SIGCHLD hits %d\n", wstatus_str(st), (int)chld_hits);
         kill(pid, SIGCONT);
         waitpid(pid, &st, WCONTINUED);
         printf("  child %s, SIGCHLD hits %d\n", wstatus_str(st), (int)chld_hits);
+        write(gate[1], "g", 1);
         waitpid(pid, &st, 0);
         printf("  child %s, SIGCHLD hits %d\n", wstatus_str(st), (int)chld_hits);
         /* and without it */
@@ -362,7 +367,7 @@ int main(int argc, char **argv)
         sigaction(SIGCHLD, &sc, NULL);
         fflush(stdout);
         pid = fork();
-        if (pid == 0) { raise(SIGSTOP); _exit(0); }
+        if (pid == 0) { char b; raise(SIGSTOP); read(gate[0], &b, 1); _exit(0); }
         waitpid(pid, &st, WUNTRACED);
         printf("without SA_NOCLDSTOP: child %s, SIGCHLD hits %d code %s\n", wstatus_str(st),
                (int)chld_hits, code_name(SIGCHLD, chld_code));
@@ -370,7 +375,10 @@ int main(int argc, char **argv)
         waitpid(pid, &st, WCONTINUED);
         /* (its CLD_CONTINUED SIGCHLD may come after the wait returns) */
         printf("  child %s\n", wstatus_str(st));
+        write(gate[1], "g", 1);
         waitpid(pid, &st, 0);
+        close(gate[0]);
+        close(gate[1]);
         signal(SIGCHLD, SIG_DFL);
     }
 

@@ -223,6 +223,28 @@ pub fn sys_chdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     r.into()
 }
 
+/// chroot(2): the process's root becomes the directory; `..` stops there
+/// (see fs/path.rs). Needs root (CAP_SYS_CHROOT); the cwd is left alone,
+/// as in Linux. The VM's own root is always the floor.
+pub fn sys_chroot(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    let r = (|| -> KResult<i64> {
+        let path = path_arg(k, ctx, 0)?;
+        let d = k.lookup_at(ctx.pid, AT_FDCWD, &path, Follow::Yes, false)?;
+        let a = d.inode.attr()?;
+        if !a.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let creds = k.creds_of(ctx.pid);
+        permission(&a, &creds, MAY_EXEC)?;
+        if creds.uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        k.fs_of(ctx.pid)?.borrow_mut().root = d;
+        Ok(0)
+    })();
+    r.into()
+}
+
 pub fn sys_fchdir(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = k
         .file(ctx.pid, ctx.arg_i32(0))

@@ -213,6 +213,7 @@ table! {
     SYS_GETTIMEOFDAY => None, Native("guest time is host time");
     SYS_GETRLIMIT => Some(misc::sys_getrlimit), Full;
     SYS_SETRLIMIT => Some(misc::sys_setrlimit), Partial("NOFILE and NPROC enforced by umk; CPU, DATA, STACK, RSS, MEMLOCK, AS by the host (clamped to its hard limit); FSIZE, CORE and the rest recorded only");
+    SYS_CHROOT => Some(fs::sys_chroot), Full;
     SYS_SETHOSTNAME => Some(misc::sys_sethostname), Full;
     SYS_SETDOMAINNAME => Some(misc::sys_setdomainname), Full;
     SYS_GETRUSAGE => Some(misc::sys_getrusage), Full;
