@@ -83,6 +83,14 @@ fn tmpfs_write() {
     case("tmpfs_write");
 }
 #[test]
+fn shm() {
+    case("shm");
+}
+#[test]
+fn shm_in_dev_shm() {
+    case_in("shm", "/dev/shm");
+}
+#[test]
 fn misc() {
     case("misc");
 }

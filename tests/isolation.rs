@@ -293,3 +293,75 @@ fn host_inet_sockets_are_unreachable() {
     assert!(s.contains("udp 255.255.255.255: Network unreachable"), "{s}");
     assert!(s.contains("bind host address: Address not available"), "{s}");
 }
+
+/// The host fds of umk's child processes (the guest's processes and the
+/// doorbell): what each links to.
+fn host_fds_of_children(parent: u32) -> Vec<String> {
+    let mut links = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if !status.lines().any(|l| l.split_whitespace().eq(["PPid:", &parent.to_string()])) {
+            continue;
+        }
+        for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+            if let Ok(l) = std::fs::read_link(fd.path()) {
+                links.push(l.to_string_lossy().into_owned());
+            }
+        }
+    }
+    links
+}
+
+#[test]
+fn shared_mapping_memfds_stay_out_of_reach() {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(umk_bin())
+        .args(["run", "--ephemeral", "--image"])
+        .arg(busybox_image())
+        .args(["--", "/opt/tests/escape", "shm"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let umk = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut read_until = |want: &str, seen: &mut String| {
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push_str(&line);
+            if line.starts_with(want) {
+                return;
+            }
+            line.clear();
+        }
+        panic!("no {want:?} in {seen}");
+    };
+    read_until("mapped", &mut seen);
+    // umk holds the file's data in a memfd: the escape attempts below aim
+    // at something that exists.
+    let umk_fds: Vec<String> = std::fs::read_dir(format!("/proc/{umk}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|f| std::fs::read_link(f.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect();
+    assert!(umk_fds.iter().any(|l| l.contains("umk-shm")), "{umk_fds:?}");
+    writeln!(stdin, "{umk}").unwrap();
+    read_until("fds:", &mut seen);
+    // The transient host fd was closed right after the mmap.
+    let leaked: Vec<String> =
+        host_fds_of_children(umk).into_iter().filter(|l| l.contains("umk-shm")).collect();
+    writeln!(stdin).unwrap();
+    read_until("data:", &mut seen);
+    let _ = child.wait();
+    assert!(leaked.is_empty(), "a guest process holds {leaked:?}");
+    assert!(!seen.contains("LEAK"), "{seen}");
+    assert!(seen.contains("umk fds opened: 0"), "{seen}");
+    // Only the guest's own fd of the file.
+    assert!(seen.lines().any(|l| l.trim() == "fds: 3"), "{seen}");
+    assert!(seen.contains("data: guest data"), "{seen}");
+}

@@ -24,6 +24,22 @@ fn python_runs_subprocess_and_threads() {
     );
 }
 
+/// multiprocessing's locks and queues are POSIX semaphores, which live in
+/// /dev/shm files mapped MAP_SHARED.
+#[test]
+fn python_multiprocessing_pool_and_queue() {
+    let script = "import multiprocessing as m\n\
+                  print(m.Pool(2).map(abs, [-1, -2, 3]))\n\
+                  q = m.Queue(); l = m.Lock(); v = m.Value('i', 0)\n\
+                  def f(q, l, v):\n\
+                  \x20   with l: v.value += 5\n\
+                  \x20   q.put('from child')\n\
+                  p = m.Process(target=f, args=(q, l, v)); p.start()\n\
+                  print(q.get()); p.join(); print(p.exitcode, v.value)\n";
+    let out = umk_run(&python_image(), &[], &["/usr/bin/python3", "-c", script], b"");
+    assert_eq!(stdout(&out), "[1, 2, 3]\nfrom child\n0 5\n", "stderr: {}", stderr(&out));
+}
+
 #[test]
 fn python_interactive_prompt_on_a_terminal() {
     let mut cmd = std::process::Command::new(umk_bin());

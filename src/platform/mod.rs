@@ -21,6 +21,7 @@
 #![allow(unsafe_code)]
 
 pub mod fake;
+pub mod hostmem;
 pub mod ptrace;
 
 use std::fmt;

@@ -17,6 +17,13 @@
  *                         datagrams to those ports of 127.0.0.1, ::1,
  *                         0.0.0.0 and each ADDR (where the host listens):
  *                         must not reach the host (prints "reached ...")
+ *   escape shm            map a /dev/shm file MAP_SHARED (umk then holds
+ *                         a host memfd for it), print "mapped", read umk's
+ *                         host pid from stdin and try to open umk's fds
+ *                         through /proc: must fail; print the guest fds
+ *                         that /proc/self/fd offers ("fds: 3"), then wait
+ *                         for a line on stdin (the test looks at the host
+ *                         fds of the guest process meanwhile)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +35,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <sys/resource.h>
 #include <stddef.h>
@@ -180,6 +188,40 @@ int main(int argc, char **argv) {
         struct sockaddr_in b = { .sin_family = AF_INET };
         if (argc > 4) inet_pton(AF_INET, argv[4], &b.sin_addr);
         printf("bind host address: %s\n", bind(s, (struct sockaddr *)&b, sizeof b) == 0 ? "ok" : strerror(errno));
+        return 0;
+    }
+    if (!strcmp(argv[1], "shm")) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        int fd = open("/dev/shm/escape", O_RDWR | O_CREAT, 0600);
+        if (fd < 0 || ftruncate(fd, 4096) != 0) return 1;
+        char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) { printf("mmap: %s\n", strerror(errno)); return 1; }
+        strcpy(m, "guest data");
+        printf("mapped\n");
+        char line[32];
+        if (!fgets(line, sizeof line, stdin)) return 1;
+        int pid = atoi(line);
+        char path[96];
+        int opened = 0;
+        for (int n = 0; n < 1024; n++) {
+            const char *fmts[] = { "/proc/%d/fd/%d", "/proc/self/root/proc/%d/fd/%d",
+                                   "/../../proc/%d/fd/%d", "/dev/../proc/%d/fd/%d" };
+            for (int f = 0; f < 4; f++) {
+                snprintf(path, sizeof path, fmts[f], pid, n);
+                int r = open(path, O_RDWR);
+                if (r >= 0) { printf("LEAK opened %s\n", path); opened++; close(r); }
+            }
+        }
+        printf("umk fds opened: %d\n", opened);
+        printf("fds:");
+        for (int n = 0; n < 1024; n++) {
+            snprintf(path, sizeof path, "/proc/self/fd/%d", n);
+            char t[64];
+            if (n > 2 && readlink(path, t, sizeof t) >= 0) printf(" %d", n);
+        }
+        printf("\n");
+        if (!fgets(line, sizeof line, stdin)) return 1;
+        printf("data: %s\n", m);
         return 0;
     }
     return 2;

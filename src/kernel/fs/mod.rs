@@ -234,6 +234,13 @@ pub trait Inode: Any {
     fn read_only(&self) -> bool {
         false
     }
+    /// The host memory file that holds the inode's data, moving the data
+    /// there first if needed: what MAP_SHARED maps, so that writes through
+    /// the mapping reach the file and every mapping of it. ENODEV where the
+    /// filesystem cannot share its pages.
+    fn host_mem(&self) -> KResult<Rc<crate::platform::hostmem::HostMem>> {
+        Err(Errno::ENODEV)
+    }
     fn as_any(&self) -> &dyn Any;
 }
 

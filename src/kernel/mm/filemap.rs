@@ -7,14 +7,20 @@
 //! private file mapping). Mapping shares page cache across every guest
 //! and costs no copy, which is what makes exec of busybox or bash and
 //! ld.so's loading of libc cheap.
+//!
+//! MAP_SHARED mappings of files whose filesystem keeps their data in a
+//! host memfd (tmpfs, see [`map_shared`]) map that memfd: stores through
+//! the mapping are the file's data, seen by every process and by umk.
 
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::fs::InodeRef;
 use crate::kernel::mm::GuestMem;
 use crate::kernel::Kernel;
+use crate::platform::hostmem::HostMem;
 use crate::platform::HostTid;
+use guest_abi::fcntl::{AT_FDCWD, O_CLOEXEC, O_RDONLY, O_RDWR};
 use guest_abi::mman::*;
-use guest_abi::sysno::{SYS_MMAP, SYS_MPROTECT};
+use guest_abi::sysno::{SYS_CLOSE, SYS_MMAP, SYS_MPROTECT, SYS_MUNMAP, SYS_OPENAT};
 
 fn inject(k: &mut Kernel, host: HostTid, nr: usize, args: [u64; 5]) -> KResult<u64> {
     let r = k.platform.inject_syscall(host, nr, args).map_err(|_| Errno::EFAULT)?;
@@ -159,4 +165,79 @@ fn copy_pages(
         }
     };
     GuestMem::new(k.platform.as_mut(), host).write(addr, &data)
+}
+
+/// Maps `len` bytes (page-rounded) of the host memory file `mem` from
+/// `file_off` into the guest process of thread `host`, shared: the
+/// guest's stores land in the file's own pages, which every other mapping
+/// and umk's read(2) and write(2) use too. `flags` are the guest's mmap
+/// flags (MAP_SHARED or MAP_SHARED_VALIDATE and modifiers); `writable`
+/// whether the guest's open file may write (a later mprotect(PROT_WRITE)
+/// of the mapping then works, as on Linux). Returns the address.
+///
+/// The guest process gets the memfd only for the span of three injected
+/// calls: openat of `/proc/<umk>/fd/<n>` (the path written into the
+/// mapping's own reserved pages), mmap, close. The guest itself cannot
+/// name that path: its openat is served by umk's VFS.
+#[allow(clippy::too_many_arguments)]
+pub fn map_shared(
+    k: &mut Kernel,
+    host: HostTid,
+    mem: &HostMem,
+    addr: u64,
+    len: u64,
+    prot: u64,
+    flags: u64,
+    file_off: u64,
+    writable: bool,
+) -> KResult<u64> {
+    let path = mem.proc_path();
+    // The reservation picks the address as the guest asked (hint, fixed or
+    // fixed-noreplace) and holds the path string meanwhile.
+    let fixed = flags & MAP_FIXED != 0;
+    let placement = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+    let rw = PROT_READ | PROT_WRITE;
+    let at = inject(
+        k,
+        host,
+        SYS_MMAP,
+        [addr, len, rw, placement | MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX],
+    )?;
+    let undo = |k: &mut Kernel| {
+        if !fixed {
+            let _ = inject(k, host, SYS_MUNMAP, [at, len, 0, 0, 0]);
+        }
+    };
+    if (path.len() as u64) > len
+        || GuestMem::new(k.platform.as_mut(), host).write(at, &path).is_err()
+    {
+        undo(k);
+        return Err(Errno::ENOMEM);
+    }
+    let mode = if writable { O_RDWR } else { O_RDONLY };
+    let open = [AT_FDCWD as u64, at, (mode | O_CLOEXEC) as u64, 0, 0];
+    let fd = match inject(k, host, SYS_OPENAT, open) {
+        Ok(fd) => fd,
+        Err(e) => {
+            undo(k);
+            // Only a host that denies umk's children access to it (no
+            // /proc, a hardened ptrace policy) refuses this.
+            return Err(if e == Errno::EMFILE || e == Errno::ENFILE { e } else { Errno::ENODEV });
+        }
+    };
+    let mflags = (flags & !MAP_FIXED_NOREPLACE) | MAP_FIXED;
+    let r = k
+        .platform
+        .inject_syscall6(host, SYS_MMAP, [at, len, prot, mflags, fd, file_off])
+        .map_err(|_| Errno::EFAULT);
+    // Closed whatever happened: the mapping holds the memfd from now on.
+    let _ = inject(k, host, SYS_CLOSE, [fd, 0, 0, 0, 0]);
+    match r {
+        Ok(v) if (-4095..0).contains(&v) => {
+            undo(k);
+            Err(Errno(-v as i32))
+        }
+        Ok(_) => Ok(at),
+        Err(e) => Err(e),
+    }
 }

@@ -63,8 +63,10 @@ pub fn sys_brk(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 /// mmap(2) of what the seccomp filter did not let through: fixed
-/// anonymous mappings (run natively) and file mappings, which become
-/// private anonymous memory filled with the file's bytes.
+/// anonymous mappings (run natively) and file mappings. Private file
+/// mappings become private anonymous memory filled with the file's bytes;
+/// shared ones map the host memfd that holds a tmpfs file's data, so
+/// stores reach the file (other filesystems: read-only copies only).
 pub fn sys_mmap(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let [addr, len, prot, flags, fd, off] = ctx.args;
     if flags & MAP_ANONYMOUS != 0 {
@@ -72,28 +74,63 @@ pub fn sys_mmap(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         return SysResult::Native { regs: ctx.regs, see_exit: false };
     }
     let r = (|| -> KResult<i64> {
-        if len == 0 || off % PAGE_SIZE != 0 {
+        if off % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let f = k.file(ctx.pid, fd as i32)?;
+        if len == 0 {
             return Err(Errno::EINVAL);
         }
         let len_pages = page_up(len).ok_or(Errno::ENOMEM)?;
-        let f = k.file(ctx.pid, fd as i32)?;
+        let shared = match flags & MAP_TYPE {
+            MAP_PRIVATE => false,
+            MAP_SHARED | MAP_SHARED_VALIDATE => true,
+            _ => return Err(Errno::EINVAL),
+        };
         if !f.readable() {
             return Err(Errno::EACCES);
         }
-        let shared = flags & MAP_TYPE != MAP_PRIVATE;
-        if shared && prot & PROT_WRITE != 0 {
-            if !f.writable() {
-                return Err(Errno::EACCES);
-            }
-            // Writes through a shared mapping would have to reach the file.
-            k.note_unsupported("writable MAP_SHARED file mappings");
-            return Err(Errno::ENODEV);
+        if shared && prot & PROT_WRITE != 0 && !f.writable() {
+            return Err(Errno::EACCES);
         }
         let attr = f.attr()?;
         let is_zero_dev = attr.file_type() == guest_abi::stat::S_IFCHR
             && attr.rdev == guest_abi::stat::makedev(1, 5);
+        if shared && is_zero_dev {
+            // Shared /dev/zero is shared anonymous memory (mm/shmem.c's
+            // shmem_zero_setup); the host makes it.
+            let a = [addr, len_pages, prot, flags | MAP_ANONYMOUS, u64::MAX];
+            return inject(k, ctx, SYS_MMAP, a).map(|a| a as i64);
+        }
         if f.ops.kind() != FileKind::Regular && !is_zero_dev {
             return Err(Errno::ENODEV);
+        }
+        if shared {
+            let mem = f.inode.as_ref().ok_or(Errno::ENODEV).and_then(|i| i.host_mem());
+            match mem {
+                Ok(mem) => {
+                    return crate::kernel::mm::filemap::map_shared(
+                        k,
+                        ctx.host,
+                        &mem,
+                        addr,
+                        len_pages,
+                        prot,
+                        flags,
+                        off,
+                        f.writable(),
+                    )
+                    .map(|a| a as i64);
+                }
+                // A read-only shared mapping of a file that cannot share
+                // its pages is a copy: right until the file changes.
+                Err(Errno::ENODEV) if prot & PROT_WRITE == 0 => {}
+                Err(Errno::ENODEV) => {
+                    k.note_unsupported("writable MAP_SHARED mappings of non-tmpfs files");
+                    return Err(Errno::ENODEV);
+                }
+                Err(e) => return Err(e),
+            }
         }
         let keep = flags
             & (MAP_FIXED

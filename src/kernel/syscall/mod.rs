@@ -134,7 +134,7 @@ table! {
     SYS_LSTAT => Some(fs::sys_lstat), Full;
     SYS_POLL => Some(io::sys_poll), Full;
     SYS_LSEEK => Some(io::sys_lseek), Partial("SEEK_DATA/SEEK_HOLE treat the file as one data extent");
-    SYS_MMAP => Some(mm::sys_mmap), Partial("file mappings are private copies; shared writable file mappings fail with ENODEV");
+    SYS_MMAP => Some(mm::sys_mmap), Partial("private file mappings are copies; MAP_SHARED of tmpfs files (/tmp, /run, /dev/shm, memfd) maps a host memfd and is fully shared; shared writable mappings of image or overlay files fail with ENODEV, shared read-only ones are copies");
     SYS_MPROTECT => None, Native("own memory");
     SYS_MUNMAP => None, Native("own memory");
     SYS_BRK => Some(mm::sys_brk), Full;
@@ -152,7 +152,7 @@ table! {
     SYS_SELECT => Some(io::sys_select), Full;
     SYS_SCHED_YIELD => None, Native("no state");
     SYS_MREMAP => None, Native("own memory");
-    SYS_MSYNC => None, Native("file mappings are private copies");
+    SYS_MSYNC => None, Native("shared file mappings are of host memfds, already the file's data; private ones are copies");
     SYS_MINCORE => None, Native("own memory");
     SYS_MADVISE => None, Native("own memory");
     SYS_MLOCK => None, Native("own memory");

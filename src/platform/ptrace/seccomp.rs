@@ -55,7 +55,7 @@ pub const NATIVE: &[(usize, &str)] = &[
     (SYS_MINCORE, "own memory"),
     (SYS_MLOCK, "own memory"),
     (SYS_MUNLOCK, "own memory"),
-    (SYS_MSYNC, "own memory (file mappings are private copies)"),
+    (SYS_MSYNC, "own memory (shared file mappings are of host memfds, already the file's data)"),
     (SYS_RT_SIGACTION, "own signal dispositions, kept by the host kernel"),
     (SYS_RT_SIGPROCMASK, "own signal mask"),
     (SYS_RT_SIGRETURN, "returns from a native signal frame"),

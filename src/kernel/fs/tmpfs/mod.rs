@@ -7,6 +7,7 @@ use super::pipe::{fifo_open, Pipe};
 use super::{now, Attr, Creds, DirEntryOut, Inode, InodeRef};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::wait::Waker;
+use crate::platform::hostmem::HostMem;
 use guest_abi::stat::*;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -26,11 +27,22 @@ pub struct TmpFs {
 }
 
 enum Content {
-    Reg(RefCell<Vec<u8>>),
+    Reg(RefCell<Data>),
     Dir(RefCell<BTreeMap<Vec<u8>, Rc<TmpInode>>>),
     Symlink(Vec<u8>),
     Fifo(RefCell<Option<Rc<Pipe>>>),
     Dev,
+}
+
+/// Where a regular file's bytes are. `attr.size` is the file's length
+/// either way.
+enum Data {
+    /// In umk's memory: the common case, the cheapest to read and write.
+    Mem(Vec<u8>),
+    /// In a host memfd, from the first MAP_SHARED mapping on (shmem's
+    /// page cache in Linux): the guests' mappings and umk's reads and
+    /// writes then all use the same pages.
+    Host(Rc<HostMem>),
 }
 
 pub struct TmpInode {
@@ -89,7 +101,7 @@ impl TmpFs {
             S_IFLNK => Content::Symlink(target.unwrap_or_default().to_vec()),
             S_IFIFO => Content::Fifo(RefCell::new(None)),
             S_IFCHR | S_IFBLK | S_IFSOCK => Content::Dev,
-            _ => Content::Reg(RefCell::new(Vec::new())),
+            _ => Content::Reg(RefCell::new(Data::Mem(Vec::new()))),
         };
         let size = match &content {
             Content::Symlink(t) => t.len() as u64,
@@ -147,21 +159,27 @@ impl TmpInode {
         i.as_any().downcast_ref::<TmpInode>().and_then(|t| t.me.upgrade()).ok_or(Errno::EXDEV)
     }
 
-    fn set_size_locked(&self, data: &mut Vec<u8>, len: u64) -> KResult<()> {
+    fn set_size_locked(&self, data: &mut Data, len: u64) -> KResult<()> {
         if len > MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        let old = data.len() as u64;
-        if len > old {
+        let old = self.attr.borrow().size;
+        let used = if len > old {
             let used = self.fs.used.get() + (len - old);
             if used > self.fs.limit {
                 return Err(Errno::ENOSPC);
             }
-            self.fs.used.set(used);
+            used
         } else {
-            self.fs.used.set(self.fs.used.get().saturating_sub(old - len));
+            self.fs.used.get().saturating_sub(old - len)
+        };
+        match data {
+            Data::Mem(v) => v.resize(len as usize, 0),
+            // Shrinking a mapped memfd is what makes a guest's access past
+            // the new end fault with SIGBUS, as on Linux.
+            Data::Host(h) => h.set_len(len).map_err(|_| Errno::ENOSPC)?,
         }
-        data.resize(len as usize, 0);
+        self.fs.used.set(used);
         let mut a = self.attr.borrow_mut();
         a.size = len;
         a.blocks = len.div_ceil(4096) * 8;
@@ -171,8 +189,8 @@ impl TmpInode {
 
 impl Drop for TmpInode {
     fn drop(&mut self) {
-        if let Content::Reg(d) = &self.content {
-            let n = d.borrow().len() as u64;
+        if let Content::Reg(_) = &self.content {
+            let n = self.attr.borrow().size;
             self.fs.used.set(self.fs.used.get().saturating_sub(n));
         }
     }
@@ -232,13 +250,19 @@ impl Inode for TmpInode {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
         match &self.content {
             Content::Reg(d) => {
-                let d = d.borrow();
-                if off >= d.len() as u64 {
+                let size = self.attr.borrow().size;
+                if off >= size {
                     return Ok(0);
                 }
-                let start = off as usize;
-                let n = buf.len().min(d.len() - start);
-                buf[..n].copy_from_slice(&d[start..start + n]);
+                let n = (buf.len() as u64).min(size - off) as usize;
+                let n = match &*d.borrow() {
+                    Data::Mem(v) => {
+                        let start = off as usize;
+                        buf[..n].copy_from_slice(&v[start..start + n]);
+                        n
+                    }
+                    Data::Host(h) => h.read_at(off, &mut buf[..n]).map_err(|_| Errno::EIO)?,
+                };
                 self.attr.borrow_mut().atime = now();
                 Ok(n)
             }
@@ -252,10 +276,13 @@ impl Inode for TmpInode {
             Content::Reg(d) => {
                 let end = off.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
                 let mut d = d.borrow_mut();
-                if end > d.len() as u64 {
+                if end > self.attr.borrow().size {
                     self.set_size_locked(&mut d, end)?;
                 }
-                d[off as usize..end as usize].copy_from_slice(data);
+                match &mut *d {
+                    Data::Mem(v) => v[off as usize..end as usize].copy_from_slice(data),
+                    Data::Host(h) => h.write_at(off, data).map_err(|_| Errno::ENOSPC)?,
+                }
                 drop(d);
                 self.touch_mtime();
                 Ok(data.len())
@@ -487,6 +514,24 @@ impl Inode for TmpInode {
             1 << 20,
             (1 << 20) - self.fs.next_ino.get().min(1 << 20),
         )
+    }
+
+    fn host_mem(&self) -> KResult<Rc<HostMem>> {
+        let Content::Reg(d) = &self.content else { return Err(Errno::ENODEV) };
+        let mut d = d.borrow_mut();
+        let h = match &*d {
+            Data::Host(h) => return Ok(h.clone()),
+            Data::Mem(v) => {
+                // The host's limits (open files, memory) are the only way
+                // this fails; ENOMEM is what mmap reports for those.
+                let h = HostMem::new().map_err(|_| Errno::ENOMEM)?;
+                h.set_len(v.len() as u64).map_err(|_| Errno::ENOMEM)?;
+                h.write_at(0, v).map_err(|_| Errno::ENOMEM)?;
+                Rc::new(h)
+            }
+        };
+        *d = Data::Host(h.clone());
+        Ok(h)
     }
 
     fn as_any(&self) -> &dyn Any {
