@@ -438,6 +438,25 @@ impl PtracePlatform {
         }
     }
 
+    /// After running code at the stub (an injected call, a cmpxchg): the
+    /// thread goes back to where it was, stopped as at a signal stop, and
+    /// the signals that arrived meanwhile are raised again.
+    fn back_from_stub(
+        &mut self,
+        tid: HostTid,
+        saved: Regs,
+        deferred: Vec<i32>,
+    ) -> Result<(), PlatformError> {
+        self.stop_kind.insert(tid, StopKind::Signal);
+        let mut back = saved;
+        back.orig_rax = u64::MAX;
+        self.set_regs(tid, &back)?;
+        for sig in deferred {
+            let _ = self.signal_thread(tid, sig);
+        }
+        Ok(())
+    }
+
     fn forget(&mut self, tid: HostTid) {
         self.known.remove(&tid);
         self.stop_kind.remove(&tid);
@@ -488,14 +507,7 @@ impl PtracePlatform {
             }
             self.ptrace_cont(tid, 0)?;
         };
-        self.stop_kind.insert(tid, StopKind::Signal);
-        // Back where the thread was, as after an injected call.
-        let mut back = saved;
-        back.orig_rax = u64::MAX;
-        self.set_regs(tid, &back)?;
-        for sig in deferred {
-            let _ = self.signal_thread(tid, sig);
-        }
+        self.back_from_stub(tid, saved, deferred)?;
         Ok(result)
     }
 }
@@ -535,14 +547,7 @@ impl PtracePlatform {
             }
             self.ptrace_cont(tid, 0)?;
         };
-        self.stop_kind.insert(tid, StopKind::Signal);
-        // Back to where the thread was; the caller resumes it.
-        let mut back = saved;
-        back.orig_rax = u64::MAX;
-        self.set_regs(tid, &back)?;
-        for sig in deferred {
-            let _ = self.signal_thread(tid, sig);
-        }
+        self.back_from_stub(tid, saved, deferred)?;
         Ok(result)
     }
 }
