@@ -155,10 +155,11 @@ install -d -m 1777 "$R/tmp" "$R/var/tmp"
 # ---- Debian packages (debian, python) ---------------------------------------
 
 if [[ $FLAVOR != busybox ]]; then
-    # less (with terminfo), script (bsdutils), tmux, screen and expect for
-    # the console tests; libc-bin for the C.UTF-8 locale tmux insists on;
-    # netbase for /etc/services and /etc/protocols (getservbyname).
-    roots=(bash coreutils less ncurses-base bsdutils tmux screen expect tcl-expect libc-bin netbase)
+    # less (with terminfo), script (bsdutils), tmux, screen, expect and
+    # OpenSSH for the console tests; libc-bin for the C.UTF-8 locale tmux
+    # insists on; netbase for /etc/services and /etc/protocols.
+    roots=(bash coreutils less ncurses-base bsdutils tmux screen expect tcl-expect
+        openssh-server openssh-client libc-bin netbase)
     # The full standard library and its test suite (python3 -m test).
     [[ $FLAVOR == python ]] && roots+=(python3.11-minimal libpython3.11-minimal python3-minimal libpython3.11-stdlib libpython3.11-testsuite)
     mapfile -t pkgs < <(lib_closure "${roots[@]}")
@@ -199,6 +200,7 @@ ln -sfn busybox "$R/bin/sh"
 cat > "$R/etc/passwd" <<'EOT'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+sshd:x:100:65534::/run/sshd:/usr/sbin/nologin
 EOT
 cat > "$R/etc/group" <<'EOT'
 root:x:0:
@@ -208,6 +210,7 @@ EOT
 cat > "$R/etc/shadow" <<'EOT'
 root:*:19000:0:99999:7:::
 nobody:*:19000:0:99999:7:::
+sshd:*:19000:0:99999:7:::
 EOT
 chmod 0644 "$R/etc/passwd" "$R/etc/group"
 chmod 0640 "$R/etc/shadow"

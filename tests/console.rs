@@ -288,3 +288,24 @@ fn expect_spawns_and_drives_a_shell_on_a_pty() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// OpenSSH inside the guest: sshd on the VM's own loopback, a client
+/// logging in with a key and getting a pty for its session.
+#[test]
+fn sshd_in_the_guest_serves_a_pty_session_over_loopback() {
+    let script = "set -e; mkdir -p /run/sshd /root/.ssh; chmod 700 /root/.ssh; \
+        ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key; \
+        ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519; \
+        cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys; \
+        printf 'Port 2222\\nListenAddress 127.0.0.1\\nHostKey /etc/ssh/ssh_host_ed25519_key\\nUsePAM no\\nPermitRootLogin yes\\n' > /etc/ssh/sshd_config; \
+        /usr/sbin/sshd -E /tmp/sshd.log; \
+        set +e; ssh -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 2222 -tt root@127.0.0.1 \
+            'tty; echo hello-$((6*7)); exit 3'; echo ssh-rc=$?";
+    let out = umk_run(&debian_image(), &[], &["/bin/sh", "-c", script], b"");
+    let s = stdout(&out);
+    assert!(
+        s.contains("/dev/pts/0") && s.contains("hello-42") && s.contains("ssh-rc=3"),
+        "{s}{}",
+        stderr(&out)
+    );
+}

@@ -250,6 +250,29 @@ static void test_bind(void)
     close(s);
     s = socket(AF_INET, SOCK_STREAM, 0);
     VAL("v6only on inet", setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one));
+    {
+        /* IP_TOS (ssh sets it): a stream socket keeps the ECN bits to itself. */
+        int tos = 0x13, got = -1;
+        socklen_t gl = sizeof got;
+        VAL("IP_TOS 0x13 on tcp", setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof tos));
+        getsockopt(s, IPPROTO_IP, IP_TOS, &got, &gl);
+        printf("  reads back 0x%x\n", got);
+        int u = socket(AF_INET, SOCK_DGRAM, 0);
+        setsockopt(u, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+        gl = sizeof got;
+        getsockopt(u, IPPROTO_IP, IP_TOS, &got, &gl);
+        printf("  on udp reads back 0x%x\n", got);
+        close(u);
+        int s6 = socket(AF_INET6, SOCK_STREAM, 0);
+        int tc = 300;
+        VAL("IPV6_TCLASS 300", setsockopt(s6, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof tc));
+        tc = 0x28;
+        VAL("IPV6_TCLASS 0x28", setsockopt(s6, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof tc));
+        gl = sizeof got;
+        getsockopt(s6, IPPROTO_IPV6, IPV6_TCLASS, &got, &gl);
+        printf("  reads back 0x%x\n", got);
+        close(s6);
+    }
     close(s);
 
     /* Dual stack: [::]:P holds 127.0.0.1:P unless IPV6_V6ONLY. */

@@ -45,6 +45,8 @@ const TCP_KEEPIDLE: i32 = 4;
 const TCP_KEEPINTVL: i32 = 5;
 const TCP_KEEPCNT: i32 = 6;
 const IPV6_V6ONLY: i32 = 26;
+const IP_TOS: i32 = 1;
+const IPV6_TCLASS: i32 = 67;
 
 /// The inet socket behind `fd`, if it is one.
 pub fn socket_of(k: &Kernel, ctx: &Ctx, fd: i32) -> Option<(Rc<OpenFile>, Rc<InetSocket>)> {
@@ -375,6 +377,8 @@ pub fn getsockopt(s: &InetSocket, level: i32, name: i32) -> KResult<Vec<u8>> {
             _ => return Err(Errno(ENOPROTOOPT)),
         },
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::V6 => b(o.v6only.get()),
+        (IPPROTO_IP, IP_TOS) => int(o.tos.get()),
+        (IPPROTO_IPV6, IPV6_TCLASS) if s.family == Family::V6 => int(o.tclass.get()),
         _ => return Err(Errno(ENOPROTOOPT)),
     })
 }
@@ -426,6 +430,15 @@ pub fn setsockopt(s: &InetSocket, level: i32, name: i32, raw: &[u8]) -> KResult<
             }
             o.v6only.set(v != 0);
         }
+        // A stream socket's ECN bits are the stack's, not the user's
+        // (__ip_sock_set_tos).
+        (IPPROTO_IP, IP_TOS) if s.proto == Proto::Tcp => o.tos.set((v & 0xfc) | (o.tos.get() & 3)),
+        (IPPROTO_IP, IP_TOS) => o.tos.set(v & 0xff),
+        (IPPROTO_IPV6, IPV6_TCLASS) if s.family == Family::V6 => match v {
+            -1 => o.tclass.set(0),
+            0..=0xff => o.tclass.set(v),
+            _ => return Err(Errno::EINVAL),
+        },
         _ => return Err(Errno(ENOPROTOOPT)),
     }
     Ok(())

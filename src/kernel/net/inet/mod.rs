@@ -55,6 +55,10 @@ pub struct Options {
     pub keepcnt: Cell<i32>,
     /// IPV6_V6ONLY: an AF_INET6 socket that takes no IPv4 traffic.
     pub v6only: Cell<bool>,
+    /// IP_TOS and IPV6_TCLASS: stored and reported; loopback has no use
+    /// for them (ssh sets them on every connection).
+    pub tos: Cell<i32>,
+    pub tclass: Cell<i32>,
 }
 
 impl Options {
@@ -75,6 +79,8 @@ impl Options {
             keepintvl: Cell::new(self.keepintvl.get()),
             keepcnt: Cell::new(self.keepcnt.get()),
             v6only: Cell::new(self.v6only.get()),
+            tos: Cell::new(self.tos.get()),
+            tclass: Cell::new(self.tclass.get()),
         }
     }
 }
