@@ -3,6 +3,19 @@
 mod common;
 use common::*;
 
+/// A write or truncate by a non-root user clears setuid, and setgid on a
+/// group-executable file; root's writes keep them. On tmpfs and on the
+/// overlay.
+#[test]
+fn writes_by_other_users_clear_setuid_and_setgid() {
+    let script = "for d in /tmp /home; do mkdir -p $d/w && chmod 777 $d/w && cd $d/w; \
+        touch p q r && chown 65534 p q r && chmod 6775 p q && chmod 2764 r; \
+        su nobody -s /bin/sh -c 'echo x >> p; truncate -s 0 q 2>/dev/null || : > q; echo x >> r'; \
+        touch s && chmod 6775 s && echo x >> s; stat -c '%a' p q r s; done";
+    let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
+    assert_eq!(stdout(&out), "775\n775\n2764\n6775\n".repeat(2), "{}", stderr(&out));
+}
+
 /// chroot: root only; inside, `..` stops at the new root.
 #[test]
 fn chroot_confines_paths_and_needs_root() {

@@ -14,6 +14,8 @@ pub const S_IFIFO: u32 = 0o010000;
 pub const S_ISUID: u32 = 0o4000;
 pub const S_ISGID: u32 = 0o2000;
 pub const S_ISVTX: u32 = 0o1000;
+/// Group execute permission.
+pub const S_IXGRP: u32 = 0o010;
 
 /// d_type values for getdents64 (include/linux/fs_types.h).
 pub const DT_UNKNOWN: u8 = 0;

@@ -7,7 +7,7 @@
 
 use super::{Attr, Creds};
 use crate::kernel::errno::{Errno, KResult};
-use guest_abi::stat::S_ISVTX;
+use guest_abi::stat::{S_ISGID, S_ISUID, S_ISVTX, S_IXGRP};
 
 pub const MAY_EXEC: u32 = 1;
 pub const MAY_WRITE: u32 = 2;
@@ -147,4 +147,22 @@ mod tests {
         );
         assert_eq!(may_chown(&f, &who(1000, 1000), None, Some(51)), Err(Errno::EPERM));
     }
+}
+
+/// A write or truncation by a user without CAP_FSETID (root here) clears
+/// the setuid bit, and setgid on a group-executable file, so a modified
+/// program does not keep its privileges (file_remove_privs).
+pub fn remove_privs(inode: &super::InodeRef, writer_is_root: bool) -> KResult<()> {
+    if writer_is_root {
+        return Ok(());
+    }
+    let a = inode.attr()?;
+    let mut kill = a.mode & S_ISUID;
+    if a.mode & S_ISGID != 0 && a.mode & S_IXGRP != 0 {
+        kill |= S_ISGID;
+    }
+    if kill != 0 && a.is_reg() {
+        inode.set_mode(a.mode & 0o7777 & !kill)?;
+    }
+    Ok(())
 }

@@ -580,7 +580,9 @@ pub fn sys_truncate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             if a.is_dir() {
                 return Err(Errno::EISDIR);
             }
-            permission(&a, &k.creds_of(ctx.pid), MAY_WRITE)?;
+            let creds = k.creds_of(ctx.pid);
+            permission(&a, &creds, MAY_WRITE)?;
+            remove_privs(&i, creds.uid == 0)?;
             i.truncate(ctx.args[1])
         })
         .map(|_| 0)

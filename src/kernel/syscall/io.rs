@@ -139,6 +139,12 @@ fn do_write(k: &mut Kernel, ctx: &Ctx, fd: i32, data: &[u8], off: Option<u64>) -
             return r;
         }
     }
+    if let (Some(inode), crate::kernel::fs::file::FileKind::Regular) = (&f.inode, f.ops.kind()) {
+        let root = k.table.borrow().procs.get(&ctx.pid).is_some_and(|p| p.cred.euid == 0);
+        if let Err(e) = crate::kernel::fs::permission::remove_privs(inode, root) {
+            return SysResult::err(e);
+        }
+    }
     // pwrite on an O_APPEND file appends anyway (pwrite(2), BUGS).
     let off = match off {
         Some(_) if f.flags.get() & O_APPEND != 0 => Some(f.attr().map(|a| a.size).unwrap_or(0)),
@@ -596,6 +602,8 @@ pub fn sys_ftruncate(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         if !i.attr()?.is_reg() {
             return Err(Errno::EINVAL);
         }
+        let root = k.table.borrow().procs.get(&ctx.pid).is_some_and(|p| p.cred.euid == 0);
+        crate::kernel::fs::permission::remove_privs(&i, root)?;
         i.truncate(ctx.args[1])?;
         Ok(0)
     })();

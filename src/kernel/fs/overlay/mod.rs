@@ -57,8 +57,7 @@
 //!   extents, not with the bytes written (a MemStore is memory, of course).
 //!
 //! Not done yet: the log's space is not limited (statfs reports the
-//! image's figures plus 16 GiB and 2^20 inodes); suid/sgid bits are not
-//! cleared on write.
+//! image's figures plus 16 GiB and 2^20 inodes).
 //!
 //! # Log format
 //!
