@@ -68,6 +68,16 @@ fn sethostname_changes_the_vms_name() {
     assert_eq!(stdout(&out), "renamed\nrenamed\n1\nrenamed\n", "{}", stderr(&out));
     let host_after = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     assert_eq!(host_before, host_after);
+    // A name longer than 64 bytes is EINVAL and changes nothing.
+    let long = "a".repeat(65);
+    let out = umk_run(
+        &busybox_image(),
+        &["--hostname", "lab7"],
+        &["/bin/sh", "-c", &format!("hostname {long}; hostname")],
+        b"",
+    );
+    assert_eq!(stdout(&out), "lab7\n");
+    assert!(stderr(&out).contains("Invalid argument"), "{}", stderr(&out));
 }
 
 #[test]

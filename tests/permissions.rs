@@ -24,6 +24,16 @@ fn chroot_confines_paths_and_needs_root() {
                   su nobody -s /bin/sh -c 'chroot /tmp/r /bin/busybox true' 2>&1 | grep -c 'not permitted'";
     let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
     assert_eq!(stdout(&out), "bin\netc\ninner\n1\n", "{}", stderr(&out));
+    // Bad input: not a directory, no such path.
+    let out = umk_run(
+        &busybox_image(),
+        &[],
+        &["/bin/sh", "-c", "chroot /etc/passwd /bin/true; chroot /nonexistent /bin/true"],
+        b"",
+    );
+    let e = stderr(&out);
+    assert!(e.contains("'/etc/passwd': Not a directory"), "{e}");
+    assert!(e.contains("'/nonexistent': No such file or directory"), "{e}");
 }
 
 /// RLIMIT_NPROC counts a user's tasks; root is exempt, as in Linux.

@@ -154,19 +154,8 @@ pub fn accept(
         }
         Err(e) => return SysResult::err(e),
     };
-    let r = (|| -> KResult<i64> {
-        let peer = new.peer_name().unwrap_or_else(|_| new.name());
-        let fd = install(k, ctx, new, flags)?;
-        if ctx.args[1] != 0 {
-            if let Err(e) = write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], &peer) {
-                // The connection is lost, as on Linux.
-                let _ = k.files_of(ctx.pid)?.borrow_mut().remove(fd);
-                return Err(e);
-            }
-        }
-        Ok(fd as i64)
-    })();
-    r.into()
+    let peer = new.peer_name().unwrap_or_else(|_| new.name());
+    super::net::install_accepted(k, ctx, new, flags, &peer).into()
 }
 
 /// One send (tcp_sendmsg, udp_sendmsg). `name` is the raw destination

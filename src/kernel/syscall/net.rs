@@ -330,19 +330,28 @@ fn do_accept(k: &mut Kernel, ctx: &Ctx, flags: i32) -> SysResult {
         }
         Err(e) => return SysResult::err(e),
     };
-    let r = (|| -> KResult<i64> {
-        let peer = sockaddr_of(new.peer_name().ok().flatten());
-        let fd = install(k, ctx, new, flags)?;
-        if ctx.args[1] != 0 {
-            if let Err(e) = write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], &peer) {
-                // The connection is lost, as on Linux.
-                let _ = k.files_of(ctx.pid)?.borrow_mut().remove(fd);
-                return Err(e);
-            }
+    let peer = sockaddr_of(new.peer_name().ok().flatten());
+    install_accepted(k, ctx, new, flags, &peer).into()
+}
+
+/// The end of accept/accept4: the new socket gets an fd and the caller its
+/// peer's address; if that address cannot be written the connection is
+/// lost, as on Linux.
+pub(super) fn install_accepted(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    new: Rc<dyn FileOps>,
+    flags: i32,
+    peer: &[u8],
+) -> KResult<i64> {
+    let fd = install(k, ctx, new, flags)?;
+    if ctx.args[1] != 0 {
+        if let Err(e) = write_sockaddr(k, ctx, ctx.args[1], ctx.args[2], peer) {
+            let _ = k.files_of(ctx.pid)?.borrow_mut().remove(fd);
+            return Err(e);
         }
-        Ok(fd as i64)
-    })();
-    r.into()
+    }
+    Ok(fd as i64)
 }
 
 pub fn sys_accept(k: &mut Kernel, ctx: &Ctx) -> SysResult {
