@@ -16,10 +16,11 @@
 #   binutils        readelf in scripts/make-rootfs.sh
 #   dpkg, apt       apt-get download + dpkg-deb -x in scripts/make-rootfs.sh
 #   coreutils, findutils, diffutils  mkfifo/sort/find/cmp/diff in the scripts
+#   gdb             reads the core files guests leave (tests/coredump.rs)
 set -euo pipefail
 
 PKGS=(e2fsprogs musl-tools busybox-static python3 gcc libc6-dev binutils
-      dpkg apt coreutils findutils diffutils)
+      dpkg apt coreutils findutils diffutils gdb)
 
 export DEBIAN_FRONTEND=noninteractive
 

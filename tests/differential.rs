@@ -100,6 +100,11 @@ fn threads() {
 }
 
 #[test]
+fn coredump() {
+    case("coredump");
+}
+
+#[test]
 fn futex_pi() {
     case("futex_pi");
 }

@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod auxv;
+pub mod elf;
 pub mod errno;
 pub mod fcntl;
 pub mod futex;

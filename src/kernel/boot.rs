@@ -318,6 +318,8 @@ impl Kernel {
                     pdeathsig: 0,
                     child_subreaper: false,
                     sigchld_flags: 0,
+                    dumpable: true,
+                    core_dumped: false,
                 },
             );
             let mut task = Task::new(pid, host, pid, 0);

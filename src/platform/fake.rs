@@ -84,6 +84,12 @@ impl Platform for FakePlatform {
         self.regs.insert(tid, *regs);
         Ok(())
     }
+    fn get_fpregs(&mut self, _tid: HostTid) -> Result<[u8; 512], PlatformError> {
+        Ok([0; 512])
+    }
+    fn vmas(&mut self, _tid: HostTid) -> Result<Vec<super::Vma>, PlatformError> {
+        Ok(Vec::new())
+    }
     fn finish_syscall(
         &mut self,
         tid: HostTid,

@@ -163,6 +163,29 @@ impl Event {
     }
 }
 
+/// One mapping of a guest address space, as the host keeps it: what a core
+/// dump needs. Host paths never leave the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    pub shared: bool,
+    /// Backed by a file (the image, a memfd) rather than anonymous memory.
+    pub file: bool,
+    /// Bytes of the mapping that are private copies (written pages of a
+    /// file mapping, or touched anonymous memory).
+    pub anon_bytes: u64,
+    /// Excluded from core dumps: the stub (umk's, not the guest's) and
+    /// mappings with VM_DONTDUMP ([vvar], madvise(MADV_DONTDUMP)).
+    pub dontdump: bool,
+    /// Always dumped whole: the vDSO, which a debugger needs to unwind
+    /// through signal frames.
+    pub always_dump: bool,
+}
+
 /// A guest memory access touched an unmapped or forbidden page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault;
@@ -225,6 +248,11 @@ pub trait Platform {
 
     fn get_regs(&mut self, tid: HostTid) -> Result<Regs, PlatformError>;
     fn set_regs(&mut self, tid: HostTid, regs: &Regs) -> Result<(), PlatformError>;
+    /// The stopped thread's x87/SSE state (`struct user_fpregs_struct`,
+    /// the fxsave image).
+    fn get_fpregs(&mut self, tid: HostTid) -> Result<[u8; 512], PlatformError>;
+    /// The mappings of the stopped thread's address space, lowest first.
+    fn vmas(&mut self, tid: HostTid) -> Result<Vec<Vma>, PlatformError>;
 
     /// Finishes a trapped system call with `result` (a value or -errno)
     /// without running it, and resumes the thread.

@@ -101,6 +101,27 @@ impl Kernel {
         Walker { root: &root, mounts: &self.mounts, creds: Some(&creds) }.walk_parent(&start, path)
     }
 
+    /// unlink(2), or rmdir(2) with `rmdir`.
+    pub fn unlink_at(&self, pid: Pid, dirfd: i32, path: &[u8], rmdir: bool) -> KResult<()> {
+        let (dir, name) = self.lookup_parent_at(pid, dirfd, path)?;
+        if super::path::is_dot(&name) {
+            // rmdir(2): "." is EINVAL, ".." is ENOTEMPTY; unlink of either is EISDIR.
+            return Err(match (rmdir, name.as_slice()) {
+                (true, b"..") => Errno::ENOTEMPTY,
+                (true, _) => Errno::EINVAL,
+                _ => Errno::EISDIR,
+            });
+        }
+        if !rmdir && path.ends_with(b"/") {
+            // "unlink("dir/")" names a directory.
+            let a = dir.inode.lookup(&name)?.attr()?;
+            return Err(if a.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
+        }
+        let victim = dir.inode.lookup(&name)?.attr()?;
+        super::permission::may_delete(&dir.inode.attr()?, &victim, &self.creds_of(pid))?;
+        dir.inode.unlink(&name, rmdir)
+    }
+
     /// open(2): resolve, create if asked, check, and make an open file.
     pub fn open_at(
         &self,

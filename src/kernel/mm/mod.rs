@@ -25,6 +25,10 @@ pub struct Mm {
     pub arg_end: u64,
     /// Start address of the vDSO, if the host gave one.
     pub vdso: Option<u64>,
+    /// The auxiliary vector exec gave the program, AT_NULL included (Linux's
+    /// saved_auxv): a core dump's NT_AUXV, whatever the guest did to its
+    /// stack since.
+    pub saved_auxv: Vec<u8>,
 }
 
 /// Largest heap umk lets brk reach (RLIMIT_DATA-like backstop).

@@ -15,6 +15,7 @@
 //! code (arch/x86/kernel/signal.c) turns it into EINTR or a transparent
 //! restart exactly as it would for a native call.
 
+pub mod coredump;
 pub mod signalfd;
 
 use crate::kernel::syscall::Ctx;
@@ -286,9 +287,10 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
     let origin = take_delivered(k, host, sig, info.as_ref().map(si_code));
     // Without a record (more than 256 sends outstanding) the sender is
     // still blanked: a guest never sees umk's host pid.
-    if let Some(mut info) = info {
-        if patch_siginfo(&mut info, origin) {
-            let _ = k.platform.set_siginfo(host, &info);
+    let mut info = info;
+    if let Some(info) = info.as_mut() {
+        if patch_siginfo(info, origin) {
+            let _ = k.platform.set_siginfo(host, info);
         }
     }
     if k.trace.is_some() {
@@ -312,6 +314,14 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
                 }
             }
             sig = if orphaned { 0 } else { SIGSTOP };
+        }
+    }
+    // A signal that will kill the process with a core: umk writes it now,
+    // while the memory and registers are still there.
+    if coredump::sig_kernel_coredump(sig) {
+        let (_, ignored, caught) = k.platform.signal_state(host).unwrap_or((0, 0, 0));
+        if (ignored | caught) & sigmask(sig) == 0 {
+            coredump::do_coredump(k, host, sig, &info.unwrap_or([0; 128]));
         }
     }
     if let Some((nr, code)) = restart {

@@ -307,24 +307,7 @@ fn do_unlinkat(k: &mut Kernel, ctx: &Ctx, dirfd: i32, path_i: usize, flags: i32)
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, ctx, path_i)?;
-    let (dir, name) = k.lookup_parent_at(ctx.pid, dirfd, &path)?;
-    let rmdir = flags & AT_REMOVEDIR != 0;
-    if is_dot(&name) {
-        // rmdir(2): "." is EINVAL, ".." is ENOTEMPTY; unlink of either is EISDIR.
-        return Err(match (rmdir, name.as_slice()) {
-            (true, b"..") => Errno::ENOTEMPTY,
-            (true, _) => Errno::EINVAL,
-            _ => Errno::EISDIR,
-        });
-    }
-    if !rmdir && path.ends_with(b"/") {
-        // "unlink("dir/")" names a directory.
-        let a = dir.inode.lookup(&name)?.attr()?;
-        return Err(if a.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
-    }
-    let victim = dir.inode.lookup(&name)?.attr()?;
-    may_delete(&dir.inode.attr()?, &victim, &k.creds_of(ctx.pid))?;
-    dir.inode.unlink(&name, rmdir)?;
+    k.unlink_at(ctx.pid, dirfd, &path, flags & AT_REMOVEDIR != 0)?;
     Ok(0)
 }
 

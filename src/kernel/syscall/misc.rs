@@ -258,8 +258,17 @@ pub fn sys_prctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {
             // it before installing the seccomp filter).
             PR_SET_NO_NEW_PRIVS if ctx.args[1] == 1 => Ok(0),
             PR_GET_NO_NEW_PRIVS => Ok(1),
-            PR_GET_DUMPABLE => Ok(1),
-            PR_SET_DUMPABLE if ctx.args[1] <= 1 => Ok(0),
+            PR_GET_DUMPABLE => {
+                Ok(k.table.borrow().procs.get(&ctx.pid).is_some_and(|p| p.dumpable) as i64)
+            }
+            // SUID_DUMP_USER or SUID_DUMP_DISABLE; 2 (root-only dumps) is
+            // for suid_dumpable alone.
+            PR_SET_DUMPABLE if ctx.args[1] <= 1 => {
+                if let Some(p) = k.table.borrow_mut().procs.get_mut(&ctx.pid) {
+                    p.dumpable = ctx.args[1] == 1;
+                }
+                Ok(0)
+            }
             PR_SET_PDEATHSIG => {
                 let sig = ctx.args[1];
                 if sig > guest_abi::signal::NSIG as u64 {

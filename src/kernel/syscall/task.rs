@@ -6,7 +6,7 @@ use crate::kernel::mm::GuestMem;
 use crate::kernel::task::clone::{do_clone, Fixup};
 use crate::kernel::task::exec::do_execve;
 use crate::kernel::task::exit::{find_waitable, WaitEvent, WaitWho, Waited};
-use crate::kernel::task::ExitStatus;
+use crate::kernel::task::{ExitStatus, Process};
 use crate::kernel::Kernel;
 use guest_abi::fcntl::AT_FDCWD;
 use guest_abi::misc::Rusage;
@@ -277,6 +277,7 @@ pub fn sys_setuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let uid = ctx.args[0] as u32;
     let mut t = k.table.borrow_mut();
     let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let before = effective_ids(p);
     let c = &mut p.cred;
     if c.euid == 0 {
         c.uid = uid;
@@ -287,6 +288,7 @@ pub fn sys_setuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     } else {
         return SysResult::err(Errno::EPERM);
     }
+    commit_creds(p, before);
     SysResult::Done(0)
 }
 
@@ -294,6 +296,7 @@ pub fn sys_setgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let gid = ctx.args[0] as u32;
     let mut t = k.table.borrow_mut();
     let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let before = effective_ids(p);
     let c = &mut p.cred;
     if c.euid == 0 {
         c.gid = gid;
@@ -304,6 +307,7 @@ pub fn sys_setgid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     } else {
         return SysResult::err(Errno::EPERM);
     }
+    commit_creds(p, before);
     SysResult::Done(0)
 }
 
@@ -430,6 +434,7 @@ pub fn sys_setsid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 fn set_ids(k: &mut Kernel, ctx: &Ctx, new: [u32; 3], gid: bool) -> SysResult {
     let mut t = k.table.borrow_mut();
     let Some(p) = t.procs.get_mut(&ctx.pid) else { return SysResult::err(Errno::ESRCH) };
+    let before = effective_ids(p);
     let c = &mut p.cred;
     let root = c.euid == 0;
     let cur = if gid { [c.gid, c.egid, c.sgid] } else { [c.uid, c.euid, c.suid] };
@@ -445,7 +450,21 @@ fn set_ids(k: &mut Kernel, ctx: &Ctx, new: [u32; 3], gid: bool) -> SysResult {
     } else {
         (c.uid, c.euid, c.suid) = (ids[0], ids[1], ids[2]);
     }
+    commit_creds(p, before);
     SysResult::Done(0)
+}
+
+fn effective_ids(p: &Process) -> (u32, u32) {
+    (p.cred.euid, p.cred.egid)
+}
+
+/// After a change of credentials (kernel/cred.c commit_creds): a process
+/// whose effective ids changed may hold what its old self could read, so
+/// it no longer dumps core (suid_dumpable is 0) until it execs.
+fn commit_creds(p: &mut Process, before: (u32, u32)) {
+    if effective_ids(p) != before {
+        p.dumpable = false;
+    }
 }
 
 pub fn sys_setresuid(k: &mut Kernel, ctx: &Ctx) -> SysResult {

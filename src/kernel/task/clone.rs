@@ -157,6 +157,8 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 pdeathsig: 0,
                 child_subreaper: false,
                 sigchld_flags: parent.sigchld_flags,
+                dumpable: parent.dumpable,
+                core_dumped: false,
             };
             t.procs.insert(pid, child);
             if let Some(rp) = t.procs.get_mut(&real_parent) {

@@ -386,8 +386,12 @@ pub fn load_into(
             brk: plan.brk_start,
             brk_mapped: plan.brk_start,
             vdso: start.vdso,
+            saved_auxv: saved_auxv(&stack, plan.argv.len() + pe.envp.len()),
             ..Default::default()
         };
+        // A process whose ids differ from its real ones (a setuid program)
+        // does not dump core (fs/exec.c begin_new_exec).
+        p.dumpable = p.cred.euid == p.cred.uid && p.cred.egid == p.cred.gid;
         p.mm = std::rc::Rc::new(std::cell::RefCell::new(mm));
         let files = p.files.borrow().clone();
         p.files = std::rc::Rc::new(std::cell::RefCell::new(files));
@@ -408,4 +412,14 @@ pub fn load_into(
     k.platform.set_regs(host, &r).map_err(|_| Errno::EFAULT)?;
     k.platform.resume(host, 0).map_err(|_| Errno::EFAULT)?;
     Ok(())
+}
+
+/// The auxv in a built initial stack: after argc, argv and envp with their
+/// NULLs, pairs up to AT_NULL's.
+fn saved_auxv(stack: &[u8], strings: usize) -> Vec<u8> {
+    let start = 8 * (3 + strings);
+    let tail = stack.get(start..).unwrap_or(&[]);
+    let pairs = tail.chunks_exact(16);
+    let n = pairs.clone().position(|p| p[..8] == [0; 8]).map_or(0, |i| i + 1);
+    tail[..16 * n].to_vec()
 }

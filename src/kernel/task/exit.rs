@@ -10,7 +10,7 @@ use guest_abi::sched::*;
 use guest_abi::signal::*;
 
 /// A guest thread is gone (the host reaped it).
-pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
+pub fn on_thread_gone(k: &mut Kernel, host: HostTid, mut status: ExitStatus) {
     let (tid, pid) = {
         let t = k.table.borrow();
         match t.task_by_host(host) {
@@ -31,6 +31,11 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, status: ExitStatus) {
         match t.procs.get_mut(&pid) {
             Some(p) => {
                 p.threads.retain(|x| *x != tid);
+                // The host made no core (its RLIMIT_CORE for guests is
+                // 1); umk wrote the guest's own.
+                if let ExitStatus::Killed { sig, .. } = status {
+                    status = ExitStatus::Killed { sig, core: p.core_dumped };
+                }
                 // The last thread's report covers the whole thread group.
                 if let Some(u) = usage {
                     p.usage = u;

@@ -204,6 +204,12 @@ pub struct Process {
     pub sig_origins: Vec<crate::kernel::signal::SigOrigin>,
     /// timer_create's timers.
     pub timers: crate::kernel::time::posix_timers::Timers,
+    /// Whether a crash may leave a core (PR_SET_DUMPABLE; cleared when the
+    /// credentials change, set again by exec).
+    pub dumpable: bool,
+    /// A core was written for the signal that is killing the process: its
+    /// parent's wait reports the core flag.
+    pub core_dumped: bool,
 }
 
 #[derive(Default)]

@@ -13,7 +13,7 @@ pub mod seccomp;
 pub mod stub;
 
 use super::{
-    Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout,
+    Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout, Vma,
 };
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -616,6 +616,22 @@ impl Platform for PtracePlatform {
         Ok(())
     }
 
+    fn get_fpregs(&mut self, tid: HostTid) -> Result<[u8; 512], PlatformError> {
+        let mut fp = [0u8; 512];
+        // SAFETY: user_fpregs_struct is 512 bytes on x86_64.
+        let r = unsafe { libc::ptrace(libc::PTRACE_GETFPREGS, tid, 0, fp.as_mut_ptr()) };
+        if r < 0 {
+            return Err(PlatformError::Vanished(tid));
+        }
+        Ok(fp)
+    }
+
+    fn vmas(&mut self, tid: HostTid) -> Result<Vec<Vma>, PlatformError> {
+        let smaps = std::fs::read_to_string(format!("/proc/{tid}/smaps"))
+            .map_err(|err| PlatformError::Host { what: "reading a guest's smaps", err })?;
+        Ok(parse_smaps(&smaps))
+    }
+
     fn finish_syscall(
         &mut self,
         tid: HostTid,
@@ -955,4 +971,44 @@ fn rusage_of(ru: &libc::rusage) -> guest_abi::misc::Rusage {
         ru_nvcsw: ru.ru_nvcsw,
         ru_nivcsw: ru.ru_nivcsw,
     }
+}
+
+/// /proc/PID/smaps: a "start-end perms offset dev inode [path]" line per
+/// mapping, then "Key: value kB" lines about it.
+fn parse_smaps(smaps: &str) -> Vec<Vma> {
+    let mut out: Vec<Vma> = Vec::new();
+    for line in smaps.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let Some(first) = f.next() else { continue };
+        if let Some((lo, hi)) = first.split_once('-') {
+            let (Ok(start), Ok(end)) = (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16))
+            else {
+                continue;
+            };
+            let perms = f.next().unwrap_or("").as_bytes();
+            let inode = f.nth(2).unwrap_or("0");
+            let path = f.next().unwrap_or("");
+            out.push(Vma {
+                start,
+                end,
+                read: perms.first() == Some(&b'r'),
+                write: perms.get(1) == Some(&b'w'),
+                exec: perms.get(2) == Some(&b'x'),
+                shared: perms.get(3) == Some(&b's'),
+                file: inode != "0",
+                anon_bytes: 0,
+                dontdump: path.starts_with("/memfd:umk-stub"),
+                always_dump: path == "[vdso]",
+            });
+        } else if let Some(last) = out.last_mut() {
+            match first {
+                "Anonymous:" => {
+                    last.anon_bytes = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024
+                }
+                "VmFlags:" => last.dontdump |= f.any(|flag| flag == "dd"),
+                _ => {}
+            }
+        }
+    }
+    out
 }
