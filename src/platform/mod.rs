@@ -251,6 +251,11 @@ pub trait Platform {
     /// The stopped thread's x87/SSE state (`struct user_fpregs_struct`,
     /// the fxsave image).
     fn get_fpregs(&mut self, tid: HostTid) -> Result<[u8; 512], PlatformError>;
+    /// The registers of a thread of a process about to die, for its core:
+    /// a running thread is interrupted and left stopped (the process's
+    /// death ends it). A stop or exit it reports first is kept for
+    /// `next_event`.
+    fn stop_for_dump(&mut self, tid: HostTid) -> Option<Regs>;
     /// The mappings of the stopped thread's address space, lowest first.
     fn vmas(&mut self, tid: HostTid) -> Result<Vec<Vma>, PlatformError>;
 

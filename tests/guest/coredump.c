@@ -5,17 +5,38 @@
  * Whether a dumpable process leaves a core depends on the host's
  * core_pattern (a pipe ignores RLIMIT_CORE), so that part is not compared
  * with native runs: tests/coredump.rs runs this program in umk as
- *   coredump SCRATCH crash LIMIT
+ *   coredump SCRATCH crash LIMIT [threads]
  * (a child crashes in crash_here with RLIMIT_CORE=LIMIT, -1 for unlimited,
- * in SCRATCH) and reads the core with gdb.
+ * in SCRATCH, with two more threads: one blocked in read, one running) and
+ * reads the core with gdb.
  */
 #include "common.h"
 #include <sys/prctl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 
 __attribute__((noinline)) static void crash_here(int v)
 {
     *(volatile int *)(uintptr_t)v = 42;
+}
+
+static int block_pipe[2];
+static volatile int spinning;
+
+static void *blocked_reader(void *arg)
+{
+    char c;
+    (void)arg;
+    read(block_pipe[0], &c, 1);
+    return NULL;
+}
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    for (;;)
+        spinning = 1;
+    return NULL;
 }
 
 static void status_line(const char *what, int st)
@@ -56,6 +77,16 @@ int main(int argc, char **argv)
         pid_t c = fork();
         if (c == 0) {
             set_core_limit(strtoull(argv[3], NULL, 0));
+            if (argc > 4 && strcmp(argv[4], "threads") == 0) {
+                /* One thread blocked in a call, one running. */
+                pthread_t t1, t2;
+                pipe(block_pipe);
+                pthread_create(&t1, NULL, blocked_reader, NULL);
+                pthread_create(&t2, NULL, spinner, NULL);
+                while (!spinning)
+                    ;
+                usleep(50000);
+            }
             crash_here(0);
             _exit(2);
         }

@@ -14,9 +14,9 @@
 //! memory, anonymous shared memory, the first page of mapped ELF files.
 //! `gdb PROGRAM core` reads it.
 //!
-//! Threads that are running on the host when the signal arrives cannot
-//! give their registers: the core holds the dumping thread and every
-//! thread stopped in umk (parked in an emulated call).
+//! Threads running on the host when the signal arrives are interrupted to
+//! give their registers, and stay stopped until the process's death ends
+//! them, as Linux's zap_threads stops them before dumping.
 
 use crate::kernel::fs::file::OpenFile;
 use crate::kernel::task::Pid;
@@ -221,9 +221,7 @@ fn thread_notes(
     };
     let mut out = Vec::with_capacity(threads.len());
     for (i, (tid, th)) in threads.into_iter().enumerate() {
-        // A running thread is not stopped for ptrace: it has no registers
-        // to give.
-        let Ok(regs) = k.platform.get_regs(th) else { continue };
+        let Some(regs) = k.platform.stop_for_dump(th) else { continue };
         let fp = k.platform.get_fpregs(th).ok();
         let mut s = ElfPrstatus::zeroed();
         s.si_signo = sig;

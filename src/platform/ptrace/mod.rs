@@ -46,6 +46,9 @@ pub struct PtracePlatform {
     /// Threads with PTRACE_O_TRACEEXIT on. Only threads whose exit umk
     /// must see get it: each exit stop costs a round trip.
     exit_stops: HashSet<HostTid>,
+    /// Wait statuses taken out of turn (by `stop_for_dump`), reported by
+    /// `next_event` before it waits again.
+    held: std::collections::VecDeque<(HostTid, i32, libc::rusage)>,
 }
 
 /// The ptrace options of every guest thread; PTRACE_O_TRACEEXIT is added
@@ -100,6 +103,7 @@ impl PtracePlatform {
             stop_kind: Default::default(),
             exit_usage: None,
             exit_stops: HashSet::new(),
+            held: Default::default(),
         };
         p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
@@ -570,6 +574,15 @@ impl Drop for PtracePlatform {
 impl Platform for PtracePlatform {
     fn next_event(&mut self) -> Event {
         loop {
+            if let Some((tid, status, ru)) = self.held.pop_front() {
+                if let Some(ev) = self.decode(tid, status) {
+                    if matches!(ev, Event::Exited { .. } | Event::Killed { .. }) {
+                        self.exit_usage = Some((tid, rusage_of(&ru)));
+                    }
+                    return ev;
+                }
+                continue;
+            }
             let mut status = 0;
             // SAFETY: an all-zero rusage is a valid value of the plain struct.
             let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -624,6 +637,43 @@ impl Platform for PtracePlatform {
             return Err(PlatformError::Vanished(tid));
         }
         Ok(fp)
+    }
+
+    fn stop_for_dump(&mut self, tid: HostTid) -> Option<Regs> {
+        if let Ok(regs) = self.get_regs(tid) {
+            return Some(regs);
+        }
+        // SAFETY: ptrace request on a tracee of ours.
+        if unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) } < 0 {
+            return None;
+        }
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value of the plain struct.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: wait4 into locals.
+            let r = unsafe { libc::wait4(tid, &mut status, libc::__WALL, &mut ru) };
+            if r == tid {
+                break;
+            }
+            if r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return None;
+            }
+        }
+        let stopped = libc::WIFSTOPPED(status);
+        let interrupt =
+            stopped && status >> 16 == PTRACE_EVENT_STOP && libc::WSTOPSIG(status) == libc::SIGTRAP;
+        if interrupt {
+            self.stop_kind.insert(tid, StopKind::Event);
+        } else {
+            // Another stop (a syscall, a clone) or an exit came first: the
+            // kernel still has to see it.
+            self.held.push_back((tid, status, ru));
+        }
+        if !stopped {
+            return None;
+        }
+        self.get_regs(tid).ok()
     }
 
     fn vmas(&mut self, tid: HostTid) -> Result<Vec<Vma>, PlatformError> {
@@ -1003,7 +1053,8 @@ fn parse_smaps(smaps: &str) -> Vec<Vma> {
         } else if let Some(last) = out.last_mut() {
             match first {
                 "Anonymous:" => {
-                    last.anon_bytes = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024
+                    last.anon_bytes =
+                        f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024
                 }
                 "VmFlags:" => last.dontdump |= f.any(|flag| flag == "dd"),
                 _ => {}
