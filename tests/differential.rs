@@ -100,6 +100,11 @@ fn threads() {
 }
 
 #[test]
+fn sched() {
+    case("sched");
+}
+
+#[test]
 fn coredump() {
     case("coredump");
 }

@@ -72,3 +72,14 @@ fn only_root_changes_owners() {
     let out = umk_run(&busybox_image(), &[], &["/bin/sh", "-c", script], b"");
     assert_eq!(stdout(&out), "chown-denied\nchmod-denied\n65534\n");
 }
+
+/// Nice values: root may lower them, another user only raise its own;
+/// coreutils' nice reports the refusal and runs the command anyway.
+#[test]
+fn only_root_lowers_nice_values() {
+    let script = "nice -n 5 nice; nice -n -5 nice; \
+                  su nobody -s /bin/sh -c 'nice -n 3 nice; nice -n -1 nice'";
+    let out = umk_run(&debian_image(), &[], &["/bin/bash", "-c", script], b"");
+    assert_eq!(stdout(&out), "5\n-5\n3\n0\n", "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot set niceness: Permission denied"), "{}", stderr(&out));
+}

@@ -89,6 +89,8 @@ pub const RLIMIT_NPROC: u32 = 6;
 pub const RLIMIT_NOFILE: u32 = 7;
 pub const RLIMIT_MEMLOCK: u32 = 8;
 pub const RLIMIT_AS: u32 = 9;
+pub const RLIMIT_NICE: u32 = 13;
+pub const RLIMIT_RTPRIO: u32 = 14;
 pub const RLIM_NLIMITS: u32 = 16;
 
 /// `struct sysinfo` (include/uapi/linux/sysinfo.h), x86_64 layout.

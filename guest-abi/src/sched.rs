@@ -74,3 +74,27 @@ pub struct CloneArgs {
 }
 /// The first version of the struct (Linux 5.3): up to `tls`.
 pub const CLONE_ARGS_SIZE_VER0: usize = 64;
+
+// Scheduling policies (include/uapi/linux/sched.h).
+pub const SCHED_NORMAL: i32 = 0;
+pub const SCHED_FIFO: i32 = 1;
+pub const SCHED_RR: i32 = 2;
+pub const SCHED_BATCH: i32 = 3;
+pub const SCHED_IDLE: i32 = 5;
+pub const SCHED_DEADLINE: i32 = 6;
+/// Or'ed into a policy: children start with default scheduling.
+pub const SCHED_RESET_ON_FORK: i32 = 0x4000_0000;
+/// Highest SCHED_FIFO/SCHED_RR priority (MAX_RT_PRIO - 1).
+pub const MAX_USER_RT_PRIO: i32 = 100;
+
+/// `struct sched_param`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SchedParam {
+    pub sched_priority: i32,
+}
+
+// getpriority/setpriority targets (include/uapi/linux/resource.h).
+pub const PRIO_PROCESS: i32 = 0;
+pub const PRIO_PGRP: i32 = 1;
+pub const PRIO_USER: i32 = 2;

@@ -87,6 +87,9 @@ impl Platform for FakePlatform {
     fn get_fpregs(&mut self, _tid: HostTid) -> Result<[u8; 512], PlatformError> {
         Ok([0; 512])
     }
+    fn set_sched(&mut self, _tid: HostTid, _nice: i32, _policy: i32) -> Result<(), PlatformError> {
+        Ok(())
+    }
     fn stop_for_dump(&mut self, tid: HostTid) -> Option<Regs> {
         self.get_regs(tid).ok()
     }

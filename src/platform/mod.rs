@@ -339,6 +339,11 @@ pub trait Platform {
         cur: u64,
         max: u64,
     ) -> Result<(), PlatformError>;
+    /// Applies a guest thread's nice value and policy to its host thread,
+    /// never above umk's own standing: a nice value no lower than umk's,
+    /// and SCHED_BATCH or SCHED_IDLE as asked but any other policy
+    /// (real-time included) as SCHED_OTHER.
+    fn set_sched(&mut self, tid: HostTid, nice: i32, policy: i32) -> Result<(), PlatformError>;
     /// Sends a real host signal to a whole thread group (kill): it waits in
     /// the group's shared queue for any thread that can take it.
     fn signal_process(&mut self, tgid: HostTid, sig: i32) -> Result<(), PlatformError>;

@@ -80,8 +80,8 @@ pub fn default_rlimits() -> [Rlimit; 16] {
     l[RLIMIT_CORE as usize] = Rlimit { rlim_cur: 0, rlim_max: RLIM_INFINITY };
     l[RLIMIT_NPROC as usize] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 };
     l[RLIMIT_MEMLOCK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 };
-    l[13] = Rlimit { rlim_cur: 0, rlim_max: 0 }; // RLIMIT_NICE
-    l[14] = Rlimit { rlim_cur: 0, rlim_max: 0 }; // RLIMIT_RTPRIO
+    l[RLIMIT_NICE as usize] = Rlimit { rlim_cur: 0, rlim_max: 0 };
+    l[RLIMIT_RTPRIO as usize] = Rlimit { rlim_cur: 0, rlim_max: 0 };
     l[11] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 }; // RLIMIT_SIGPENDING
     l[12] = Rlimit { rlim_cur: 819_200, rlim_max: 819_200 }; // RLIMIT_MSGQUEUE
     l
@@ -218,16 +218,6 @@ pub fn sys_times(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     }
     // Clock ticks since boot (USER_HZ = 100).
     SysResult::Done((k.boot_time.elapsed().as_millis() / 10) as i64)
-}
-
-pub fn sys_sched_getaffinity(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    let len = ctx.args[1] as usize;
-    if len < 8 || len % 8 != 0 {
-        return SysResult::err(Errno::EINVAL);
-    }
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(64);
-    let mask: u64 = if cpus == 64 { u64::MAX } else { (1u64 << cpus) - 1 };
-    GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[2], &mask).map(|_| 8).into()
 }
 
 pub fn sys_prctl(k: &mut Kernel, ctx: &Ctx) -> SysResult {

@@ -8,7 +8,8 @@
 //!
 //! Handlers are thin, grouped by topic: [`fs`] (paths and metadata),
 //! [`io`] (reading, writing, descriptors), [`task`] (processes and ids),
-//! [`mm`] (memory), [`signal`], [`misc`] (system information).
+//! [`mm`] (memory), [`signal`], [`sched`] (priorities, policies, affinity),
+//! [`misc`] (system information).
 
 pub mod event;
 pub mod fs;
@@ -18,6 +19,7 @@ pub mod io;
 pub mod misc;
 pub mod mm;
 pub mod net;
+pub mod sched;
 pub mod signal;
 pub mod task;
 
@@ -268,7 +270,17 @@ table! {
     SYS_GETTID => Some(task::sys_gettid), Full;
     SYS_TIME => None, Native("guest time is host time");
     SYS_FUTEX => Some(futex::sys_futex), Native("futex words in own memory; the PI operations stop and are emulated (tids in their words are virtual), without priority inheritance or rt_mutex chain deadlock detection; FUTEX_WAIT_REQUEUE_PI and FUTEX_CMP_REQUEUE_PI: ENOSYS (unused since glibc 2.25); shared PI futexes meet across processes through MAP_SHARED memory");
-    SYS_SCHED_GETAFFINITY => Some(misc::sys_sched_getaffinity), Full;
+    SYS_SCHED_GETAFFINITY => Some(sched::sys_sched_getaffinity), Full;
+    SYS_SCHED_SETAFFINITY => Some(sched::sys_sched_setaffinity), Full;
+    SYS_GETPRIORITY => Some(sched::sys_getpriority), Partial("per-thread nice values as Linux keeps and checks them; the host thread's nice never goes below umk's own");
+    SYS_SETPRIORITY => Some(sched::sys_setpriority), Partial("per-thread nice values as Linux keeps and checks them; the host thread's nice never goes below umk's own");
+    SYS_SCHED_SETSCHEDULER => Some(sched::sys_sched_setscheduler), Partial("policies and priorities kept and checked as Linux does; the host runs SCHED_FIFO/SCHED_RR threads as SCHED_OTHER (a guest's root is not the host's); SCHED_DEADLINE needs sched_setattr (ENOSYS)");
+    SYS_SCHED_SETPARAM => Some(sched::sys_sched_setparam), Partial("as sched_setscheduler");
+    SYS_SCHED_GETSCHEDULER => Some(sched::sys_sched_getscheduler), Full;
+    SYS_SCHED_GETPARAM => Some(sched::sys_sched_getparam), Full;
+    SYS_SCHED_GET_PRIORITY_MAX => Some(sched::sys_sched_get_priority_max), Full;
+    SYS_SCHED_GET_PRIORITY_MIN => Some(sched::sys_sched_get_priority_min), Full;
+    SYS_SCHED_RR_GET_INTERVAL => Some(sched::sys_sched_rr_get_interval), Full;
     SYS_GETDENTS64 => Some(fs::sys_getdents64), Full;
     SYS_FADVISE64 => Some(io::sys_fadvise64), Full;
     SYS_EPOLL_CREATE => Some(event::sys_epoll_create), Full;

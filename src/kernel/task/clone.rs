@@ -178,6 +178,7 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
             child_task.set_parent_tid = pc.map(|p| p.parent_tid_ptr).unwrap_or(0);
         }
         child_task.start_args = pc.map(|p| p.orig_args);
+        child_task.sched = t.tasks.get(&ptid).map(|p| p.sched.for_child()).unwrap_or_default();
         t.insert_task(child_task);
         if let Some(pt) = t.tasks.get_mut(&ptid) {
             if let Some(pc) = pt.pending_clone.as_mut() {
@@ -326,6 +327,7 @@ impl Task {
             stop_sig: None,
             // Linux starts every new task without a robust list.
             robust_list: None,
+            sched: Default::default(),
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod clone;
 pub mod exec;
 pub mod exit;
+pub mod sched;
 
 use crate::kernel::fs::fdtable::FdTable;
 use crate::kernel::fs::path::Dentry;
@@ -153,6 +154,8 @@ pub struct Task {
     /// The robust futex list head set_robust_list registered (the host
     /// has it too); walked when the thread exits (kernel/futex/robust.rs).
     pub robust_list: Option<u64>,
+    /// Nice value and scheduling policy.
+    pub sched: sched::SchedAttr,
 }
 
 pub struct Process {

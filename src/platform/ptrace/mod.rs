@@ -639,6 +639,28 @@ impl Platform for PtracePlatform {
         Ok(fp)
     }
 
+    fn set_sched(&mut self, tid: HostTid, nice: i32, policy: i32) -> Result<(), PlatformError> {
+        let policy = match policy {
+            libc::SCHED_BATCH | libc::SCHED_IDLE => policy,
+            _ => libc::SCHED_OTHER,
+        };
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain calls on a thread of ours; `param` outlives them.
+        unsafe {
+            if libc::sched_setscheduler(tid, policy, &param) < 0 {
+                return Err(PlatformError::host("sched_setscheduler"));
+            }
+            // umk's own nice is the floor (getpriority's raw value is
+            // 20 - nice, but libc's wrapper returns the nice value).
+            *libc::__errno_location() = 0;
+            let own = libc::getpriority(libc::PRIO_PROCESS, 0);
+            if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice.max(own)) < 0 {
+                return Err(PlatformError::host("setpriority"));
+            }
+        }
+        Ok(())
+    }
+
     fn stop_for_dump(&mut self, tid: HostTid) -> Option<Regs> {
         if let Ok(regs) = self.get_regs(tid) {
             return Some(regs);
