@@ -556,6 +556,35 @@ static void requeue_pi(void)
     YESNO("  PI word is 0", cvlock == 0);
 }
 
+/* The same across processes, in shared memory (no FUTEX_PRIVATE_FLAG). */
+static void requeue_pi_shared(void)
+{
+    printf("-- requeue to a PI futex in shared memory\n");
+    unsigned *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) { printf("mmap: %s\n", errname(errno)); return; }
+    unsigned *scv = &m[0], *slock = &m[1];
+    pid_t me = gettid_();
+    RES("lock_pi the shared mutex", futex(slock, FUTEX_LOCK_PI, 0, NULL));
+    pid_t c = fork();
+    if (c == 0) {
+        pid_t tid = gettid_();
+        long r = syscall(SYS_futex, scv, FUTEX_WAIT_REQUEUE_PI, 0, NULL, slock, 0);
+        int owned = r == 0 && (*slock & FUTEX_TID_MASK) == (unsigned)tid;
+        int unlocked = futex(slock, FUTEX_UNLOCK_PI, 0, NULL) == 0;
+        _exit(owned && unlocked ? 0 : 1);
+    }
+    long r;
+    while ((r = futex6(scv, FUTEX_CMP_REQUEUE_PI, 1, 1, slock, 0)) == 0) msleep(1);
+    VAL("requeue the child's wait", r);
+    YESNO("  PI word is mine with waiters", *slock == ((unsigned)me | FUTEX_WAITERS));
+    RES("unlock_pi the shared mutex", futex(slock, FUTEX_UNLOCK_PI, 0, NULL));
+    int st;
+    waitpid(c, &st, 0);
+    printf("child (owned it, then unlocked): %s\n", wstatus_str(st));
+    YESNO("  PI word is 0", *slock == 0);
+    munmap(m, 4096);
+}
+
 int main(int argc, char **argv)
 {
     guest_init(argc, argv, "futex_pi");
@@ -568,6 +597,7 @@ int main(int argc, char **argv)
     pi_contention();
     raw_ops();
     requeue_pi();
+    requeue_pi_shared();
     guest_cleanup();
     return 0;
 }

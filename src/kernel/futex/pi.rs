@@ -20,6 +20,10 @@
 //!   (Linux's exit_pi_state_list leaves the state ownerless, and
 //!   fixup_pi_state_owner then marks the word so), see [`owner_gone`] and,
 //!   for words on its robust list, [`owner_died`].
+//! * FUTEX_CMP_REQUEUE_PI takes a free lock for the longest
+//!   FUTEX_WAIT_REQUEUE_PI waiter, or sets WAITERS in a held one, and
+//!   queues the others here as if they had called LOCK_PI (see
+//!   [`super::requeue`]).
 //!
 //! Not emulated: priority inheritance itself and the rt_mutex deadlock
 //! detection across chains of PI locks (a cycle of waiters blocks rather

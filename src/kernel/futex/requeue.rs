@@ -154,9 +154,8 @@ fn waiters_on(k: &mut Kernel, key1: FutexKey) -> Vec<(Pid, RequeueWaiter)> {
 /// leaves them where they are (futex_requeue moves a waiter only between
 /// hash buckets).
 fn host_waiters(k: &mut Kernel, ctx: &Ctx, uaddr: u64, private: bool) -> KResult<bool> {
-    const FUTEX_REQUEUE: u64 = 3;
-    let op = FUTEX_REQUEUE | if private { FUTEX_PRIVATE_FLAG as u64 } else { 0 };
-    let args = [uaddr, op, 0, i32::MAX as u64, uaddr];
+    let op = FUTEX_REQUEUE | if private { FUTEX_PRIVATE_FLAG } else { 0 };
+    let args = [uaddr, op as u64, 0, i32::MAX as u64, uaddr];
     match k.platform.inject_syscall(ctx.host, guest_abi::sysno::SYS_FUTEX, args) {
         Ok(n) if n < 0 => Err(Errno(-n as i32)),
         Ok(n) => Ok(n > 0),
