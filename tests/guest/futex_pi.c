@@ -196,6 +196,8 @@ static void pi_contention(void)
 static unsigned word;
 static volatile int helper_go, helper_has_it, helper_exit_holding;
 static pid_t helper_tid;
+static long helper_unlock_ret;
+static int helper_unlock_err;
 
 static void *helper(void *p)
 {
@@ -206,7 +208,11 @@ static void *helper(void *p)
     while (!helper_go) msleep(1);
     msleep(50);
     if (helper_exit_holding) syscall(SYS_exit, 0);
-    FRES("helper unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    /* Printed by the joiner: the waiter it hands the lock to may print
+     * before this thread could. */
+    errno = 0;
+    helper_unlock_ret = futex(&word, FUTEX_UNLOCK_PI, 0, NULL);
+    helper_unlock_err = errno;
     return NULL;
 }
 
@@ -285,6 +291,7 @@ static void raw_ops(void)
     FRES("lock_pi contended", futex(&word, FUTEX_LOCK_PI, 0, NULL));
     YESNO("  handed to me, waiters bit set", word == ((unsigned)me | FUTEX_WAITERS));
     pthread_join(t, NULL);
+    printf("helper unlock_pi: %s\n", helper_unlock_ret == -1 ? errname(helper_unlock_err) : "ok");
     FRES("unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
     YESNO("  word is 0", word == 0);
 
