@@ -59,7 +59,6 @@ pub fn wait_requeue_pi(
     private: bool,
     deadline: Option<Instant>,
 ) -> SysResult {
-    let deadline = ctx.deadline.or(deadline);
     if let Some(w) = k.futexes.requeue_pi.get(&ctx.tid).copied() {
         return woken(k, ctx.tid, w, deadline);
     }

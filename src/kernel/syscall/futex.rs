@@ -27,8 +27,12 @@ pub fn sys_futex(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         return SysResult::err(Errno::ENOSYS);
     }
     // An absolute time: LOCK_PI's always on CLOCK_REALTIME, the others'
-    // on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME.
-    let deadline = if matches!(cmd, FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_WAIT_REQUEUE_PI) {
+    // on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME. A call run again
+    // after a wake-up keeps the one it read first.
+    let timed = matches!(cmd, FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_WAIT_REQUEUE_PI);
+    let deadline = if ctx.deadline.is_some() {
+        ctx.deadline
+    } else if timed {
         let clock = if cmd == FUTEX_LOCK_PI || realtime {
             guest_abi::misc::CLOCK_REALTIME
         } else {
