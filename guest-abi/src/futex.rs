@@ -2,6 +2,7 @@
 
 pub const FUTEX_WAIT: u32 = 0;
 pub const FUTEX_WAKE: u32 = 1;
+pub const FUTEX_REQUEUE: u32 = 3;
 pub const FUTEX_LOCK_PI: u32 = 6;
 pub const FUTEX_UNLOCK_PI: u32 = 7;
 pub const FUTEX_TRYLOCK_PI: u32 = 8;

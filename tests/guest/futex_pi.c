@@ -1,6 +1,7 @@
 /* futex_pi: robust mutexes whose owner dies (threads and processes), PI
- * mutexes under contention, and the raw PI futex operations with their
- * error cases.  Owner-death cases end the owner with a raw exit(2) so the
+ * mutexes under contention, the raw PI futex operations with their
+ * error cases, and requeueing condition-variable waiters onto a PI futex
+ * (FUTEX_WAIT_REQUEUE_PI / FUTEX_CMP_REQUEUE_PI).  Owner-death cases end the owner with a raw exit(2) so the
  * kernel's robust-list walk, not libc's pthread_exit, marks the lock.
  * usage: futex_pi [SCRATCH] */
 #include "common.h"
@@ -10,9 +11,13 @@
 #include <time.h>
 
 /* include/uapi/linux/futex.h (musl ships no kernel headers) */
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
 #define FUTEX_LOCK_PI 6
 #define FUTEX_UNLOCK_PI 7
 #define FUTEX_TRYLOCK_PI 8
+#define FUTEX_WAIT_REQUEUE_PI 11
+#define FUTEX_CMP_REQUEUE_PI 12
 #define FUTEX_LOCK_PI2 13
 #define FUTEX_PRIVATE_FLAG 128
 #define FUTEX_CLOCK_REALTIME 256
@@ -20,6 +25,7 @@
 #define FUTEX_UNLOCK_PI_PRIVATE (FUTEX_UNLOCK_PI | FUTEX_PRIVATE_FLAG)
 #define FUTEX_WAITERS 0x80000000u
 #define FUTEX_OWNER_DIED 0x40000000u
+#define FUTEX_TID_MASK 0x3fffffffu
 
 static long futex(void *uaddr, int op, int val, const struct timespec *ts)
 {
@@ -190,6 +196,8 @@ static void pi_contention(void)
 static unsigned word;
 static volatile int helper_go, helper_has_it, helper_exit_holding;
 static pid_t helper_tid;
+static long helper_unlock_ret;
+static int helper_unlock_err;
 
 static void *helper(void *p)
 {
@@ -200,7 +208,11 @@ static void *helper(void *p)
     while (!helper_go) msleep(1);
     msleep(50);
     if (helper_exit_holding) syscall(SYS_exit, 0);
-    FRES("helper unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
+    /* Printed by the joiner: the waiter it hands the lock to may print
+     * before this thread could. */
+    errno = 0;
+    helper_unlock_ret = futex(&word, FUTEX_UNLOCK_PI, 0, NULL);
+    helper_unlock_err = errno;
     return NULL;
 }
 
@@ -279,6 +291,7 @@ static void raw_ops(void)
     FRES("lock_pi contended", futex(&word, FUTEX_LOCK_PI, 0, NULL));
     YESNO("  handed to me, waiters bit set", word == ((unsigned)me | FUTEX_WAITERS));
     pthread_join(t, NULL);
+    printf("helper unlock_pi: %s\n", helper_unlock_ret == -1 ? errname(helper_unlock_err) : "ok");
     FRES("unlock_pi", futex(&word, FUTEX_UNLOCK_PI, 0, NULL));
     YESNO("  word is 0", word == 0);
 
@@ -299,6 +312,286 @@ static void raw_ops(void)
     FRES("trylock_pi, owner gone", futex(&word, FUTEX_TRYLOCK_PI, 0, NULL));
 }
 
+/* ---- requeue to a PI futex ---------------------------------------------- */
+
+/* cv is a condition variable's plain word, cvlock its PI mutex. */
+static unsigned cv, cvlock, cvlock2;
+
+/* futex(2) with all six arguments; `val2` travels in the timeout's place. */
+static long futex6(void *uaddr, int op, int val, long val2, void *uaddr2, int val3)
+{
+    return syscall(SYS_futex, uaddr, op, val, val2, uaddr2, val3);
+}
+
+static long cmp_requeue_pi(int nr_wake, long nr_requeue, void *uaddr2, int val)
+{
+    return futex6(&cv, FUTEX_CMP_REQUEUE_PI, nr_wake, nr_requeue, uaddr2, val);
+}
+
+struct rq_waiter {
+    pthread_t t;
+    volatile pid_t tid;
+    int flags;                  /* FUTEX_CLOCK_REALTIME or 0 */
+    const struct timespec *ts;
+    volatile int done;
+    long ret;
+    int err;
+    int owned, waiters_bit;     /* the PI word as the wait returned */
+    long unlock_ret;
+    int unlock_err;
+};
+
+static void *rq_wait(void *p)
+{
+    struct rq_waiter *w = p;
+    w->tid = gettid_();
+    errno = 0;
+    w->ret = syscall(SYS_futex, &cv, FUTEX_WAIT_REQUEUE_PI | w->flags, 0, w->ts, &cvlock, 0);
+    w->err = w->ret == -1 ? errno : 0;
+    unsigned word = cvlock;
+    w->owned = (word & FUTEX_TID_MASK) == (unsigned)w->tid;
+    w->waiters_bit = (word & FUTEX_WAITERS) != 0;
+    if (w->ret == 0) {
+        errno = 0;
+        w->unlock_ret = futex(&cvlock, FUTEX_UNLOCK_PI, 0, NULL);
+        w->unlock_err = errno;
+    }
+    w->done = 1;
+    return NULL;
+}
+
+static void start_rq(struct rq_waiter *w, int flags, const struct timespec *ts)
+{
+    memset(w, 0, sizeof *w);
+    w->flags = flags;
+    w->ts = ts;
+    pthread_create(&w->t, NULL, rq_wait, w);
+}
+
+/* Joins a waiter and prints what its wait returned. */
+static void report_rq(const char *label, struct rq_waiter *w, int show_bit)
+{
+    pthread_join(w->t, NULL);
+    printf("%s: %s\n", label, w->ret == -1 ? errname(w->err) : w->ret == 0 ? "ok" : "?");
+    YESNO("  owned the PI word", w->owned);
+    if (show_bit) YESNO("  waiters bit", w->waiters_bit);
+    if (w->ret == 0)
+        printf("  its unlock_pi: %s\n", w->unlock_ret == -1 ? errname(w->unlock_err) : "ok");
+}
+
+/* Until a requeue-PI waiter sleeps on cv: a requeue to a word it did not
+ * name fails with EINVAL and moves nobody. */
+static void wait_asleep(void)
+{
+    while (!(cmp_requeue_pi(1, 0, &cvlock2, 0) == -1 && errno == EINVAL)) msleep(1);
+}
+
+/* CMP_REQUEUE_PI, again while it finds nobody asleep (returns 0). */
+static long requeue_when_asleep(long nr_requeue, struct rq_waiter *w)
+{
+    long r;
+    while ((r = cmp_requeue_pi(1, nr_requeue, &cvlock, 0)) == 0 && !(w && w->done)) msleep(1);
+    return r;
+}
+
+static volatile int usr1_seen;
+static void on_usr1(int s) { (void)s; usr1_seen = 1; }
+
+static void *plain_wait(void *p)
+{
+    (void)p;
+    futex(&cv, FUTEX_WAIT, 0, NULL);
+    return NULL;
+}
+
+static void *lock_then_wait(void *p)
+{
+    struct rq_waiter *w = p;
+    w->tid = gettid_();
+    futex(&cvlock, FUTEX_LOCK_PI, 0, NULL);
+    errno = 0;
+    w->ret = syscall(SYS_futex, &cv, FUTEX_WAIT_REQUEUE_PI, 0, w->ts, &cvlock, 0);
+    w->err = w->ret == -1 ? errno : 0;
+    w->owned = (cvlock & FUTEX_TID_MASK) == (unsigned)w->tid;
+    futex(&cvlock, FUTEX_UNLOCK_PI, 0, NULL);
+    w->done = 1;
+    return NULL;
+}
+
+static void requeue_pi(void)
+{
+    printf("-- requeue to a PI futex\n");
+    pid_t me = gettid_();
+    cv = cvlock = cvlock2 = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;   /* no SA_RESTART */
+    sigaction(SIGUSR1, &sa, NULL);
+
+    /* Bad input, nobody waiting. */
+    VAL("cmp_requeue_pi, no waiters", cmp_requeue_pi(1, 1, &cvlock, 0));
+    YESNO("  PI word untouched", cvlock == 0);
+    VAL("cmp_requeue_pi, value differs", cmp_requeue_pi(1, 1, &cvlock, 1));
+    VAL("cmp_requeue_pi nr_wake 0", cmp_requeue_pi(0, 1, &cvlock, 0));
+    VAL("cmp_requeue_pi nr_wake 2", cmp_requeue_pi(2, 1, &cvlock, 0));
+    VAL("cmp_requeue_pi nr_requeue -1", cmp_requeue_pi(1, -1, &cvlock, 0));
+    VAL("cmp_requeue_pi to itself", cmp_requeue_pi(1, 1, &cv, 0));
+    VAL("cmp_requeue_pi clock_realtime",
+        futex6(&cv, FUTEX_CMP_REQUEUE_PI | FUTEX_CLOCK_REALTIME, 1, 1, &cvlock, 0));
+    VAL("cmp_requeue_pi bad address",
+        futex6((void *)8, FUTEX_CMP_REQUEUE_PI, 1, 1, &cvlock, 0));
+    VAL("cmp_requeue_pi bad PI address",
+        futex6(&cv, FUTEX_CMP_REQUEUE_PI | FUTEX_PRIVATE_FLAG, 1, 1, (void *)8, 0));
+    VAL("cmp_requeue_pi unaligned PI address",
+        cmp_requeue_pi(1, 1, (char *)&cvlock2 + 1, 0));
+    RES("wait_requeue_pi, value differs",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI, 1, 0, &cvlock, 0));
+    RES("wait_requeue_pi on itself", futex6(&cv, FUTEX_WAIT_REQUEUE_PI, 0, 0, &cv, 0));
+    RES("wait_requeue_pi bad address",
+        futex6((void *)8, FUTEX_WAIT_REQUEUE_PI, 0, 0, &cvlock, 0));
+    RES("wait_requeue_pi bad PI address",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI, 0, 0, (void *)8, 0));
+    RES("wait_requeue_pi unaligned",
+        futex6((char *)&cvlock2 + 1, FUTEX_WAIT_REQUEUE_PI, 0, 0, &cvlock, 0));
+    RES("wait_requeue_pi timeout fault",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI, 0, 8, &cvlock, 0));
+    struct timespec bad = { 0, 2000000000L };
+    RES("wait_requeue_pi bad timeout",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI, 0, (long)&bad, &cvlock, 0));
+    struct timespec at = in_ms(CLOCK_MONOTONIC, 30);
+    RES("wait_requeue_pi monotonic timeout",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI, 0, (long)&at, &cvlock, 0));
+    at = in_ms(CLOCK_REALTIME, 30);
+    RES("wait_requeue_pi realtime timeout",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI | FUTEX_CLOCK_REALTIME, 0, (long)&at, &cvlock, 0));
+    at.tv_sec -= 10;
+    RES("wait_requeue_pi past timeout",
+        futex6(&cv, FUTEX_WAIT_REQUEUE_PI | FUTEX_CLOCK_REALTIME, 0, (long)&at, &cvlock, 0));
+    YESNO("  words untouched", cv == 0 && cvlock == 0);
+
+    /* Signalling a waiter while the mutex is free: it wakes owning it. */
+    struct rq_waiter w[3];
+    start_rq(&w[0], 0, NULL);
+    wait_asleep();
+    VAL("requeue to a word the waiter did not name", cmp_requeue_pi(1, 1, &cvlock2, 0));
+    VAL("requeue, mutex free, nr_requeue 0", cmp_requeue_pi(1, 0, &cvlock, 0));
+    report_rq("waiter", &w[0], 1);
+    YESNO("  PI word is 0", cvlock == 0);
+    start_rq(&w[0], 0, NULL);
+    wait_asleep();
+    VAL("requeue, mutex free, nr_requeue 1", cmp_requeue_pi(1, 1, &cvlock, 0));
+    report_rq("waiter", &w[0], 1);
+    YESNO("  PI word is 0", cvlock == 0);
+
+    /* The mutex is held: waiters move to its queue one by one, and each
+     * unlock hands it to the next. */
+    RES("lock_pi the mutex", futex(&cvlock, FUTEX_LOCK_PI, 0, NULL));
+    for (int i = 0; i < 3; i++) {
+        start_rq(&w[i], 0, NULL);
+        printf("requeue, mutex held, waiter %d: %ld\n", i, requeue_when_asleep(1, NULL));
+    }
+    YESNO("  PI word is mine with waiters", cvlock == ((unsigned)me | FUTEX_WAITERS));
+    YESNO("  none returned yet", !w[0].done && !w[1].done && !w[2].done);
+    RES("unlock_pi the mutex", futex(&cvlock, FUTEX_UNLOCK_PI, 0, NULL));
+    for (int i = 0; i < 3; i++) report_rq("waiter", &w[i], 1);
+    YESNO("  PI word is 0", cvlock == 0);
+
+    /* Three waiters at once, signalled until all are out; whichever way
+     * each goes (woken owning it, or requeued), each returns owning it. */
+    for (int i = 0; i < 3; i++) start_rq(&w[i], 0, NULL);
+    long total = 0;
+    while (total < 3) {
+        long r = cmp_requeue_pi(1, INT_MAX, &cvlock, 0);
+        if (r < 0) { printf("cmp_requeue_pi: %s\n", errname(errno)); break; }
+        total += r;
+        if (r == 0) msleep(1);
+    }
+    printf("three waiters, woken or requeued: %ld\n", total);
+    for (int i = 0; i < 3; i++) report_rq("waiter", &w[i], 0);
+    YESNO("  PI word is 0", cvlock == 0);
+
+    /* A signal before the requeue: the wait resumes after the handler. */
+    usr1_seen = 0;
+    start_rq(&w[0], 0, NULL);
+    wait_asleep();
+    pthread_kill(w[0].t, SIGUSR1);
+    while (!usr1_seen) msleep(1);
+    wait_asleep();
+    VAL("requeue after a signal", cmp_requeue_pi(1, 0, &cvlock, 0));
+    report_rq("waiter", &w[0], 0);
+    YESNO("  handler ran", usr1_seen);
+
+    /* A signal after the requeue: EAGAIN, without the mutex. */
+    usr1_seen = 0;
+    RES("lock_pi the mutex", futex(&cvlock, FUTEX_LOCK_PI, 0, NULL));
+    start_rq(&w[0], 0, NULL);
+    VAL("requeue, mutex held", requeue_when_asleep(1, NULL));
+    pthread_kill(w[0].t, SIGUSR1);
+    report_rq("waiter signalled in the mutex's queue", &w[0], 0);
+    YESNO("  handler ran", usr1_seen);
+    RES("unlock_pi the mutex", futex(&cvlock, FUTEX_UNLOCK_PI, 0, NULL));
+    YESNO("  PI word is 0", cvlock == 0);
+
+    /* A timeout in the mutex's queue (or before the requeue: the same). */
+    RES("lock_pi the mutex", futex(&cvlock, FUTEX_LOCK_PI, 0, NULL));
+    at = in_ms(CLOCK_MONOTONIC, 100);
+    start_rq(&w[0], 0, &at);
+    requeue_when_asleep(1, &w[0]);
+    report_rq("waiter with a timeout", &w[0], 0);
+    RES("unlock_pi the mutex", futex(&cvlock, FUTEX_UNLOCK_PI, 0, NULL));
+    YESNO("  PI word is 0", cvlock == 0);
+
+    /* A waiter that owns the PI futex itself. */
+    at = in_ms(CLOCK_MONOTONIC, 500);
+    memset(&w[0], 0, sizeof w[0]);
+    w[0].ts = &at;
+    pthread_create(&w[0].t, NULL, lock_then_wait, &w[0]);
+    long r;
+    while ((r = cmp_requeue_pi(1, 0, &cvlock, 0)) == 0 && !w[0].done) msleep(1);
+    printf("requeue to the waiter's own mutex: %s\n", r == -1 ? errname(errno) : "?");
+    pthread_join(w[0].t, NULL);
+    printf("waiter: %s\n", w[0].ret == -1 ? errname(w[0].err) : "?");
+    YESNO("  PI word is 0", cvlock == 0);
+
+    /* A plain FUTEX_WAIT on the word: requeue-PI refuses it. */
+    pthread_t t;
+    pthread_create(&t, NULL, plain_wait, NULL);
+    while ((r = cmp_requeue_pi(1, 1, &cvlock, 0)) == 0) msleep(1);
+    printf("requeue with a plain waiter: %s\n", r == -1 ? errname(errno) : "?");
+    VAL("wake the plain waiter", futex(&cv, FUTEX_WAKE, 1, NULL));
+    pthread_join(t, NULL);
+    YESNO("  PI word is 0", cvlock == 0);
+}
+
+/* The same across processes, in shared memory (no FUTEX_PRIVATE_FLAG). */
+static void requeue_pi_shared(void)
+{
+    printf("-- requeue to a PI futex in shared memory\n");
+    unsigned *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) { printf("mmap: %s\n", errname(errno)); return; }
+    unsigned *scv = &m[0], *slock = &m[1];
+    pid_t me = gettid_();
+    RES("lock_pi the shared mutex", futex(slock, FUTEX_LOCK_PI, 0, NULL));
+    pid_t c = fork();
+    if (c == 0) {
+        pid_t tid = gettid_();
+        long r = syscall(SYS_futex, scv, FUTEX_WAIT_REQUEUE_PI, 0, NULL, slock, 0);
+        int owned = r == 0 && (*slock & FUTEX_TID_MASK) == (unsigned)tid;
+        int unlocked = futex(slock, FUTEX_UNLOCK_PI, 0, NULL) == 0;
+        _exit(owned && unlocked ? 0 : 1);
+    }
+    long r;
+    while ((r = futex6(scv, FUTEX_CMP_REQUEUE_PI, 1, 1, slock, 0)) == 0) msleep(1);
+    VAL("requeue the child's wait", r);
+    YESNO("  PI word is mine with waiters", *slock == ((unsigned)me | FUTEX_WAITERS));
+    RES("unlock_pi the shared mutex", futex(slock, FUTEX_UNLOCK_PI, 0, NULL));
+    int st;
+    waitpid(c, &st, 0);
+    printf("child (owned it, then unlocked): %s\n", wstatus_str(st));
+    YESNO("  PI word is 0", *slock == 0);
+    munmap(m, 4096);
+}
+
 int main(int argc, char **argv)
 {
     guest_init(argc, argv, "futex_pi");
@@ -310,6 +603,8 @@ int main(int argc, char **argv)
     owner_process_dies(1);
     pi_contention();
     raw_ops();
+    requeue_pi();
+    requeue_pi_shared();
     guest_cleanup();
     return 0;
 }

@@ -13,6 +13,9 @@
 //!   compare-and-swap run in a stopped guest thread
 //!   ([`Platform::cmpxchg_u32`](crate::platform::Platform::cmpxchg_u32)),
 //!   since guest threads change the same word with their own atomics.
+//!   FUTEX_WAIT_REQUEUE_PI waits on a plain word but ends owning a PI one,
+//!   so umk emulates it and its partner FUTEX_CMP_REQUEUE_PI too
+//!   ([`requeue`]).
 //! * **Robust lists** ([`robust`]): when a thread dies holding a robust
 //!   mutex, the kernel marks its word FUTEX_OWNER_DIED if the word's tid is
 //!   the dying thread's. umk records each thread's list (set_robust_list)
@@ -25,6 +28,7 @@
 //! mapping the same shared memory meet on one futex.
 
 pub mod pi;
+pub mod requeue;
 pub mod robust;
 
 use crate::kernel::task::Pid;
@@ -62,13 +66,40 @@ pub struct PiState {
     pub waiters: VecDeque<PiWaiter>,
 }
 
+/// A thread in FUTEX_WAIT_REQUEUE_PI (Linux's `futex_q` with its
+/// `rt_waiter` and `requeue_pi_key`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequeueWaiter {
+    pub host: HostTid,
+    /// Where it waits: on the plain futex it named, or (after
+    /// FUTEX_CMP_REQUEUE_PI moved it) in the PI futex's queue.
+    pub on: RequeuePhase,
+    /// The PI futex it will own: its key, and its address in the waiter's
+    /// own address space.
+    pub key2: FutexKey,
+    pub uaddr2: u64,
+    pub wait: WaitId,
+    /// Arrival order, for the requeue to take the longest waiter first.
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequeuePhase {
+    Waiting(FutexKey),
+    Requeued,
+}
+
 /// All futex state umk keeps.
 #[derive(Default)]
 pub struct Futexes {
     pub pi: HashMap<FutexKey, PiState>,
-    /// Waiters an unlock handed the lock to; their FUTEX_LOCK_PI returns 0
-    /// when it runs again.
+    /// Waiters handed a PI lock (by an unlock, an owner's death, or a
+    /// requeue that took it for them); their FUTEX_LOCK_PI or
+    /// FUTEX_WAIT_REQUEUE_PI returns 0 when it runs again.
     pub granted: HashSet<Pid>,
+    /// Threads in FUTEX_WAIT_REQUEUE_PI, by thread id.
+    pub requeue_pi: HashMap<Pid, RequeueWaiter>,
+    pub requeue_seq: u64,
 }
 
 /// The key of the futex at `uaddr` as thread `tid` (of process `pid`) sees it.

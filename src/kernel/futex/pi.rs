@@ -20,6 +20,10 @@
 //!   (Linux's exit_pi_state_list leaves the state ownerless, and
 //!   fixup_pi_state_owner then marks the word so), see [`owner_gone`] and,
 //!   for words on its robust list, [`owner_died`].
+//! * FUTEX_CMP_REQUEUE_PI takes a free lock for the longest
+//!   FUTEX_WAIT_REQUEUE_PI waiter, or sets WAITERS in a held one, and
+//!   queues the others here as if they had called LOCK_PI (see
+//!   [`super::requeue`]).
 //!
 //! Not emulated: priority inheritance itself and the rt_mutex deadlock
 //! detection across chains of PI locks (a cycle of waiters blocks rather
@@ -30,6 +34,7 @@ use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
 use crate::kernel::syscall::{Ctx, SysResult};
 use crate::kernel::task::Pid;
+use crate::kernel::wait::WaitId;
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
 use guest_abi::futex::*;
@@ -39,35 +44,35 @@ use std::time::Instant;
 /// before giving up with EAGAIN (Linux retries without bound).
 const RETRIES: usize = 1000;
 
-fn read_word(k: &mut Kernel, host: HostTid, uaddr: u64) -> KResult<u32> {
+pub(super) fn read_word(k: &mut Kernel, host: HostTid, uaddr: u64) -> KResult<u32> {
     GuestMem::new(k.platform.as_mut(), host).read_obj::<u32>(uaddr)
 }
 
-fn cas(k: &mut Kernel, host: HostTid, uaddr: u64, old: u32, new: u32) -> KResult<u32> {
+pub(super) fn cas(k: &mut Kernel, host: HostTid, uaddr: u64, old: u32, new: u32) -> KResult<u32> {
     k.platform.cmpxchg_u32(host, uaddr, old, new).map_err(|_| Errno::EFAULT)
 }
 
 /// Whether `w` still waits: a thread interrupted by a signal, or gone,
 /// leaves a stale entry behind, which must not be handed the lock.
-fn still_waiting(k: &Kernel, w: &PiWaiter) -> bool {
+pub(super) fn still_waiting(k: &Kernel, tid: Pid, wait: WaitId) -> bool {
     k.table
         .borrow()
         .tasks
-        .get(&w.tid)
+        .get(&tid)
         .and_then(|t| t.parked.as_ref())
-        .is_some_and(|p| p.waits.contains(&w.wait))
+        .is_some_and(|p| p.waits.contains(&wait))
 }
 
 /// The longest waiter that still waits, dropping stale ones; the futex's
 /// state goes when nobody is left.
-fn first_waiter(k: &mut Kernel, key: FutexKey) -> Option<PiWaiter> {
+pub(super) fn first_waiter(k: &mut Kernel, key: FutexKey) -> Option<PiWaiter> {
     loop {
         let front = k.futexes.pi.get(&key).and_then(|s| s.waiters.front().copied());
         let Some(w) = front else {
             k.futexes.pi.remove(&key);
             return None;
         };
-        if still_waiting(k, &w) {
+        if still_waiting(k, w.tid, w.wait) {
             return Some(w);
         }
         if let Some(s) = k.futexes.pi.get_mut(&key) {
@@ -76,7 +81,7 @@ fn first_waiter(k: &mut Kernel, key: FutexKey) -> Option<PiWaiter> {
     }
 }
 
-fn dequeue(k: &mut Kernel, key: FutexKey, tid: Pid) {
+pub(super) fn dequeue(k: &mut Kernel, key: FutexKey, tid: Pid) {
     if let Some(s) = k.futexes.pi.get_mut(&key) {
         s.waiters.retain(|w| w.tid != tid);
         if s.waiters.is_empty() {

@@ -80,8 +80,13 @@ pub fn has_deliverable_signal(k: &mut Kernel, host: HostTid, mask: Option<u64>) 
 }
 
 /// Ends the parked (or about to park) syscall of `ctx` with EINTR now and
-/// arranges the restart code for the signal-delivery-stop.
+/// arranges the restart code for the signal-delivery-stop (a plain errno
+/// there is returned as it is, after the handler).
 pub fn interrupt_syscall(k: &mut Kernel, ctx: &Ctx, restart: i32) {
+    // A FUTEX_WAIT_REQUEUE_PI waiter leaves its queue on the way out.
+    if ctx.nr() == guest_abi::sysno::SYS_FUTEX {
+        crate::kernel::futex::requeue::waiter_left(k, ctx.tid);
+    }
     let progress = {
         let mut t = k.table.borrow_mut();
         match t.tasks.get_mut(&ctx.tid) {

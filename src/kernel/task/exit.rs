@@ -45,6 +45,7 @@ pub fn on_thread_gone(k: &mut Kernel, host: HostTid, mut status: ExitStatus) {
             None => false,
         }
     };
+    crate::kernel::futex::requeue::waiter_left(k, tid);
     k.futexes.granted.remove(&tid);
     crate::kernel::futex::pi::owner_gone(k, tid);
     if last {
