@@ -75,8 +75,9 @@ pub(super) fn create(
     ev: Option<Sigevent>,
     idp: u64,
 ) -> KResult<i64> {
-    // do_timer_create checks the sigevent, then hands out the id, and only
-    // then does the clock's hook look for the pid a clock names.
+    // do_timer_create checks the sigevent and writes the new id out before
+    // the clock's hook (posix_cpu_timer_create) looks for the pid a clock
+    // names: a bad id pointer is EFAULT even with a bad pid.
     let notify = notify_of(k, ctx, ev.as_ref())?;
     let id = {
         let mut t = k.table.borrow_mut();
@@ -110,22 +111,16 @@ pub(super) fn create(
         pad: [0; 11],
     };
     // The host's sigevent and the word it writes its id to go on the
-    // thread's stack: the guest's own sigevent may be read-only, and the
-    // guest must never see the host's id.
+    // thread's stack, where a signal frame would: the guest's own sigevent
+    // may be read-only, and the guest must never see the host's id.
     let size = std::mem::size_of::<Sigevent>() as u64 + 8;
     let scratch = ctx.regs.rsp.checked_sub(RED_ZONE + size).ok_or(Errno::EFAULT)? & !15;
     let out = scratch + std::mem::size_of::<Sigevent>() as u64;
     mem(k, ctx).write_obj(scratch, &host_ev)?;
     inject(k, ctx, SYS_TIMER_CREATE, [host_clock as u32 as u64, scratch, out, 0, 0])?;
-    let host_id: i32 = match mem(k, ctx).read_obj(out) {
-        Ok(h) => h,
-        Err(e) => {
-            // The thread's stack vanished under it: the host id is lost,
-            // and so is the timer (exec or exit deletes it).
-            k.note_unsupported("timer_create: the caller's stack was unmapped meanwhile");
-            return Err(e);
-        }
-    };
+    // (Only another thread unmapping this one's stack meanwhile could make
+    // this fail; the host's timer then lives on unnamed until exec or exit.)
+    let host_id: i32 = mem(k, ctx).read_obj(out)?;
     if let Err(e) = mem(k, ctx).write_obj(idp, &id) {
         let _ = inject(k, ctx, SYS_TIMER_DELETE, [host_id as u64, 0, 0, 0, 0]);
         return Err(e);
