@@ -212,3 +212,90 @@ fn brk_grows_and_refuses_below_start() {
     assert_eq!(ok(call(&mut k, SYS_BRK, [0x50_2345, 0, 0, 0, 0, 0])), 0x50_2345);
     assert_eq!(ok(call(&mut k, SYS_BRK, [0x10, 0, 0, 0, 0, 0])), 0x50_2345);
 }
+
+// ------------------------------------------------- timers on CPU-time clocks
+
+/// Runs one syscall as pid 1 with its stack pointer at `rsp`.
+fn call_on_stack(k: &mut Kernel, rsp: u64, nr: usize, args: [u64; 6]) -> i64 {
+    let mut regs = Regs { orig_rax: nr as u64, rsp, ..Default::default() };
+    regs.set_syscall_args(args);
+    k.run_syscall(Ctx { tid: 1, pid: 1, host: INIT, regs, args, deadline: None });
+    ok(fake(k).last(INIT).cloned())
+}
+
+fn read_i32(k: &mut Kernel, addr: u64) -> i32 {
+    let mut b = [0u8; 4];
+    crate::platform::Platform::read_memory(fake(k), INIT, addr, &mut b).unwrap();
+    i32::from_le_bytes(b)
+}
+
+#[test]
+fn cpu_timer_is_the_hosts_under_a_guest_id() {
+    use guest_abi::misc::{CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID};
+    use guest_abi::signal::{SIGALRM, SIGEV_SIGNAL, SI_TIMER};
+    let mut k = kernel();
+    let idp = put(&mut k, &[0; 4]);
+    let top = fake(&mut k).map(4096) + 4096;
+    let wall = [CLOCK_MONOTONIC as u64, 0, idp, 0, 0, 0];
+    assert_eq!(call_on_stack(&mut k, top, SYS_TIMER_CREATE, wall), 0);
+    let wall_id = read_i32(&mut k, idp);
+    let cpu = [CLOCK_PROCESS_CPUTIME_ID as u64, 0, idp, 0, 0, 0];
+    assert_eq!(call_on_stack(&mut k, top, SYS_TIMER_CREATE, cpu), 0);
+    let id = read_i32(&mut k, idp);
+    assert_ne!(id, wall_id, "one id space for both kinds");
+    let (nr, args) = *fake(&mut k).injected.last().unwrap();
+    assert_eq!((nr, args[0]), (SYS_TIMER_CREATE, CLOCK_PROCESS_CPUTIME_ID as u64));
+    // The host's sigevent, below the red zone: no sigevent means SIGALRM
+    // with the guest's id as value.
+    assert!(args[1] + 72 <= top - 128);
+    let mut ev = [0u8; 16];
+    crate::platform::Platform::read_memory(fake(&mut k), INIT, args[1], &mut ev).unwrap();
+    assert_eq!(u64::from_le_bytes(ev[..8].try_into().unwrap()), id as u64);
+    assert_eq!(i32::from_le_bytes(ev[8..12].try_into().unwrap()), SIGALRM);
+    assert_eq!(i32::from_le_bytes(ev[12..16].try_into().unwrap()), SIGEV_SIGNAL);
+    let host_id = read_i32(&mut k, args[2]);
+
+    // The other calls go to the host with its id.
+    let cur = fake(&mut k).map(32);
+    assert_eq!(call_on_stack(&mut k, top, SYS_TIMER_GETTIME, [id as u64, cur, 0, 0, 0, 0]), 0);
+    let (nr, args) = *fake(&mut k).injected.last().unwrap();
+    assert_eq!((nr, args[0], args[1]), (SYS_TIMER_GETTIME, host_id as u64, cur));
+
+    // Its signal shows the guest's id; another SI_TIMER id is left alone.
+    let mut info = [0u8; 128];
+    info[8..12].copy_from_slice(&SI_TIMER.to_le_bytes());
+    info[16..20].copy_from_slice(&host_id.to_le_bytes());
+    assert!(crate::kernel::time::posix_timers::cpu::patch_siginfo(&k, INIT, &mut info));
+    assert_eq!(i32::from_le_bytes(info[16..20].try_into().unwrap()), id);
+    info[16..20].copy_from_slice(&(host_id + 1).to_le_bytes());
+    assert!(!crate::kernel::time::posix_timers::cpu::patch_siginfo(&k, INIT, &mut info));
+
+    assert_eq!(call_on_stack(&mut k, top, SYS_TIMER_DELETE, [id as u64, 0, 0, 0, 0, 0]), 0);
+    let (nr, args) = *fake(&mut k).injected.last().unwrap();
+    assert_eq!((nr, args[0]), (SYS_TIMER_DELETE, host_id as u64));
+    let r = call_on_stack(&mut k, top, SYS_TIMER_GETTIME, [id as u64, cur, 0, 0, 0, 0]);
+    assert_eq!(r, -(EINVAL as i64));
+}
+
+#[test]
+fn cpu_timer_on_a_missing_pid_is_einval_after_the_id_is_written() {
+    let mut k = kernel();
+    let top = fake(&mut k).map(4096) + 4096;
+    let clock = ((!4242) << 3) | 2;
+    let idp = put(&mut k, &[0xff; 4]);
+    let r = call_on_stack(&mut k, top, SYS_TIMER_CREATE, [clock as u32 as u64, 0, idp, 0, 0, 0]);
+    assert_eq!(r, -(EINVAL as i64));
+    assert_ne!(read_i32(&mut k, idp), -1, "do_timer_create wrote the id first");
+    let r = call_on_stack(&mut k, top, SYS_TIMER_CREATE, [clock as u32 as u64, 0, 8, 0, 0, 0]);
+    assert_eq!(r, -(EFAULT as i64));
+    assert!(fake(&mut k).injected.is_empty(), "nothing reached the host");
+}
+
+#[test]
+fn cpu_timer_with_no_stack_room_is_efault() {
+    use guest_abi::misc::CLOCK_THREAD_CPUTIME_ID;
+    let mut k = kernel();
+    let idp = put(&mut k, &[0; 4]);
+    let args = [CLOCK_THREAD_CPUTIME_ID as u64, 0, idp, 0, 0, 0];
+    assert_eq!(call_on_stack(&mut k, 64, SYS_TIMER_CREATE, args), -(EFAULT as i64));
+}

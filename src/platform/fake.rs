@@ -27,6 +27,8 @@ pub struct FakePlatform {
     pub events: VecDeque<Event>,
     /// Threads with exit stops turned on.
     pub exit_stops: std::collections::HashSet<HostTid>,
+    /// Every system call injected: (number, arguments).
+    pub injected: Vec<(usize, [u64; 5])>,
     next_map: u64,
 }
 
@@ -134,8 +136,18 @@ impl Platform for FakePlatform {
         nr: usize,
         args: [u64; 5],
     ) -> Result<i64, PlatformError> {
-        // Enough for brk and file mmap: anonymous mappings.
+        self.injected.push((nr, args));
+        // Enough for brk and file mmap: anonymous mappings; for timers on
+        // CPU-time clocks: host ids from 1000 on.
         match nr {
+            guest_abi::sysno::SYS_TIMER_CREATE => {
+                let id = 1000 + self.injected.len() as i32;
+                let Some((bytes, off)) = self.region(args[2], 4) else {
+                    return Ok(-(guest_abi::errno::EFAULT as i64));
+                };
+                bytes[off..off + 4].copy_from_slice(&id.to_le_bytes());
+                Ok(0)
+            }
             guest_abi::sysno::SYS_MMAP => {
                 let len = args[1] as usize;
                 if args[0] != 0 {

@@ -1,11 +1,16 @@
 /* timers: POSIX timers (timer_create, timer_settime, timer_gettime,
  * timer_getoverrun, timer_delete): SI_TIMER siginfo, periodic timers and
  * overruns, absolute times, SIGEV_NONE, SIGEV_THREAD_ID, the C library's
- * SIGEV_THREAD, a timer interrupting a blocking read, fork, bad input.
- * usage: timers [SCRATCH] */
+ * SIGEV_THREAD, a timer interrupting a blocking read, fork, bad input;
+ * timers on CPU-time clocks (the process's, a thread's, another
+ * process's) taken by a handler, sigwaitinfo and signalfd, exec deleting
+ * them; setitimer's CPU-time timers; clock_nanosleep on CPU clocks.
+ * usage: timers [SCRATCH]   (re-executes itself: timers --after-exec ID) */
 #include "common.h"
 #include <pthread.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 
 /* The raw calls: the kernel's timer ids, not the C library's timer_t. */
@@ -114,10 +119,272 @@ static void callback(union sigval v)
     cb_other_thread = !pthread_equal(pthread_self(), main_thread);
 }
 
+/* Burns CPU time until `sig` is pending (blocked) or, with sig 0, until
+ * *flag is set; gives up after 10 s of wall time. Returns whether it came. */
+static int spin_for(int sig, volatile sig_atomic_t *flag)
+{
+    double t0 = now_mono();
+    sigset_t s;
+    while (now_mono() - t0 < 10) {
+        for (volatile int i = 0; i < 100000; i++) {}
+        if (sig == 0) {
+            if (*flag) return 1;
+            continue;
+        }
+        sigpending(&s);
+        if (sigismember(&s, sig)) return 1;
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t spin_stop;
+static void *spinner(void *arg)
+{
+    (void)arg;
+    spin_for(0, &spin_stop);
+    return NULL;
+}
+
+static volatile sig_atomic_t itimer_hits;
+static void on_itimer(int sig) { (void)sig; itimer_hits++; }
+
+static void cpu_timers(char *self)
+{
+    int id, id2;
+    struct sigevent ev;
+    struct itimerspec cur, v;
+    siginfo_t si;
+    sigset_t set;
+    int sig;
+
+    /* --- the process's CPU time, to a handler ----------------------------- */
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGRTMIN + 2;
+    ev.sigev_value.sival_int = 11;
+    handle(SIGRTMIN + 2, 0);
+    VAL("timer_create CLOCK_PROCESS_CPUTIME_ID", t_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id));
+    h_timer = id;
+    h_target_tid = syscall(SYS_gettid);
+    hits = 0;
+    v = its(20, 0);
+    VAL("  timer_settime 20ms", t_settime(id, 0, &v, NULL));
+    VAL("  timer_gettime", t_gettime(id, &cur));
+    YESNO("  remaining in (0, 20ms]", secs(cur.it_value) > 0 && secs(cur.it_value) <= 0.02);
+    printf("  interval %ld.%09ld\n", (long)cur.it_interval.tv_sec, cur.it_interval.tv_nsec);
+    YESNO("  fired on a busy loop", spin_for(0, &hits));
+    printf("  code %s value %d overrun %d, timerid matches: %s, this thread: %s\n",
+           code_name(h_code), (int)h_value, (int)h_overrun, h_timerid == id ? "yes" : "no",
+           h_tid_ok ? "yes" : "no");
+    VAL("  timer_getoverrun", t_getoverrun(id));
+    t_gettime(id, &cur);
+    printf("  after it fired: value %ld.%09ld\n", (long)cur.it_value.tv_sec, cur.it_value.tv_nsec);
+    /* A second timer on a wall clock gets an id of its own. */
+    t_create(CLOCK_MONOTONIC, &ev, &id2);
+    YESNO("  a MONOTONIC timer's id differs", id2 != id);
+    t_delete(id2);
+    VAL("  timer_delete", t_delete(id));
+    VAL("  timer_delete again", t_delete(id));
+    VAL("  timer_gettime deleted", t_gettime(id, &cur));
+    signal(SIGRTMIN + 2, SIG_DFL);
+
+    /* --- the thread's CPU time, SIGEV_THREAD_ID to itself, sigwaitinfo ---- */
+    block(SIGUSR1, SIG_BLOCK);
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = SIGUSR1;
+    ev.sigev_value.sival_int = 12;
+    ev.sigev_notify_thread_id = syscall(SYS_gettid);
+    VAL("timer_create CLOCK_THREAD_CPUTIME_ID SIGEV_THREAD_ID", t_create(CLOCK_THREAD_CPUTIME_ID, &ev, &id));
+    v = its(20, 0);
+    t_settime(id, 0, &v, NULL);
+    YESNO("  pending after a busy loop", spin_for(SIGUSR1, NULL));
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sig = sigwaitinfo(&set, &si);
+    printf("  sigwaitinfo: %s code %s value %d, timerid matches: %s\n", signame(sig),
+           code_name(si.si_code), si.si_value.sival_int, si.si_timerid == id ? "yes" : "no");
+    /* Periodic: timer_gettime shows the interval. */
+    v = its(1000, 500);
+    struct itimerspec old;
+    VAL("  re-arm 1s every 0.5s", t_settime(id, 0, &v, &old));
+    printf("  old value %ld.%09ld\n", (long)old.it_value.tv_sec, old.it_value.tv_nsec);
+    t_gettime(id, &cur);
+    YESNO("  remaining in (0, 1s]", secs(cur.it_value) > 0 && secs(cur.it_value) <= 1);
+    printf("  interval %ld.%09ld\n", (long)cur.it_interval.tv_sec, cur.it_interval.tv_nsec);
+    VAL("  timer_delete", t_delete(id));
+    block(SIGUSR1, SIG_UNBLOCK);
+
+    /* --- clock_getcpuclockid(getpid()), no sigevent, read by signalfd ------ */
+    {
+        clockid_t c;
+        printf("clock_getcpuclockid(getpid()): %s\n", errname(clock_getcpuclockid(getpid(), &c)));
+        block(SIGALRM, SIG_BLOCK);
+        VAL("  timer_create with no sigevent", t_create(c, NULL, &id));
+        v = its(20, 0);
+        t_settime(id, 0, &v, NULL);
+        YESNO("  SIGALRM pending after a busy loop", spin_for(SIGALRM, NULL));
+        sigemptyset(&set);
+        sigaddset(&set, SIGALRM);
+        int sfd = signalfd(-1, &set, 0);
+        struct signalfd_siginfo ssi;
+        memset(&ssi, 0, sizeof ssi);
+        long n = read(sfd, &ssi, sizeof ssi);
+        printf("  signalfd read %ld: %s code %s, ssi_tid is the id: %s, ssi_int too: %s, overrun %u\n",
+               n, signame(ssi.ssi_signo), code_name(ssi.ssi_code), (int)ssi.ssi_tid == id ? "yes" : "no",
+               ssi.ssi_int == id ? "yes" : "no", ssi.ssi_overrun);
+        close(sfd);
+        t_delete(id);
+        block(SIGALRM, SIG_UNBLOCK);
+    }
+
+    /* --- another thread's clock (pthread_getcpuclockid) -------------------- */
+    {
+        clockid_t c;
+        pthread_t th;
+        struct timespec ten = {10, 0};
+        block(SIGRTMIN + 3, SIG_BLOCK);
+        spin_stop = 0;
+        pthread_create(&th, NULL, spinner, NULL);
+        printf("pthread_getcpuclockid(thread): %s\n", errname(pthread_getcpuclockid(th, &c)));
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGRTMIN + 3;
+        ev.sigev_value.sival_int = 13;
+        VAL("  timer_create on it", t_create(c, &ev, &id));
+        v = its(20, 0);
+        t_settime(id, 0, &v, NULL);
+        sigemptyset(&set);
+        sigaddset(&set, SIGRTMIN + 3);
+        sig = sigtimedwait(&set, &si, &ten);
+        printf("  sigtimedwait: %s code %s value %d, timerid matches: %s\n",
+               sig > 0 ? "SIGRTMIN+3" : errname(errno), code_name(si.si_code),
+               si.si_value.sival_int, si.si_timerid == id ? "yes" : "no");
+        spin_stop = 1;
+        pthread_join(th, NULL);
+        VAL("  timer_delete", t_delete(id));
+        block(SIGRTMIN + 3, SIG_UNBLOCK);
+    }
+
+    /* --- another process's CPU clock -------------------------------------- */
+    {
+        clockid_t c;
+        struct timespec ten = {10, 0};
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) { for (;;) {} }
+        clock_getcpuclockid(pid, &c);
+        block(SIGUSR2, SIG_BLOCK);
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGUSR2;
+        VAL("timer_create on a child's CPU clock", t_create(c, &ev, &id));
+        v = its(20, 0);
+        t_settime(id, 0, &v, NULL);
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        sig = sigtimedwait(&set, &si, &ten);
+        printf("  sigtimedwait: %s code %s, timerid matches: %s\n",
+               sig > 0 ? signame(sig) : errname(errno), code_name(si.si_code),
+               si.si_timerid == id ? "yes" : "no");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        VAL("  timer_gettime after the child was reaped", t_gettime(id, &cur));
+        VAL("  timer_delete", t_delete(id));
+        block(SIGUSR2, SIG_UNBLOCK);
+
+        /* bad input */
+        VAL("timer_create on a reaped child's CPU clock", t_create(c, &ev, &id));
+        VAL("timer_create on a reaped child's thread clock", t_create((~pid << 3) | 6, &ev, &id));
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { pause(); _exit(0); }
+        VAL("timer_create on another process's thread clock", t_create((~pid << 3) | 6, &ev, &id));
+        ev.sigev_notify = SIGEV_THREAD_ID;
+        ev.sigev_notify_thread_id = pid;
+        VAL("CPU timer, SIGEV_THREAD_ID naming another process", t_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        ev.sigev_notify = 99;
+        VAL("CPU timer, bad sigev_notify", t_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id));
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = 65;
+        VAL("CPU timer, signal 65", t_create(CLOCK_THREAD_CPUTIME_ID, &ev, &id));
+        ev.sigev_signo = SIGUSR2;
+        VAL("CPU timer, bad id pointer", t_create(CLOCK_PROCESS_CPUTIME_ID, &ev, (void *)8));
+        VAL("CPU timer, bad sigevent pointer", t_create(CLOCK_PROCESS_CPUTIME_ID, (void *)8, &id));
+        VAL("CPU timer, reaped pid and bad id pointer", t_create(c, &ev, (void *)8));
+        VAL("timer_create on a clock device (fd 0)", t_create((clockid_t)(~0u << 3) | 3, &ev, &id));
+        VAL("timer_create on clock -1 (which=3)", t_create(-1, &ev, &id));
+        VAL("CPU timer", t_create(CLOCK_THREAD_CPUTIME_ID, &ev, &id));
+        VAL("  timer_settime NULL value", t_settime(id, 0, NULL, NULL));
+        VAL("  timer_settime bad pointer", t_settime(id, 0, (void *)8, NULL));
+        v = its(10, 0);
+        v.it_value.tv_nsec = 1000000000L;
+        VAL("  timer_settime nsec 1e9", t_settime(id, 0, &v, NULL));
+        VAL("  timer_gettime bad pointer", t_gettime(id, (void *)8));
+        v = its(0, 0);
+        VAL("  timer_settime bad old pointer", t_settime(id, 0, &v, (void *)8));
+        VAL("  timer_getoverrun", t_getoverrun(id));
+        VAL("  timer_delete", t_delete(id));
+    }
+
+    /* --- setitimer's CPU-time timers --------------------------------------- */
+    {
+        struct itimerval iv;
+        memset(&iv, 0, sizeof iv);
+        iv.it_value.tv_usec = 20000;
+        signal(SIGPROF, on_itimer);
+        itimer_hits = 0;
+        VAL("setitimer ITIMER_PROF 20ms", setitimer(ITIMER_PROF, &iv, NULL));
+        YESNO("  SIGPROF on a busy loop", spin_for(0, &itimer_hits));
+        signal(SIGVTALRM, on_itimer);
+        itimer_hits = 0;
+        VAL("setitimer ITIMER_VIRTUAL 20ms", setitimer(ITIMER_VIRTUAL, &iv, NULL));
+        YESNO("  SIGVTALRM on a busy loop", spin_for(0, &itimer_hits));
+        signal(SIGPROF, SIG_DFL);
+        signal(SIGVTALRM, SIG_DFL);
+    }
+
+    /* --- clock_nanosleep on CPU clocks ------------------------------------- */
+    {
+        struct timespec ts = {0, 1000000};
+        clockid_t c;
+        printf("clock_nanosleep CLOCK_THREAD_CPUTIME_ID: %s\n",
+               errname(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &ts, NULL)));
+        pthread_getcpuclockid(pthread_self(), &c);
+        printf("clock_nanosleep on this thread's clock by tid: %s\n",
+               errname(clock_nanosleep(c, 0, &ts, NULL)));
+        clock_getcpuclockid(getpid(), &c);
+        printf("clock_nanosleep on this process's clock by pid, TIMER_ABSTIME 0: %s\n",
+               errname(clock_nanosleep(c, TIMER_ABSTIME, &(struct timespec){0, 0}, NULL)));
+    }
+
+    /* --- exec deletes them -------------------------------------------------- */
+    {
+        char buf[16];
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_NONE;
+        t_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &id);
+        v = its(10000, 0);
+        t_settime(id, 0, &v, NULL);
+        snprintf(buf, sizeof buf, "%d", id);
+        char *av[] = {self, "--after-exec", buf, NULL};
+        fflush(stdout);
+        execv(self, av);
+        printf("execv failed: %s\n", errname(errno));
+    }
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc; (void)argv;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 3 && strcmp(argv[1], "--after-exec") == 0) {
+        struct itimerspec cur;
+        VAL("after exec: timer_gettime of the CPU timer", t_gettime(atoi(argv[2]), &cur));
+        printf("done\n");
+        return 0;
+    }
     int id;
     struct sigevent ev;
     struct itimerspec cur, v;
@@ -402,6 +669,6 @@ int main(int argc, char **argv)
         VAL("clock_gettime on which=3 with a pid", clock_gettime((~1 << 3) | 7, &ts));
     }
 
-    printf("done\n");
-    return 0;
+    cpu_timers(argv[0]);
+    return 1;
 }

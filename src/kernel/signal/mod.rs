@@ -20,6 +20,7 @@ pub mod signalfd;
 
 use crate::kernel::syscall::Ctx;
 use crate::kernel::task::{Pid, Task};
+use crate::kernel::time::posix_timers::cpu as cpu_timers;
 use crate::kernel::Kernel;
 use crate::platform::HostTid;
 use guest_abi::errno::EINTR;
@@ -289,14 +290,13 @@ pub fn on_signal_stop(k: &mut Kernel, host: HostTid, sig: i32) {
             task.restart.take()
         })
     };
-    let origin = take_delivered(k, host, sig, info.as_ref().map(si_code));
-    // Without a record (more than 256 sends outstanding) the sender is
-    // still blanked: a guest never sees umk's host pid.
     let mut info = info;
     if let Some(info) = info.as_mut() {
-        if patch_siginfo(info, origin) {
+        if take_siginfo(k, host, sig, info) {
             let _ = k.platform.set_siginfo(host, info);
         }
+    } else {
+        take_delivered(k, host, sig, None);
     }
     if k.trace.is_some() {
         k.trace_signal(host, sig);
@@ -389,12 +389,27 @@ pub fn on_signal_waited(k: &mut Kernel, host: HostTid, ret: i64, addr: u64) {
     } else {
         None
     };
-    let origin = take_delivered(k, host, sig, info.as_ref().map(si_code));
     if let Some(mut info) = info {
-        if patch_siginfo(&mut info, origin) {
+        if take_siginfo(k, host, sig, &mut info) {
             let _ = crate::kernel::mm::GuestMem::new(k.platform.as_mut(), host).write(addr, &info);
         }
+    } else {
+        take_delivered(k, host, sig, None);
     }
+}
+
+/// Thread `host` is taking signal `sig`, whose host siginfo is `info`:
+/// uses up umk's record of its sending and gives `info` the guest's view.
+/// Returns whether `info` changed.
+fn take_siginfo(k: &mut Kernel, host: HostTid, sig: i32, info: &mut [u8; 128]) -> bool {
+    // A host timer's signal: umk sent nothing, only its id is the host's.
+    if cpu_timers::is_host_timer_signal(info) {
+        return cpu_timers::patch_siginfo(k, host, info);
+    }
+    let origin = take_delivered(k, host, sig, Some(si_code(info)));
+    // Without a record (more than 256 sends outstanding) the sender is
+    // still blanked: a guest never sees umk's host pid.
+    patch_siginfo(info, origin)
 }
 
 /// Uses up a record of sending `sig` from one queue's list: the oldest

@@ -14,6 +14,7 @@ use crate::kernel::fs::Attr;
 use crate::kernel::mm::GuestMem;
 use crate::kernel::syscall::Ctx;
 use crate::kernel::task::{Pid, ProcessTable};
+use crate::kernel::time::posix_timers::cpu as cpu_timers;
 use crate::kernel::wait::WaitId;
 use crate::kernel::Kernel;
 use guest_abi::misc::POLLIN;
@@ -110,9 +111,27 @@ pub fn read(k: &mut Kernel, ctx: &Ctx, sfd: &SignalFd, addr: u64, len: usize) ->
     }
     let mut done = 0;
     while done + SIGINFO_SIZE <= len {
-        let Some(sig) = sfd.pending_for(ctx.tid) else { break };
         let slot = addr + done as u64;
-        match dequeue(k, ctx, sig, slot) {
+        let Some(sig) = sfd.pending_for(ctx.tid) else {
+            // The host's timers on CPU-time clocks queue their signals
+            // themselves, with no record of umk's: umk looks on the host's
+            // queues for those, only in processes that have such timers.
+            // (A blocking read or a poll is not woken by them.)
+            let set = sfd.mask.get() & cpu_timers::signals(k, ctx.pid);
+            if set == 0 {
+                break;
+            }
+            match dequeue(k, ctx, set, slot) {
+                Ok(info) => {
+                    GuestMem::new(k.platform.as_mut(), ctx.host).write(slot, &info)?;
+                    done += SIGINFO_SIZE;
+                    continue;
+                }
+                Err(e) if done == 0 && e != Errno::EAGAIN => return Err(e),
+                Err(_) => break,
+            }
+        };
+        match dequeue(k, ctx, sigmask(sig), slot) {
             Ok(info) => {
                 GuestMem::new(k.platform.as_mut(), ctx.host).write(slot, &info)?;
                 done += SIGINFO_SIZE;
@@ -130,25 +149,33 @@ pub fn read(k: &mut Kernel, ctx: &Ctx, sfd: &SignalFd, addr: u64, len: usize) ->
     Ok(done)
 }
 
-/// Takes `sig` off the thread's host queues with an injected
+/// Takes a signal in `set` off the thread's host queues with an injected
 /// rt_sigtimedwait, using the guest's own buffer at `slot` as scratch for
-/// the set and the timeout, and builds the guest's signalfd_siginfo. The
-/// host's siginfo is not asked for: it would name umk's host pid. The
-/// host takes from the thread's own queue before the shared one, and so
-/// does `take_delivered` with the records.
-fn dequeue(k: &mut Kernel, ctx: &Ctx, sig: i32, slot: u64) -> KResult<[u8; SIGINFO_SIZE]> {
+/// the set and the timeout (read before the host writes its siginfo
+/// there), and builds the guest's signalfd_siginfo. The host's siginfo
+/// says which queue the signal came from, for `take_delivered`, and
+/// carries a host timer's record; for the signals umk sent it would name
+/// umk's host pid, so the guest's view comes from umk's record.
+fn dequeue(k: &mut Kernel, ctx: &Ctx, set: u64, slot: u64) -> KResult<[u8; SIGINFO_SIZE]> {
     let mut scratch = [0u8; 24];
-    scratch[..8].copy_from_slice(&sigmask(sig).to_ne_bytes());
+    scratch[..8].copy_from_slice(&set.to_ne_bytes());
     // bytes 8..24: a zero timespec.
     GuestMem::new(k.platform.as_mut(), ctx.host).write(slot, &scratch)?;
     let r = k
         .platform
-        .inject_syscall(ctx.host, SYS_RT_SIGTIMEDWAIT, [slot, 0, slot + 8, 8, 0])
+        .inject_syscall(ctx.host, SYS_RT_SIGTIMEDWAIT, [slot, slot, slot + 8, 8, 0])
         .map_err(|_| Errno::EFAULT)?;
     if r < 0 {
         return Err(Errno(-r as i32));
     }
-    let origin = super::take_delivered(k, ctx.host, sig, None);
+    let sig = r as i32;
+    let mut info: [u8; 128] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(slot)?;
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    if cpu_timers::is_host_timer_signal(&info) {
+        cpu_timers::patch_siginfo(k, ctx.host, &mut info);
+        return Ok(signalfd_siginfo(sig, Some(cpu_timers::origin_of(sig, &info))));
+    }
+    let origin = super::take_delivered(k, ctx.host, sig, Some(code));
     Ok(signalfd_siginfo(sig, origin))
 }
 

@@ -245,7 +245,7 @@ table! {
     SYS_RT_SIGTIMEDWAIT => Some(signal::sys_rt_sigtimedwait), Full;
     SYS_RT_SIGSUSPEND => None, Native("waits for host signals");
     SYS_RT_SIGQUEUEINFO => Some(signal::sys_rt_sigqueueinfo), Full;
-    SYS_SIGNALFD => Some(signal::sys_signalfd), Partial("signals umk sends (all but a thread's own faults); a process-directed signal is read by the thread it was sent to");
+    SYS_SIGNALFD => Some(signal::sys_signalfd), Partial("signals umk sends (all but a thread's own faults); a process-directed signal is read by the thread it was sent to; a CPU-time timer's signal is read once pending, a blocking read or poll does not wait for it");
     SYS_SIGNALFD4 => Some(signal::sys_signalfd4), Partial("as signalfd");
     SYS_SIGALTSTACK => None, Native("own signal stack");
     SYS_MKNOD => Some(fs::sys_mknod), Full;
@@ -287,7 +287,7 @@ table! {
     SYS_EPOLL_WAIT => Some(event::sys_epoll_wait), Full;
     SYS_EPOLL_CTL => Some(event::sys_epoll_ctl), Partial("EPOLLET is emulated over level-triggered readiness; EPOLLEXCLUSIVE is accepted as plain");
     SYS_SET_TID_ADDRESS => Some(task::sys_set_tid_address), Full;
-    SYS_TIMER_CREATE => Some(posix_timers::sys_timer_create), Partial("kept by umk; timers on CPU-time clocks: EOPNOTSUPP");
+    SYS_TIMER_CREATE => Some(posix_timers::sys_timer_create), Partial("kept by umk; timers on CPU-time clocks are the host's, created inside the guest process: their process-directed signal does not end a call umk has parked");
     SYS_TIMER_SETTIME => Some(posix_timers::sys_timer_settime), Full;
     SYS_TIMER_GETTIME => Some(posix_timers::sys_timer_gettime), Full;
     SYS_TIMER_GETOVERRUN => Some(posix_timers::sys_timer_getoverrun), Full;

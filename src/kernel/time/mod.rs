@@ -1,7 +1,9 @@
 //! Clocks and timers. Guest time is host time: clock_gettime and
 //! friends run natively through the vDSO. umk keeps ITIMER_REAL (alarm,
 //! setitimer) and the POSIX timers ([`posix_timers`]) itself, so that their
-//! signals can interrupt a syscall umk has parked.
+//! signals can interrupt a syscall umk has parked. Timers on CPU time
+//! (ITIMER_VIRTUAL, ITIMER_PROF, POSIX timers on CPU-time clocks) count
+//! time only the host sees: the host keeps them, in the guest process.
 
 pub mod posix_timers;
 
@@ -152,7 +154,7 @@ pub fn sys_clock_cpu(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 /// The host's id for the guest's CPU clock `clock` (posix-cpu-timers.c,
 /// pid_for_clock): pid 0 is the caller; a thread clock must name a thread
 /// of the caller's process; a process clock a process (its leader).
-fn host_cpu_clock(k: &Kernel, ctx: &Ctx, clock: i32) -> KResult<i32> {
+pub(crate) fn host_cpu_clock(k: &Kernel, ctx: &Ctx, clock: i32) -> KResult<i32> {
     const CPUCLOCK_PERTHREAD: i32 = 4;
     const CPUCLOCK_MAX: i32 = 3;
     if clock & 3 >= CPUCLOCK_MAX {

@@ -13,7 +13,10 @@
 //!
 //! Clocks: CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_TAI and
 //! the two _ALARM clocks (which cannot wake a suspended host here). Timers
-//! on CPU-time clocks count time umk does not see and are refused.
+//! on CPU-time clocks count time umk does not see: the host keeps those
+//! ([`cpu`]), under ids from the same space.
+
+pub mod cpu;
 
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
@@ -58,7 +61,27 @@ pub struct PosixTimer {
 #[derive(Debug, Clone, Default)]
 pub struct Timers {
     map: BTreeMap<i32, PosixTimer>,
+    /// Timers on CPU-time clocks, which the host keeps, by guest id.
+    cpu: BTreeMap<i32, cpu::CpuTimer>,
+    /// The same, host id to guest id, for the signals the host sends.
+    cpu_by_host: BTreeMap<i32, i32>,
     next_id: i32,
+}
+
+impl Timers {
+    /// A free id for a new timer, as posix_timer_add picks one: the next
+    /// after the last one handed out, wrapping at INT_MAX.
+    fn alloc_id(&mut self) -> KResult<i32> {
+        if self.map.len() + self.cpu.len() >= MAX_TIMERS {
+            return Err(Errno::EAGAIN);
+        }
+        let mut id = self.next_id;
+        while self.map.contains_key(&id) || self.cpu.contains_key(&id) {
+            id = id.checked_add(1).unwrap_or(0);
+        }
+        self.next_id = id.checked_add(1).unwrap_or(0);
+        Ok(id)
+    }
 }
 
 fn mem<'a>(k: &'a mut Kernel, ctx: &Ctx) -> GuestMem<'a> {
@@ -86,21 +109,19 @@ fn base_clock(clock: i32) -> i32 {
     }
 }
 
-/// Checks a clock id for timer_create, as clockid_to_kclock and the
-/// clock's timer_create hook do.
-fn check_clock(k: &mut Kernel, clock: i32) -> KResult<()> {
+/// Checks a clock id for a timer umk keeps, as clockid_to_kclock and the
+/// clock's timer_create hook do (CPU-time clocks are [`cpu`]'s).
+fn check_clock(clock: i32) -> KResult<()> {
     match clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM
         | CLOCK_BOOTTIME_ALARM => Ok(()),
-        // These clocks have no timers in Linux either.
+        // These clocks have no timers in Linux either; nor has a clock
+        // device (a negative id naming an fd), which the guest cannot
+        // have anyway.
         CLOCK_MONOTONIC_RAW | CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => {
             Err(Errno::EOPNOTSUPP)
         }
-        // CPU-time clocks, this process's or another's (negative ids).
-        c if c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID || c < 0 => {
-            k.note_unsupported("timer_create on a CPU-time clock");
-            Err(Errno::EOPNOTSUPP)
-        }
+        c if c < 0 => Err(Errno::EOPNOTSUPP),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -139,46 +160,43 @@ fn schedule(k: &mut Kernel, pid: Pid, id: i32, at: Instant) {
     k.posix_timers.insert((at, pid, id));
 }
 
+/// Where a timer's signal goes, from its sigevent (good_sigevent).
+fn notify_of(k: &Kernel, ctx: &Ctx, ev: Option<&Sigevent>) -> KResult<Notify> {
+    // No sigevent: SIGALRM to the process, with the id as value.
+    let Some(ev) = ev else { return Ok(Notify::Process(SIGALRM)) };
+    let sig_ok = (1..=SIGRTMAX).contains(&ev.sigev_signo);
+    match ev.sigev_notify {
+        SIGEV_NONE => Ok(Notify::None),
+        // SIGEV_THREAD is the C library's business; the kernel sends a
+        // signal, as for SIGEV_SIGNAL.
+        SIGEV_SIGNAL | SIGEV_THREAD if sig_ok => Ok(Notify::Process(ev.sigev_signo)),
+        n if n == SIGEV_SIGNAL | SIGEV_THREAD_ID && sig_ok => {
+            let t = k.table.borrow();
+            match t.tasks.get(&ev.sigev_tid) {
+                Some(task) if task.pid == ctx.pid => {
+                    Ok(Notify::Thread(ev.sigev_tid, ev.sigev_signo))
+                }
+                _ => Err(Errno::EINVAL),
+            }
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 pub fn sys_timer_create(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
         let (clock, sevp, idp) = (ctx.arg_i32(0), ctx.args[1], ctx.args[2]);
         let ev: Option<Sigevent> = if sevp != 0 { Some(mem(k, ctx).read_obj(sevp)?) } else { None };
-        check_clock(k, clock)?;
-        let notify = match ev {
-            // No sigevent: SIGALRM to the process, with the id as value.
-            None => Notify::Process(SIGALRM),
-            Some(ev) => {
-                let sig_ok = (1..=SIGRTMAX).contains(&ev.sigev_signo);
-                match ev.sigev_notify {
-                    SIGEV_NONE => Notify::None,
-                    // SIGEV_THREAD is the C library's business; the kernel
-                    // sends a signal, as for SIGEV_SIGNAL.
-                    SIGEV_SIGNAL | SIGEV_THREAD if sig_ok => Notify::Process(ev.sigev_signo),
-                    n if n == SIGEV_SIGNAL | SIGEV_THREAD_ID && sig_ok => {
-                        let t = k.table.borrow();
-                        match t.tasks.get(&ev.sigev_tid) {
-                            Some(task) if task.pid == ctx.pid => {
-                                Notify::Thread(ev.sigev_tid, ev.sigev_signo)
-                            }
-                            _ => return Err(Errno::EINVAL),
-                        }
-                    }
-                    _ => return Err(Errno::EINVAL),
-                }
-            }
-        };
+        if cpu::is_cpu_clock(clock) {
+            return cpu::create(k, ctx, clock, ev, idp);
+        }
+        check_clock(clock)?;
+        let notify = notify_of(k, ctx, ev.as_ref())?;
         let id = {
             let mut t = k.table.borrow_mut();
             let p = t.procs.get_mut(&ctx.pid).ok_or(Errno::ESRCH)?;
             let timers = &mut p.timers;
-            if timers.map.len() >= MAX_TIMERS {
-                return Err(Errno::EAGAIN);
-            }
-            let mut id = timers.next_id;
-            while timers.map.contains_key(&id) {
-                id = id.checked_add(1).unwrap_or(0);
-            }
-            timers.next_id = id.checked_add(1).unwrap_or(0);
+            let id = timers.alloc_id()?;
             let value = ev.map(|e| e.sigev_value).unwrap_or(id as u64);
             let timer = PosixTimer {
                 clock,
@@ -206,6 +224,9 @@ pub fn sys_timer_create(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 pub fn sys_timer_settime(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
         let (id, flags, newp, oldp) = (ctx.arg_i32(0), ctx.arg_i32(1), ctx.args[2], ctx.args[3]);
+        if let Some(host_id) = cpu::host_id(k, ctx, id) {
+            return cpu::settime(k, ctx, host_id, flags, newp, oldp);
+        }
         if newp == 0 {
             return Err(Errno::EINVAL);
         }
@@ -255,6 +276,9 @@ fn timer(k: &Kernel, ctx: &Ctx, id: i32) -> KResult<PosixTimer> {
 
 pub fn sys_timer_gettime(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let r = (|| -> KResult<i64> {
+        if let Some(host_id) = cpu::host_id(k, ctx, ctx.arg_i32(0)) {
+            return cpu::gettime(k, ctx, host_id, ctx.args[1]);
+        }
         let t = timer(k, ctx, ctx.arg_i32(0))?;
         let (value, interval) = remaining(&t);
         let cur = Itimerspec { it_interval: to_timespec(interval), it_value: to_timespec(value) };
@@ -265,10 +289,16 @@ pub fn sys_timer_gettime(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_timer_getoverrun(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some(host_id) = cpu::host_id(k, ctx, ctx.arg_i32(0)) {
+        return cpu::getoverrun(k, ctx, host_id).into();
+    }
     timer(k, ctx, ctx.arg_i32(0)).map(|t| t.overrun_last as i64).into()
 }
 
 pub fn sys_timer_delete(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    if let Some(host_id) = cpu::host_id(k, ctx, ctx.arg_i32(0)) {
+        return cpu::delete(k, ctx, ctx.arg_i32(0), host_id).into();
+    }
     let mut t = k.table.borrow_mut();
     let removed = t.procs.get_mut(&ctx.pid).and_then(|p| p.timers.map.remove(&ctx.arg_i32(0)));
     // Its entry on the kernel's index goes stale and is skipped when due.
