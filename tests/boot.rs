@@ -274,3 +274,26 @@ fn scripts_run_through_their_interpreter() {
     );
     assert_eq!(stdout(&out), "script /tmp/s arg\nnoexec 126\n", "{}", stderr(&out));
 }
+
+/// A guest starts with every signal at its default action, however umk was
+/// started: ignored signals survive exec, and a parent (a CI runner, a
+/// test harness, a shell's `trap '' SIG`) may ignore some.
+#[test]
+fn guest_signals_start_at_their_defaults() {
+    let umk = umk_bin();
+    let script = format!(
+        "trap '' USR1 PIPE; exec '{}' run --ephemeral --image '{}' -- sh -c 'kill -USR1 $$; echo survived'",
+        umk.display(),
+        busybox_image().display()
+    );
+    let out = run_with_input(
+        {
+            let mut c = std::process::Command::new("bash");
+            c.arg("-c").arg(script);
+            c
+        },
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(128 + 10), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+}

@@ -12,6 +12,16 @@ fn case(name: &str) {
 /// Runs a program with its scratch directory at `scratch` in the guest:
 /// /tmp is tmpfs, /root is on the image with the VM's overlay over it.
 fn case_in(name: &str, scratch: &str) {
+    case_built(name, scratch, "");
+}
+
+/// The same program linked statically against Debian's glibc.
+fn case_glibc(name: &str) {
+    case_built(name, "/tmp", "glibc/");
+}
+
+/// Runs /opt/tests/VARIANT/NAME against VARIANT/expected/NAME.out.
+fn case_built(name: &str, scratch: &str, variant: &str) {
     let image = busybox_image();
     let cases = std::fs::read_to_string(repo().join("tests/guest/cases")).expect("cases");
     let line = cases
@@ -21,14 +31,16 @@ fn case_in(name: &str, scratch: &str) {
     let mut f = line.split_whitespace();
     f.next();
     let want_exit: i32 = f.next().and_then(|c| c.parse().ok()).expect("exit code");
-    let mut args: Vec<String> = vec![format!("/opt/tests/{name}"), scratch.into()];
+    let mut args: Vec<String> = vec![format!("/opt/tests/{variant}{name}"), scratch.into()];
     args.extend(f.map(|a| a.replace("@FIXTURE@", "/fixture")));
     let env: Vec<String> = TEST_ENV.iter().map(|(k, v)| format!("--env={k}={v}")).collect();
     let env_refs: Vec<&str> = env.iter().map(|s| s.as_str()).collect();
     let arg_refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let out = umk_run(&image, &env_refs, &arg_refs, b"");
-    let expected = std::fs::read(work().join("guest/expected").join(format!("{name}.out")))
-        .expect("native output");
+    let expected = std::fs::read(
+        work().join("guest").join(variant).join("expected").join(format!("{name}.out")),
+    )
+    .expect("native output");
     let got = out.stdout.clone();
     if got != expected {
         let e = String::from_utf8_lossy(&expected);
@@ -39,7 +51,7 @@ fn case_in(name: &str, scratch: &str) {
             .position(|(a, b)| a != b)
             .unwrap_or(e.lines().count().min(g.lines().count()));
         panic!(
-            "{name}: output differs from native at line {}:\n  native: {:?}\n  umk:    {:?}\nstderr:\n{}",
+            "{variant}{name}: output differs from native at line {}:\n  native: {:?}\n  umk:    {:?}\nstderr:\n{}",
             first + 1,
             e.lines().nth(first),
             g.lines().nth(first),
@@ -177,4 +189,46 @@ fn inet_sockets() {
 #[test]
 fn overlay_tmpfile() {
     case_in("tmpfile", "/root");
+}
+
+// The same programs built against glibc (tests/setup-images.sh GLIBC_CASES).
+#[test]
+fn glibc_threads() {
+    case_glibc("threads");
+}
+#[test]
+fn glibc_signals() {
+    case_glibc("signals");
+}
+#[test]
+fn glibc_fork_wait() {
+    case_glibc("fork_wait");
+}
+#[test]
+fn glibc_futex_pi() {
+    case_glibc("futex_pi");
+}
+#[test]
+fn glibc_timers() {
+    case_glibc("timers");
+}
+#[test]
+fn glibc_sched() {
+    case_glibc("sched");
+}
+#[test]
+fn glibc_coredump() {
+    case_glibc("coredump");
+}
+#[test]
+fn glibc_pipes() {
+    case_glibc("pipes");
+}
+#[test]
+fn glibc_events() {
+    case_glibc("events");
+}
+#[test]
+fn glibc_reaper() {
+    case_glibc("reaper");
 }

@@ -35,12 +35,20 @@ if [[ -z $ROOTFS_BIN ]]; then
     ROOTFS_BIN=$ROOT/target/release/umk-rootfs
 fi
 
+# Programs also built with glibc (tests/differential.rs runs them as glibc_NAME).
+GLIBC_CASES="threads signals fork_wait futex_pi timers sched coredump pipes events reaper"
+
 stamp() { find "$ROOT/tests/guest" "$ROOT/scripts" -type f -newer "$1" 2>/dev/null | head -1; }
 
 # Guest programs, compiled and run natively once (the expected outputs).
 if [[ ! -f $OUT/guest/.done || -n $(stamp "$OUT/guest/.done") ]]; then
     rm -rf "$OUT/guest"
     "$ROOT/tests/guest/run-native.sh" "$OUT/guest" >"$OUT/guest-native.log" 2>&1 || { cat "$OUT/guest-native.log"; exit 1; }
+    # The process, thread and signal programs again, linked statically
+    # against Debian's glibc: its pthreads, clone3 and signal code differ
+    # from musl's.
+    CC=gcc "$ROOT/tests/guest/run-native.sh" "$OUT/guest/glibc" $GLIBC_CASES \
+        >>"$OUT/guest-native.log" 2>&1 || { cat "$OUT/guest-native.log"; exit 1; }
     # Programs that only make sense inside umk (escape attempts).
     musl-gcc -static -O1 -o "$OUT/guest/bin/escape" "$ROOT/tests/guest/escape.c"
     musl-gcc -static -O1 -o "$OUT/guest/bin/calls" "$ROOT/tests/guest/calls.c"
@@ -54,6 +62,8 @@ build_image() { # FLAVOR IMAGE
     "$ROOT/scripts/make-rootfs.sh" "$tree" "$flavor" >/dev/null
     mkdir -p "$tree/opt/tests"
     cp "$OUT"/guest/bin/* "$tree/opt/tests/"
+    mkdir -p "$tree/opt/tests/glibc"
+    cp "$OUT"/guest/glibc/bin/* "$tree/opt/tests/glibc/"
     "$ROOT/tests/guest/make-fixture.sh" "$tree/fixture" /fixture
     "$ROOTFS_BIN" build -q --from "$tree" -o "$img" --force
 }

@@ -36,6 +36,8 @@ while read -r name code rest; do
 done < "$HERE/cases"
 if [[ $# -gt 0 ]]; then ORDER=("$@"); fi
 
+"$CC" -static -O1 -o "$OUT/bin/.fresh-signals" "$HERE/fresh-signals.c"
+
 rm -rf "$OUT/fixture"
 "$HERE/make-fixture.sh" "$OUT/fixture"
 
@@ -66,10 +68,10 @@ for name in "${ORDER[@]}"; do
         set +e
         # shellcheck disable=SC2086
         # Run as umk runs a guest: in a session of its own, with only fds
-        # 0-2 open. A CI runner may hand us extra descriptors and a session
+        # 0-2 open and every signal at its default action. A CI runner may hand us extra descriptors and a session
         # whose leader is outside our pid namespace (getsid gives 0).
         (cd / && close_extra_fds && exec env -i PATH=/usr/bin:/bin HOME=/ UMK_TEST_GREETING=hi UMK_TEST_EMPTY= \
-            setsid -w timeout "$TIMEOUT" "$OUT/bin/$name" "$scratch" $args) \
+            setsid -w timeout "$TIMEOUT" "$OUT/bin/.fresh-signals" "$OUT/bin/$name" "$scratch" $args) \
             > "$OUT/expected/$name.run$run" 2> "$OUT/expected/$name.err$run" </dev/null
         code=$?
         set -e

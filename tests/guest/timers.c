@@ -13,6 +13,11 @@
 #include <sys/time.h>
 #include <time.h>
 
+/* glibc before 2.41 names SIGEV_THREAD_ID's tid only inside the union. */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
 /* The raw calls: the kernel's timer ids, not the C library's timer_t. */
 static long t_create(clockid_t c, struct sigevent *ev, int *id)
 {
@@ -662,7 +667,7 @@ int main(int argc, char **argv)
         VAL("  clock_gettime after the child was reaped", clock_gettime(c, &ts));
         printf("clock_getcpuclockid(no such pid): %s\n",
                errname(clock_getcpuclockid(4000000, &c)));
-        VAL("clock_gettime of pid 1's CPU clock", clock_gettime((~1 << 3) | 2, &ts));
+        VAL("clock_gettime of pid 1's CPU clock", clock_gettime((int)((unsigned)~1 << 3) | 2, &ts));
         pthread_getcpuclockid(pthread_self(), &c);
         VAL("clock_gettime on this thread's clock by tid", clock_gettime(c, &ts));
         VAL("clock_gettime on a clock device (fd 0)", clock_gettime((~0 << 3) | 3, &ts));

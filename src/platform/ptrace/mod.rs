@@ -206,6 +206,17 @@ impl PtracePlatform {
                 // never reach a guest directly; umk's line discipline decides.
                 libc::setsid();
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // Every signal at its default action and none blocked, as
+                // Linux starts init: nothing umk inherited (an ignored
+                // SIGPIPE, or signal 32 from a parent's C library) may
+                // reach the guest, since ignored signals survive exec. The
+                // raw call, as libc refuses its internal signals.
+                let dfl = [0u64; 4];
+                for sig in 1..=64 {
+                    libc::syscall(libc::SYS_rt_sigaction, sig, dfl.as_ptr(), 0usize, 8usize);
+                }
+                let none = 0u64;
+                libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &none, 0usize, 8usize);
                 // No core dump of guest memory may land on the host: a
                 // limit of 1 stops file dumps and, by the kernel's special
                 // case, piped ones too (core(5)). Inherited by every guest
