@@ -24,6 +24,37 @@ fn first_process_is_pid_1_root_in_slash() {
     assert_eq!(stdout(&out), "1 0 / 0\n");
 }
 
+/// clone3's set_tid chooses a virtual pid: tests/guest/set_tid.c runs as
+/// pid 1 of the VM, one pid namespace in which the guest's root may choose
+/// any free pid below pid_max and nobody else may choose one. Not a
+/// differential case: natively this needs CAP_SYS_ADMIN over the pid
+/// namespace, and the free pids are the host's.
+#[test]
+fn clone3_set_tid_chooses_a_free_virtual_pid() {
+    let out = umk_run(&busybox_image(), &[], &["/opt/tests/set_tid"], b"");
+    let want = "clone3 set_tid 12345: the pid asked
+  again while that child lives: EEXIST
+  the caller's own pid: EEXIST
+  pid 1: EEXIST
+set_tid the next pid: the pid asked; the next fork skips it: yes
+set_tid_size 2 (one pid namespace): EINVAL
+pid 0: EINVAL
+pid -1: EINVAL
+pid 4194304 (pid_max): EINVAL
+pid INT_MIN: EINVAL
+pid 4194303: the pid asked (exited 3)
+12345 once its child is reaped: the pid asked (exited 3)
+the id of a group whose leader is reaped: EEXIST
+thread with set_tid 7777: returned 7777, its gettid 7777
+unreadable set_tid: EFAULT
+as nobody, a free pid: EPERM
+as nobody, pid 1 (taken): EPERM
+as nobody, pid 0: EINVAL
+";
+    assert_eq!(stdout(&out), want, "stderr: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+}
+
 #[test]
 fn default_environment_and_env_flag() {
     let out = umk_run(

@@ -49,9 +49,11 @@ if [[ ! -f $OUT/guest/.done || -n $(stamp "$OUT/guest/.done") ]]; then
     # from musl's.
     CC=gcc "$ROOT/tests/guest/run-native.sh" "$OUT/guest/glibc" $GLIBC_CASES \
         >>"$OUT/guest-native.log" 2>&1 || { cat "$OUT/guest-native.log"; exit 1; }
-    # Programs that only make sense inside umk (escape attempts).
+    # Programs that only make sense inside umk (escape attempts, --stats)...
     musl-gcc -static -O1 -o "$OUT/guest/bin/escape" "$ROOT/tests/guest/escape.c"
     musl-gcc -static -O1 -o "$OUT/guest/bin/calls" "$ROOT/tests/guest/calls.c"
+    # ... and what natively needs privileges the host may not give (clone3 set_tid).
+    musl-gcc -static -O1 -o "$OUT/guest/bin/set_tid" "$ROOT/tests/guest/set_tid.c"
     touch "$OUT/guest/.done"
 fi
 

@@ -74,6 +74,13 @@ pub struct CloneArgs {
 }
 /// The first version of the struct (Linux 5.3): up to `tls`.
 pub const CLONE_ARGS_SIZE_VER0: usize = 64;
+/// Linux 5.5 added `set_tid` and `set_tid_size`.
+pub const CLONE_ARGS_SIZE_VER1: usize = 80;
+/// Linux 5.7 added `cgroup`.
+pub const CLONE_ARGS_SIZE_VER2: usize = 88;
+/// The deepest pid namespace nesting (include/linux/pid_namespace.h): the
+/// longest `set_tid` array clone3 accepts before looking at namespaces.
+pub const MAX_PID_NS_LEVEL: u64 = 32;
 
 // Scheduling policies (include/uapi/linux/sched.h).
 pub const SCHED_NORMAL: i32 = 0;

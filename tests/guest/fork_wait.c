@@ -16,6 +16,36 @@ static void msleep(int ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
+static void on_usr1(int sig) { (void)sig; }
+
+/* struct kernel_sigaction, as rt_sigaction reads and writes it. */
+struct ksigaction { void *handler; unsigned long flags; void *restorer; uint64_t mask; };
+static struct ksigaction vfork_seen;
+static char vfork_stack[16384] __attribute__((aligned(16)));
+
+/* clone3 whose child, sharing our memory on its own stack, runs no libc
+ * code: it reads SIGUSR1's action into *seen (rdx) and exits. */
+static long clone3_peek_usr1(void *ca, size_t size, struct ksigaction *seen)
+{
+    long ret;
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "mov $13, %%eax\n\t" /* rt_sigaction(SIGUSR1, NULL, seen, 8) */
+                     "mov $10, %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "mov $8, %%r10d\n\t"
+                     "syscall\n\t"
+                     "mov $60, %%eax\n\t" /* exit(0) */
+                     "xor %%edi, %%edi\n\t"
+                     "syscall\n\t"
+                     "1:\n\t"
+                     : "=a"(ret)
+                     : "a"((long)SYS_clone3), "D"(ca), "S"(size), "d"(seen)
+                     : "rcx", "r11", "r10", "memory");
+    return ret;
+}
+
 static double tv_secs(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
 
 /* Burns CPU for about `ms` milliseconds of the process's own CPU time. */
@@ -444,6 +474,127 @@ int main(int argc, char **argv, char **envp)
         VAL("clone3 unknown flag bit 40", syscall(SYS_clone3, &ca, 64));
         ca.flags = CLONE_SIGHAND | (1ULL << 32);
         VAL("clone3 CLONE_SIGHAND with CLONE_CLEAR_SIGHAND", syscall(SYS_clone3, &ca, 64));
+        /* set_tid is copied in before anything else is judged (kernel/fork.c
+         * copy_clone_args_from_user); what follows needs privilege, which
+         * depends on the host: umk-only tests cover it (tests/boot.rs). */
+        ca.flags = 0;
+        ca.set_tid = 8;
+        ca.set_tid_size = 1;
+        VAL("clone3 unreadable set_tid", syscall(SYS_clone3, &ca, 88));
+        ca.flags = CLONE_SIGHAND | (1ULL << 32);
+        VAL("  with bad flags too", syscall(SYS_clone3, &ca, 88));
+        ca.flags = 0;
+        ca.set_tid_size = 33;
+        VAL("clone3 set_tid_size 33", syscall(SYS_clone3, &ca, 88));
+        ca.set_tid = 0;
+        ca.set_tid_size = 0;
+        /* CLONE_INTO_CGROUP: the fd must name a cgroup2 directory. */
+        int notcg = open("plain-cg.txt", O_CREAT | O_RDWR, 0644);
+        ca.flags = 1ULL << 33;
+        ca.cgroup = (uint64_t)notcg;
+        VAL("clone3 CLONE_INTO_CGROUP, a regular file", syscall(SYS_clone3, &ca, 88));
+        VAL("  with a 64-byte struct", syscall(SYS_clone3, &ca, 64));
+        ca.cgroup = 999;
+        VAL("  closed fd", syscall(SYS_clone3, &ca, 88));
+        ca.cgroup = 1ULL << 31;
+        VAL("  fd above INT_MAX", syscall(SYS_clone3, &ca, 88));
+        ca.flags = 0;
+        ca.cgroup = 0;
+        close(notcg);
+        unlink("plain-cg.txt");
+    }
+
+    /* --- clone3 with CLONE_CLEAR_SIGHAND --------------------------------- */
+    /* A middle process M sets actions, then clone3s C with the flag. C sees
+     * handlers reset to SIG_DFL, SIG_IGN kept, every sa_flags and sa_mask
+     * cleared; SA_NOCLDWAIT gone too, so C's own child leaves a zombie. */
+    {
+        int pfd[2], st;
+        pipe(pfd);
+        fflush(stdout);
+        pid_t m = fork();
+        if (m == 0) {
+            static const int sigs[] = { SIGUSR1, SIGUSR2, SIGHUP, SIGTERM, SIGCHLD };
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_usr1;
+            sa.sa_flags = SA_RESTART;
+            sigaction(SIGUSR1, &sa, NULL);
+            sigaddset(&sa.sa_mask, SIGINT);
+            sigaction(SIGUSR2, &sa, NULL);
+            sa.sa_flags = SA_NOCLDWAIT | SA_NOCLDSTOP | SA_RESTART;
+            sigaction(SIGCHLD, &sa, NULL);
+            signal(SIGHUP, SIG_IGN);
+            struct {
+                uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+            } ca;
+            memset(&ca, 0, sizeof ca);
+            ca.flags = 1ULL << 32; /* CLONE_CLEAR_SIGHAND */
+            ca.exit_signal = SIGCHLD;
+            long r = syscall(SYS_clone3, &ca, sizeof ca);
+            if (r == 0) {
+                close(pfd[0]);
+                for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+                    struct sigaction o;
+                    sigaction(sigs[i], NULL, &o);
+                    int nmask = 0;
+                    for (int s = 1; s < NSIG; s++) nmask += sigismember(&o.sa_mask, s) == 1;
+                    printf("  CLEAR_SIGHAND child: %s: %s, flags 0: %s, mask empty: %s\n",
+                           signame(sigs[i]),
+                           o.sa_handler == SIG_DFL ? "SIG_DFL" : o.sa_handler == SIG_IGN ? "SIG_IGN" : "handler",
+                           o.sa_flags == 0 ? "yes" : "no", nmask == 0 ? "yes" : "no");
+                }
+                fflush(stdout);
+                pid_t g = fork();
+                if (g == 0) _exit(5);
+                int gs;
+                pid_t w = waitpid(g, &gs, 0);
+                printf("  CLEAR_SIGHAND child's child: %s\n", w == g ? wstatus_str(gs) : errname(errno));
+                fflush(stdout);
+                _exit(0);
+            }
+            close(pfd[1]);
+            char c;
+            /* C holds the write end until it exits (M keeps no zombie). */
+            while (read(pfd[0], &c, 1) > 0) {}
+            struct sigaction o;
+            sigaction(SIGUSR1, NULL, &o);
+            printf("  M keeps its handler: %s\n", r > 0 && o.sa_handler == on_usr1 ? "yes" : "no");
+            fflush(stdout);
+            _exit(0);
+        }
+        close(pfd[0]);
+        close(pfd[1]);
+        waitpid(m, &st, 0);
+        printf("clone3 CLONE_CLEAR_SIGHAND: %s\n", wstatus_str(st));
+    }
+    /* The same for a vfork-like child on its own stack (posix_spawn's way). */
+    {
+        struct sigaction sa, o;
+        int st;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        struct {
+            uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        } ca;
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_VM | CLONE_VFORK | (1ULL << 32);
+        ca.exit_signal = SIGCHLD;
+        ca.stack = (uintptr_t)vfork_stack;
+        ca.stack_size = sizeof vfork_stack;
+        vfork_seen.handler = on_usr1;
+        vfork_seen.flags = 1;
+        fflush(stdout);
+        long r = clone3_peek_usr1(&ca, sizeof ca, &vfork_seen);
+        waitpid((pid_t)r, &st, 0);
+        sigaction(SIGUSR1, NULL, &o);
+        printf("vfork-like clone3 CLONE_CLEAR_SIGHAND: %s; child saw SIG_DFL: %s, flags 0: %s; "
+               "the parent keeps its handler: %s\n",
+               wstatus_str(st), vfork_seen.handler == SIG_DFL ? "yes" : "no",
+               vfork_seen.flags == 0 ? "yes" : "no", o.sa_handler == on_usr1 ? "yes" : "no");
+        signal(SIGUSR1, SIG_DFL);
     }
 
     /* --- execve failures ------------------------------------------------- */

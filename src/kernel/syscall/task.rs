@@ -3,7 +3,7 @@
 use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
-use crate::kernel::task::clone::{do_clone, Fixup};
+use crate::kernel::task::clone::{do_clone, Fixup, KernelCloneArgs};
 use crate::kernel::task::exec::do_execve;
 use crate::kernel::task::exit::{find_waitable, WaitEvent, WaitWho, Waited};
 use crate::kernel::task::{ExitStatus, Process};
@@ -26,33 +26,40 @@ pub fn sys_getppid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
 }
 
 pub fn sys_fork(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    do_clone(k, ctx, SIGCHLD as u64, 0, 0, 0, 0)
+    do_clone(k, ctx, &KernelCloneArgs { flags: SIGCHLD as u64, ..Default::default() })
 }
 
 pub fn sys_vfork(k: &mut Kernel, ctx: &Ctx) -> SysResult {
-    do_clone(k, ctx, CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
+    let flags = CLONE_VM | CLONE_VFORK | SIGCHLD as u64;
+    do_clone(k, ctx, &KernelCloneArgs { flags, ..Default::default() })
 }
 
 pub fn sys_clone(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     // x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
-    do_clone(k, ctx, ctx.args[0], ctx.args[1], ctx.args[2], ctx.args[3], ctx.args[4])
+    // clone's flags are an int: the bits clone3 adds above 31 are not
+    // there (kernel/fork.c lower_32_bits).
+    let args = KernelCloneArgs {
+        flags: ctx.args[0] & 0xffff_ffff,
+        stack: ctx.args[1],
+        parent_tid: ctx.args[2],
+        child_tid: ctx.args[3],
+        tls: ctx.args[4],
+        ..Default::default()
+    };
+    do_clone(k, ctx, &args)
 }
 
 /// clone3(2): its arguments are a struct in memory. umk reads and checks
 /// them as kernel/fork.c does and has the host run the equivalent clone.
 pub fn sys_clone3(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     match clone3_args(k, ctx) {
-        Ok(a) => {
-            // clone's stack is the top; clone3's is the base and a size.
-            let stack = if a.stack != 0 { a.stack.wrapping_add(a.stack_size) } else { 0 };
-            do_clone(k, ctx, a.flags | a.exit_signal, stack, a.parent_tid, a.child_tid, a.tls)
-        }
+        Ok(args) => do_clone(k, ctx, &args),
         Err(e) => SysResult::err(e),
     }
 }
 
-/// copy_clone_args_from_user and clone3_args_valid.
-fn clone3_args(k: &mut Kernel, ctx: &Ctx) -> KResult<CloneArgs> {
+/// copy_clone_args_from_user and clone3_args_valid, in their order.
+fn clone3_args(k: &mut Kernel, ctx: &Ctx) -> KResult<KernelCloneArgs> {
     let (uargs, size) = (ctx.args[0], ctx.args[1] as usize);
     let known = std::mem::size_of::<CloneArgs>();
     if size < CLONE_ARGS_SIZE_VER0 {
@@ -69,36 +76,52 @@ fn clone3_args(k: &mut Kernel, ctx: &Ctx) -> KResult<CloneArgs> {
         return Err(Errno::E2BIG);
     }
     let a: CloneArgs = bytemuck::pod_read_unaligned(&raw);
-    let signal_ok = a.exit_signal & !CSIGNAL == 0 && a.exit_signal <= NSIG as u64;
-    if !signal_ok
-        || a.flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
-        || a.flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0
-        || a.flags & (CLONE_THREAD | CLONE_PARENT) != 0 && a.exit_signal != 0
-        || (a.stack == 0) != (a.stack_size == 0)
+    if a.set_tid_size > MAX_PID_NS_LEVEL
         || (a.set_tid == 0) != (a.set_tid_size == 0)
-        || a.set_tid_size > 32
+        || a.exit_signal & !CSIGNAL != 0
+        || a.exit_signal > NSIG as u64
+        || a.flags & CLONE_INTO_CGROUP != 0
+            && (a.cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2)
     {
         return Err(Errno::EINVAL);
     }
-    for (bit, what) in [
-        (CLONE_CLEAR_SIGHAND, "clone3 with CLONE_CLEAR_SIGHAND"),
-        (CLONE_INTO_CGROUP, "clone3 with CLONE_INTO_CGROUP"),
-    ] {
-        if a.flags & bit != 0 {
-            k.note_unsupported(what);
-            return Err(Errno::EINVAL);
-        }
-    }
-    if a.set_tid_size != 0 {
-        // Choosing the child's pid is for checkpoint/restore tools.
-        k.note_unsupported("clone3 with set_tid");
+    // The pids asked for are copied in before the flags are judged.
+    let set_tid = if a.set_tid_size != 0 {
+        let bytes = m.read_vec(a.set_tid, a.set_tid_size as usize * 4)?;
+        bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    } else {
+        Vec::new()
+    };
+    // clone3_stack_valid: the stack is a base and a size, inside user space.
+    let stack_valid = match (a.stack, a.stack_size) {
+        (0, 0) => true,
+        (0, _) | (_, 0) => false,
+        (s, n) => s.checked_add(n).is_some_and(|end| end <= crate::loader::TASK_SIZE),
+    };
+    if a.flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
+        || a.flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0
+        || a.flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == CLONE_SIGHAND | CLONE_CLEAR_SIGHAND
+        || a.flags & (CLONE_THREAD | CLONE_PARENT) != 0 && a.exit_signal != 0
+        || !stack_valid
+    {
         return Err(Errno::EINVAL);
     }
     if a.flags & CLONE_NEWTIME != 0 {
         k.note_unsupported("clone with namespace flags");
         return Err(Errno::EINVAL);
     }
-    Ok(a)
+    Ok(KernelCloneArgs {
+        // The exit signal travels in the low byte, as clone's does; the
+        // check above keeps CLONE_NEWTIME, which clone3 puts there, out.
+        flags: a.flags | a.exit_signal,
+        // clone's stack is the top; clone3's is the base and a size.
+        stack: a.stack.wrapping_add(a.stack_size),
+        stack_size: a.stack_size,
+        parent_tid: a.parent_tid,
+        child_tid: a.child_tid,
+        tls: a.tls,
+        set_tid,
+    })
 }
 
 pub fn sys_execve(k: &mut Kernel, ctx: &Ctx) -> SysResult {

@@ -1,35 +1,48 @@
-//! clone, fork and vfork.
+//! clone, clone3, fork and vfork.
 //!
 //! The host does the copying: a guest clone is rewritten into a host clone
 //! with CLONE_PARENT (so umk is every guest process's host parent) and run
 //! natively. The ptrace clone event names the new host thread; umk gives
-//! it a virtual tid, builds its task and process, and when the parent's
-//! clone returns replaces the host tid in its return value (and in
-//! CLONE_PARENT_SETTID memory) with the virtual one. The child's first
-//! stop fills CLONE_CHILD_SETTID the same way before it runs.
+//! it a virtual tid (the one clone3's set_tid chose, or the next free one),
+//! builds its task and process, and when the parent's clone returns
+//! replaces the host tid in its return value (and in CLONE_PARENT_SETTID
+//! memory) with the virtual one. The child's first stop fills
+//! CLONE_CHILD_SETTID the same way before it runs.
 
-use super::{PendingClone, Pid, Process, Task};
-use crate::kernel::errno::Errno;
+use super::{PendingClone, Pid, Process, Task, PID_MAX};
+use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
 use crate::kernel::syscall::{Ctx, SysResult};
 use crate::kernel::Kernel;
 use crate::platform::{HostTid, Regs};
 use guest_abi::sched::*;
-use guest_abi::sysno::SYS_CLONE;
+use guest_abi::sysno::{SYS_CLONE, SYS_CLONE3};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
+/// What a clone asks for (kernel/fork.c struct kernel_clone_args): fork,
+/// vfork and clone fill the first fields, clone3 may ask for more.
+#[derive(Debug, Default, Clone)]
+pub struct KernelCloneArgs {
+    /// CLONE_* flags, clone3's above bit 31 included; the low byte
+    /// (CSIGNAL) is the exit signal.
+    pub flags: u64,
+    /// Top of the child's stack; 0 keeps the caller's stack pointer.
+    pub stack: u64,
+    /// clone3 only: the stack is [stack - stack_size, stack).
+    pub stack_size: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+    /// clone3's set_tid array: the pids asked for, one per pid namespace
+    /// level from the innermost; empty for any free pid.
+    pub set_tid: Vec<Pid>,
+}
+
 /// Starts a clone: checks flags and lets the host run it.
-pub fn do_clone(
-    k: &mut Kernel,
-    ctx: &Ctx,
-    flags: u64,
-    stack: u64,
-    ptid: u64,
-    ctid: u64,
-    tls: u64,
-) -> SysResult {
+pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult {
+    let flags = args.flags;
     if flags & CLONE_NEW_ANY != 0 {
         // No namespaces yet: say so clearly rather than pretend.
         k.note_unsupported("clone with namespace flags");
@@ -49,31 +62,115 @@ pub fn do_clone(
     if over_nproc(k, ctx.pid) {
         return SysResult::err(Errno::EAGAIN);
     }
+    // copy_process checks a chosen pid when it allocates one, then the
+    // cgroup: later than the checks above.
+    let set_tid = match claim_set_tid(k, ctx.pid, &args.set_tid) {
+        Ok(p) => p,
+        Err(e) => return SysResult::err(e),
+    };
+    if flags & CLONE_INTO_CGROUP != 0 {
+        // cgroup_css_set_fork: an fd that is not a directory of a cgroup
+        // filesystem is EBADF. The guest has no cgroup filesystem, so no
+        // fd names a cgroup.
+        k.note_unsupported("clone3 with CLONE_INTO_CGROUP (no cgroup filesystem)");
+        return SysResult::err(Errno::EBADF);
+    }
     // CLONE_UNTRACED would let the child escape umk; CLONE_PTRACE means
     // nothing here. Every new process is the host child of umk.
-    let mut host_flags =
-        flags & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED);
+    let mut host_flags = flags
+        & 0xffff_ffff
+        & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED);
     if flags & CLONE_THREAD == 0 {
-        host_flags |= CLONE_PARENT | guest_abi::signal::SIGCHLD as u64;
+        host_flags |= CLONE_PARENT;
+    }
+    let mut regs = ctx.regs;
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        // Dispositions live in the host kernel, so the host resets them:
+        // umk runs the host's clone3 with the flag, one call, rather than
+        // rewriting every action in the child with injected rt_sigaction
+        // calls (flush_signal_handlers also clears each sa_flags and
+        // sa_mask, which umk cannot see).
+        let host = guest_abi::sched::CloneArgs {
+            flags: host_flags | CLONE_CLEAR_SIGHAND,
+            child_tid: args.child_tid,
+            parent_tid: args.parent_tid,
+            // With CLONE_PARENT the host takes the exit signal of the
+            // caller's thread group (SIGCHLD for every guest process) and
+            // clone3 refuses to be given one.
+            exit_signal: 0,
+            stack: args.stack.wrapping_sub(args.stack_size),
+            stack_size: args.stack_size,
+            tls: args.tls,
+            ..Default::default()
+        };
+        // The host reads its struct from the caller's memory: put it below
+        // the red zone, where the host would put a signal frame.
+        let at = regs.rsp.wrapping_sub(128 + CLONE_ARGS_SIZE_VER0 as u64) & !15;
+        let bytes = &bytemuck::bytes_of(&host)[..CLONE_ARGS_SIZE_VER0];
+        if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write(at, bytes) {
+            // No room left on the caller's stack (Linux needs none).
+            return SysResult::err(e);
+        }
+        regs.orig_rax = SYS_CLONE3 as u64;
+        regs.set_syscall_args([at, CLONE_ARGS_SIZE_VER0 as u64, 0, 0, 0, ctx.regs.r9]);
+    } else {
+        if flags & CLONE_THREAD == 0 {
+            host_flags |= guest_abi::signal::SIGCHLD as u64;
+        }
+        regs.orig_rax = SYS_CLONE as u64;
+        // r9 is not a clone argument but musl's __clone keeps the thread
+        // function there across the call: leave it as the guest set it.
+        regs.set_syscall_args([
+            host_flags,
+            args.stack,
+            args.parent_tid,
+            args.child_tid,
+            args.tls,
+            ctx.regs.r9,
+        ]);
     }
     {
         let mut t = k.table.borrow_mut();
         if let Some(task) = t.tasks.get_mut(&ctx.tid) {
             task.pending_clone = Some(PendingClone {
                 flags,
-                parent_tid_ptr: ptid,
-                child_tid_ptr: ctid,
+                parent_tid_ptr: args.parent_tid,
+                child_tid_ptr: args.child_tid,
                 child: None,
                 orig_args: ctx.args,
+                set_tid,
             });
         }
     }
-    let mut regs = ctx.regs;
-    regs.orig_rax = SYS_CLONE as u64;
-    // r9 is not a clone argument but musl's __clone keeps the thread
-    // function there across the call: leave it as the guest set it.
-    regs.set_syscall_args([host_flags, stack, ptid, ctid, tls, ctx.regs.r9]);
     SysResult::Native { regs, see_exit: true }
+}
+
+/// clone3's set_tid, checked as alloc_pid checks it. umk's VM is one pid
+/// namespace (level 0), so the array holds at most one pid; it must lie
+/// in [1, pid_max) and be free, and choosing it takes CAP_SYS_ADMIN or
+/// CAP_CHECKPOINT_RESTORE over the namespace: in umk, where root has every
+/// capability and nobody else has any, an effective uid of 0. The pid is
+/// held for the child from now on (PendingClone::set_tid).
+fn claim_set_tid(k: &Kernel, pid: Pid, set_tid: &[Pid]) -> KResult<Option<Pid>> {
+    let want = match set_tid {
+        [] => return Ok(None),
+        [p] => *p,
+        _ => return Err(Errno::EINVAL),
+    };
+    // (Linux also refuses a pid other than 1 in a namespace without an
+    // init; the VM's init lives as long as the VM.)
+    if !(1..PID_MAX).contains(&want) {
+        return Err(Errno::EINVAL);
+    }
+    let t = k.table.borrow();
+    let capable = t.procs.get(&pid).is_some_and(|p| p.cred.euid == 0);
+    if !capable {
+        return Err(Errno::EPERM);
+    }
+    if t.pid_in_use(want) {
+        return Err(Errno::EEXIST);
+    }
+    Ok(Some(want))
 }
 
 /// RLIMIT_NPROC: a user other than root may not have more tasks (threads
@@ -103,7 +200,10 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
         let (ptid, ppid) = (ptask.tid, ptask.pid);
         let pc = ptask.pending_clone;
         let flags = pc.map(|p| p.flags).unwrap_or(guest_abi::signal::SIGCHLD as u64);
-        let tid = t.alloc_pid();
+        let tid = match pc.and_then(|p| p.set_tid) {
+            Some(chosen) => chosen,
+            None => t.alloc_pid(),
+        };
         let pid = if flags & CLONE_THREAD != 0 { ppid } else { tid };
         if flags & CLONE_THREAD != 0 {
             if let Some(p) = t.procs.get_mut(&ppid) {
@@ -156,7 +256,13 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 // Not inherited across fork (prctl(2)).
                 pdeathsig: 0,
                 child_subreaper: false,
-                sigchld_flags: parent.sigchld_flags,
+                // CLONE_CLEAR_SIGHAND clears every sa_flags as it resets
+                // the handlers (flush_signal_handlers).
+                sigchld_flags: if flags & CLONE_CLEAR_SIGHAND != 0 {
+                    0
+                } else {
+                    parent.sigchld_flags
+                },
                 dumpable: parent.dumpable,
                 core_dumped: false,
             };

@@ -114,6 +114,9 @@ pub struct PendingClone {
     /// parent and child get them back (a syscall preserves them; glibc's
     /// vfork keeps its return address in rdi, musl's in rdx).
     pub orig_args: [u64; 6],
+    /// The pid clone3's set_tid chose for the child: nobody else gets it
+    /// until the clone returns.
+    pub set_tid: Option<Pid>,
 }
 
 pub struct Task {
@@ -223,23 +226,39 @@ pub struct ProcessTable {
     next_pid: Pid,
 }
 
-/// Highest virtual pid before wrapping (/proc/sys/kernel/pid_max default).
+/// pid_max (/proc/sys/kernel/pid_max on a 64-bit host with many CPUs):
+/// pids are below it.
 pub const PID_MAX: Pid = 4_194_304;
+/// Where pid allocation resumes after wrapping: low pids are left to
+/// daemons started at boot (include/linux/pid.h RESERVED_PIDS).
+pub const RESERVED_PIDS: Pid = 300;
 
 impl ProcessTable {
     pub fn new() -> ProcessTable {
         ProcessTable { next_pid: 1, ..Default::default() }
     }
 
-    /// The next free virtual pid/tid.
+    /// The next free virtual pid/tid, cyclically from the last one handed
+    /// out, as alloc_pid's idr_alloc_cyclic.
     pub fn alloc_pid(&mut self) -> Pid {
         loop {
             let p = self.next_pid;
-            self.next_pid = if p >= PID_MAX { 2 } else { p + 1 };
-            if !self.tasks.contains_key(&p) && !self.procs.contains_key(&p) {
+            self.next_pid = if p + 1 >= PID_MAX { RESERVED_PIDS } else { p + 1 };
+            if !self.pid_in_use(p) {
                 return p;
             }
         }
+    }
+
+    /// Whether pid number `p` is taken. Linux keeps a struct pid while any
+    /// task uses it as its tid, thread group id, process group id or
+    /// session id, zombies included; umk also counts a pid that a clone3
+    /// in flight asked for with set_tid (see clone::claim_set_tid).
+    pub fn pid_in_use(&self, p: Pid) -> bool {
+        self.tasks.contains_key(&p)
+            || self.procs.contains_key(&p)
+            || self.procs.values().any(|q| q.pgid == p || q.sid == p)
+            || self.tasks.values().any(|t| t.pending_clone.is_some_and(|c| c.set_tid == Some(p)))
     }
 
     pub fn task_by_host(&self, host: HostTid) -> Option<&Task> {
@@ -273,5 +292,50 @@ impl ProcessTable {
     /// Live (non-zombie) processes.
     pub fn live(&self) -> impl Iterator<Item = &Process> {
         self.procs.values().filter(|p| p.exit.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_with_tasks(tids: &[Pid]) -> ProcessTable {
+        let mut t = ProcessTable::new();
+        for &tid in tids {
+            t.insert_task(Task::new(tid, 1000 + tid, tid, 0));
+        }
+        t
+    }
+
+    #[test]
+    fn alloc_pid_skips_pids_in_use() {
+        let mut t = table_with_tasks(&[1, 2, 4]);
+        assert_eq!(t.alloc_pid(), 3);
+        assert_eq!(t.alloc_pid(), 5);
+    }
+
+    #[test]
+    fn alloc_pid_wraps_below_pid_max_to_reserved_pids() {
+        let mut t = table_with_tasks(&[RESERVED_PIDS]);
+        t.next_pid = PID_MAX - 1;
+        assert_eq!(t.alloc_pid(), PID_MAX - 1);
+        assert_eq!(t.alloc_pid(), RESERVED_PIDS + 1);
+    }
+
+    #[test]
+    fn alloc_pid_skips_a_pid_set_tid_holds() {
+        let mut t = table_with_tasks(&[1]);
+        if let Some(task) = t.tasks.get_mut(&1) {
+            task.pending_clone = Some(PendingClone {
+                flags: 0,
+                parent_tid_ptr: 0,
+                child_tid_ptr: 0,
+                child: None,
+                orig_args: [0; 6],
+                set_tid: Some(2),
+            });
+        }
+        assert!(t.pid_in_use(2));
+        assert_eq!(t.alloc_pid(), 3);
     }
 }

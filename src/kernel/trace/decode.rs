@@ -271,6 +271,8 @@ const CLONE: &[(u64, &str)] = &[
     (CLONE_NEWPID, "CLONE_NEWPID"),
     (CLONE_NEWNET, "CLONE_NEWNET"),
     (CLONE_IO, "CLONE_IO"),
+    (CLONE_CLEAR_SIGHAND, "CLONE_CLEAR_SIGHAND"),
+    (CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"),
 ];
 
 /// clone's flags word: `CLONE_VM|CLONE_VFORK|SIGCHLD` (the low byte is the
@@ -1033,8 +1035,18 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
             }
         }
         SYS_CLONE3 => {
-            let s = match d.r.bytes(a[0], 64) {
-                Some(b) => {
+            // As much of the struct as the caller says it has (up to cgroup).
+            let len = match a[1] {
+                n if n >= CLONE_ARGS_SIZE_VER2 as u64 => CLONE_ARGS_SIZE_VER2,
+                n if n >= CLONE_ARGS_SIZE_VER1 as u64 => CLONE_ARGS_SIZE_VER1,
+                _ => CLONE_ARGS_SIZE_VER0,
+            };
+            let read = match d.r.bytes(a[0], len) {
+                Some(b) => Some((b, len)),
+                None => d.r.bytes(a[0], CLONE_ARGS_SIZE_VER0).map(|b| (b, CLONE_ARGS_SIZE_VER0)),
+            };
+            let s = match read {
+                Some((b, len)) => {
                     let f = |i: usize| {
                         u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default())
                     };
@@ -1053,6 +1065,25 @@ pub(super) fn enter(nr: usize, a: [u64; 6], r: &mut Reader, limit: usize) -> Dec
                     );
                     if f(7) != 0 {
                         let _ = write!(s, ", tls={}", ptr(f(7)));
+                    }
+                    if len >= CLONE_ARGS_SIZE_VER1 && (f(8) != 0 || f(9) != 0) {
+                        let n = f(9).min(MAX_PID_NS_LEVEL) as usize;
+                        let pids = d.r.bytes(f(8), n * 4).map(|b| {
+                            let p: Vec<String> = b
+                                .chunks_exact(4)
+                                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string())
+                                .collect();
+                            format!("[{}]", p.join(", "))
+                        });
+                        let _ = write!(
+                            s,
+                            ", set_tid={}, set_tid_size={}",
+                            pids.unwrap_or_else(|| ptr(f(8))),
+                            f(9)
+                        );
+                    }
+                    if len >= CLONE_ARGS_SIZE_VER2 && f(0) & CLONE_INTO_CGROUP != 0 {
+                        let _ = write!(s, ", cgroup={}", f(10));
                     }
                     s.push('}');
                     s

@@ -464,6 +464,20 @@ fn clone3_decodes_its_struct() {
 }
 
 #[test]
+fn clone3_shows_set_tid_and_the_flags_above_bit_31() {
+    // strace: clone3({flags=CLONE_CLEAR_SIGHAND|CLONE_INTO_CGROUP, exit_signal=SIGCHLD,
+    //   stack=NULL, stack_size=0, set_tid=[300], set_tid_size=1, cgroup=3}, 88)
+    let mut m = Mem::new();
+    let pids = m.put(&300i32.to_le_bytes());
+    let flags = guest_abi::sched::CLONE_CLEAR_SIGHAND | guest_abi::sched::CLONE_INTO_CGROUP;
+    let ca = m.ptrs(&[flags, 0, 0, 0, 17, 0, 0, 0, pids, 1, 3]);
+    assert_eq!(
+        call(&mut m, SYS_CLONE3, &[ca, 88], -9),
+        "[pid 1] clone3({flags=CLONE_CLEAR_SIGHAND|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, stack=NULL, stack_size=0, set_tid=[300], set_tid_size=1, cgroup=3}, 88) = -1 EBADF (Bad file descriptor) <0.000012>\n"
+    );
+}
+
+#[test]
 fn execve_shows_argv_and_counts_envp() {
     let mut m = Mem::new();
     let path = m.cstr("/usr/bin/cat");
