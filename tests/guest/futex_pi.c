@@ -592,6 +592,41 @@ static void requeue_pi_shared(void)
     munmap(m, 4096);
 }
 
+/* ---- a cycle of PI waiters: EDEADLK for the one that would close it --- */
+
+static unsigned dl_a, dl_b;
+static volatile int dl_has_b;
+static long dl_ret;
+
+static void *dl_thread(void *p)
+{
+    (void)p;
+    futex(&dl_b, FUTEX_LOCK_PI_PRIVATE, 0, NULL);
+    dl_has_b = 1;
+    dl_ret = futex(&dl_a, FUTEX_LOCK_PI_PRIVATE, 0, NULL); /* blocks on main */
+    futex(&dl_a, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL);
+    futex(&dl_b, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL);
+    return NULL;
+}
+
+static void pi_deadlock(void)
+{
+    printf("-- PI deadlock detection\n");
+    FRES("main locks A", futex(&dl_a, FUTEX_LOCK_PI_PRIVATE, 0, NULL));
+    pthread_t t;
+    pthread_create(&t, NULL, dl_thread, NULL);
+    while (!dl_has_b || !(__atomic_load_n(&dl_a, __ATOMIC_SEQ_CST) & FUTEX_WAITERS))
+        msleep(1);
+    msleep(50); /* the thread is asleep on A, holding B */
+    FRES("main locks B (held by a thread waiting for A)", futex(&dl_b, FUTEX_LOCK_PI_PRIVATE, 0, NULL));
+    struct timespec ts = in_ms(CLOCK_REALTIME, 10);
+    FRES("the same with a timeout", futex(&dl_b, FUTEX_LOCK_PI_PRIVATE, 0, &ts));
+    FRES("main unlocks A", futex(&dl_a, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL));
+    pthread_join(t, NULL);
+    printf("thread got A: %s\n", dl_ret == 0 ? "yes" : "no");
+    printf("words free: %s\n", dl_a == 0 && dl_b == 0 ? "yes" : "no");
+}
+
 int main(int argc, char **argv)
 {
     guest_init(argc, argv, "futex_pi");
@@ -605,6 +640,7 @@ int main(int argc, char **argv)
     raw_ops();
     requeue_pi();
     requeue_pi_shared();
+    pi_deadlock();
     guest_cleanup();
     return 0;
 }

@@ -25,9 +25,11 @@
 //!   queues the others here as if they had called LOCK_PI (see
 //!   [`super::requeue`]).
 //!
-//! Not emulated: priority inheritance itself and the rt_mutex deadlock
-//! detection across chains of PI locks (a cycle of waiters blocks rather
-//! than failing with EDEADLK).
+//! A LOCK_PI that would close a cycle of waiters fails with EDEADLK, as
+//! rt_mutex's chain walk makes it. Priority inheritance itself is not
+//! emulated, and no guest can tell: Linux boosts only real-time and
+//! deadline threads, and umk never runs a guest thread real-time on the
+//! host (see task::sched).
 
 use super::{key_of, FutexKey, PiWaiter};
 use crate::kernel::errno::{Errno, KResult};
@@ -100,6 +102,31 @@ fn grant(k: &mut Kernel, key: FutexKey, w: PiWaiter) {
     k.waker.wake(w.wait);
 }
 
+/// How long a chain of PI locks may get (/proc/sys/kernel/max_lock_depth).
+const MAX_LOCK_DEPTH: usize = 1024;
+
+/// Whether `me` blocking on a lock held by `owner` would close a cycle
+/// (rt_mutex_adjust_prio_chain's deadlock detection, which futexes always
+/// ask for): follow the owner to the lock it waits for, that lock's owner,
+/// and so on. A chain longer than max_lock_depth counts as one too.
+fn would_deadlock(k: &Kernel, me: Pid, owner: Pid) -> bool {
+    let mut cur = owner;
+    for _ in 0..MAX_LOCK_DEPTH {
+        if cur == me {
+            return true;
+        }
+        let waits_for =
+            k.futexes.pi.values().find(|s| {
+                s.waiters.iter().any(|w| w.tid == cur && still_waiting(k, w.tid, w.wait))
+            });
+        match waits_for {
+            Some(s) if s.owner != 0 && s.owner != cur => cur = s.owner,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// FUTEX_LOCK_PI, FUTEX_LOCK_PI2 and (`trylock`) FUTEX_TRYLOCK_PI.
 /// Runs again from the start after each wake-up.
 pub fn lock(
@@ -167,6 +194,10 @@ pub fn lock(
         }
         if trylock {
             return SysResult::err(Errno::EAGAIN);
+        }
+        if would_deadlock(k, ctx.tid, owner as Pid) {
+            dequeue(k, key, ctx.tid);
+            return SysResult::err(Errno::EDEADLK);
         }
         if deadline.is_some_and(|d| d <= Instant::now()) {
             dequeue(k, key, ctx.tid);

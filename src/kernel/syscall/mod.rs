@@ -269,7 +269,7 @@ table! {
     SYS_SYNCFS => Some(io::sys_sync), Full;
     SYS_GETTID => Some(task::sys_gettid), Full;
     SYS_TIME => None, Native("guest time is host time");
-    SYS_FUTEX => Some(futex::sys_futex), Native("futex words in own memory; the PI operations stop and are emulated (tids in their words are virtual), without priority inheritance or rt_mutex chain deadlock detection; FUTEX_WAIT_REQUEUE_PI waiters park in umk, so a plain FUTEX_WAKE or FUTEX_REQUEUE of their word finds nobody where Linux fails with EINVAL; shared PI futexes meet across processes through MAP_SHARED memory");
+    SYS_FUTEX => Some(futex::sys_futex), Native("futex words in own memory; the PI operations stop and are emulated (tids in their words are virtual), a LOCK_PI that would close a cycle of waiters fails with EDEADLK; no priority inheritance, which Linux applies only to real-time threads and umk never runs a guest real-time on the host; FUTEX_WAIT_REQUEUE_PI waiters park in umk, so a plain FUTEX_WAKE or FUTEX_REQUEUE of their word finds nobody where Linux fails with EINVAL; shared PI futexes meet across processes through MAP_SHARED memory");
     SYS_SCHED_GETAFFINITY => Some(sched::sys_sched_getaffinity), Full;
     SYS_SCHED_SETAFFINITY => Some(sched::sys_sched_setaffinity), Full;
     SYS_GETPRIORITY => Some(sched::sys_getpriority), Partial("per-thread nice values as Linux keeps and checks them; the host thread's nice never goes below umk's own");
