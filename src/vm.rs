@@ -194,7 +194,8 @@ pub fn run(cfg: VmConfig) -> Result<i32, VmError> {
         crate::platform::pin_to_current_cpu();
     }
     let tracing = cfg.trace.trace.is_some();
-    let mut platform = PtracePlatform::new(tracing)?;
+    // --stats counts every call: getpid and gettid must stop too.
+    let mut platform = PtracePlatform::new(tracing, !cfg.trace.stats)?;
     // Kept open for the VM's life: guests map file pages from it.
     let image_for_guests = std::fs::File::open(&cfg.image).ok();
     if let Some(f) = &image_for_guests {

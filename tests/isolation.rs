@@ -365,3 +365,39 @@ fn shared_mapping_memfds_stay_out_of_reach() {
     assert!(seen.lines().any(|l| l.trim() == "fds: 3"), "{seen}");
     assert!(seen.contains("data: guest data"), "{seen}");
 }
+
+/// umk answers getpid and gettid through a seccomp listener; the first
+/// guest process creates it, but no guest process keeps it (it could
+/// answer other processes' calls).
+#[test]
+fn the_seccomp_listener_stays_with_umk() {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(umk_bin())
+        .args(["run", "--ephemeral", "--image"])
+        .arg(busybox_image())
+        .args(["--", "/bin/sh", "-c", "echo up $$; read x; echo bye"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let umk = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // The shell's $$ came through the listener.
+    assert_eq!(line, "up 1\n");
+    let umk_fds: Vec<String> = std::fs::read_dir(format!("/proc/{umk}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|f| std::fs::read_link(f.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect();
+    assert!(umk_fds.iter().any(|l| l.contains("seccomp")), "{umk_fds:?}");
+    let leaked: Vec<String> =
+        host_fds_of_children(umk).into_iter().filter(|l| l.contains("seccomp")).collect();
+    writeln!(stdin).unwrap();
+    let _ = child.wait();
+    assert!(leaked.is_empty(), "guest processes hold the listener: {leaked:?}");
+}

@@ -327,6 +327,7 @@ impl Kernel {
             t.insert_task(task);
             pid
         };
+        self.platform.set_identity(host, Some((pid, pid)));
         Ok(pid)
     }
 }

@@ -89,6 +89,7 @@ impl Platform for FakePlatform {
     fn get_fpregs(&mut self, _tid: HostTid) -> Result<[u8; 512], PlatformError> {
         Ok([0; 512])
     }
+    fn set_identity(&mut self, _tid: HostTid, _ids: Option<(i32, i32)>) {}
     fn set_sched(&mut self, _tid: HostTid, _nice: i32, _policy: i32) -> Result<(), PlatformError> {
         Ok(())
     }

@@ -339,6 +339,11 @@ pub trait Platform {
         cur: u64,
         max: u64,
     ) -> Result<(), PlatformError>;
+    /// What getpid and gettid answer for host thread `tid`: (pid, tid),
+    /// virtual; None once it is gone. The platform may answer those two
+    /// calls itself, without a stop; the kernel publishes a thread's
+    /// identity before the thread first runs.
+    fn set_identity(&mut self, tid: HostTid, ids: Option<(i32, i32)>);
     /// Applies a guest thread's nice value and policy to its host thread,
     /// never above umk's own standing: a nice value no lower than umk's,
     /// and SCHED_BATCH or SCHED_IDLE as asked but any other policy

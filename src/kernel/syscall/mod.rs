@@ -166,6 +166,8 @@ table! {
     SYS_GETITIMER => Some(crate::kernel::time::sys_getitimer), Partial("ITIMER_REAL kept by umk; virtual and profiling timers run natively");
     SYS_ALARM => Some(crate::kernel::time::sys_alarm), Full;
     SYS_SETITIMER => Some(crate::kernel::time::sys_setitimer), Partial("ITIMER_REAL kept by umk; virtual and profiling timers run natively");
+    // getpid and gettid are answered by the platform without a stop when
+    // it can (platform/ptrace/unotify.rs); these handlers serve the rest.
     SYS_GETPID => Some(task::sys_getpid), Full;
     SYS_SOCKET => Some(net::sys_socket), Partial("AF_UNIX stream, datagram and seqpacket; AF_INET/AF_INET6 TCP and UDP on the VM's own loopback (lo: 127.0.0.0/8, ::1; no route elsewhere); SOCK_RAW is EPERM (no CAP_NET_RAW on a network without a wire), ping sockets EACCES, AF_NETLINK and others EAFNOSUPPORT");
     SYS_CONNECT => Some(net::sys_connect), Partial("AF_UNIX: paths through the guest VFS, abstract names; never a host socket. Inet: loopback only (else ENETUNREACH); TCP completes at once (non-blocking: EINPROGRESS, then writable); a full accept queue makes a non-blocking connect EAGAIN where Linux retries the SYN");

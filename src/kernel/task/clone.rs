@@ -291,8 +291,10 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 pc.child = Some(tid);
             }
         }
-        tid
+        (tid, pid)
     };
+    let (created, pid) = created;
+    k.platform.set_identity(child_host, Some((pid, created)));
     let _ = k.platform.resume_to_syscall_exit(parent_host);
     if k.early_started.remove(&child_host) {
         start_child(k, created);

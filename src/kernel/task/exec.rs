@@ -279,6 +279,12 @@ pub fn on_exec(k: &mut Kernel, host: HostTid, old_host: HostTid, regs: Regs) {
         k.platform.kill_process(host);
         return;
     };
+    // A thread other than the leader exec'd: it now has the leader's host
+    // tid and the process's pid as its tid.
+    if old_host != host {
+        k.platform.set_identity(old_host, None);
+    }
+    k.platform.set_identity(host, Some((pid, pid)));
     let _ = k.platform.set_exit_stop(host, false);
     if k.trace.is_some() {
         k.trace_exit(pid, host, 0);

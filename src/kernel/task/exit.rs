@@ -11,6 +11,7 @@ use guest_abi::signal::*;
 
 /// A guest thread is gone (the host reaped it).
 pub fn on_thread_gone(k: &mut Kernel, host: HostTid, mut status: ExitStatus) {
+    k.platform.set_identity(host, None);
     let (tid, pid) = {
         let t = k.table.borrow();
         match t.task_by_host(host) {

@@ -11,6 +11,7 @@
 
 pub mod seccomp;
 pub mod stub;
+pub mod unotify;
 
 use super::{
     Doorbell, Event, Fault, HostTid, Platform, PlatformError, Regs, StartState, StubLayout, Vma,
@@ -49,6 +50,15 @@ pub struct PtracePlatform {
     /// Wait statuses taken out of turn (by `stop_for_dump`), reported by
     /// `next_event` before it waits again.
     held: std::collections::VecDeque<(HostTid, i32, libc::rusage)>,
+    /// The filter without the user-notification verdicts, for a host that
+    /// will not give the first guest process a listener (one is already
+    /// in its filter chain, e.g. a container runtime's).
+    filter_plain: Vec<seccomp::SockFilter>,
+    /// getpid/gettid answers for the listener's thread (unotify.rs).
+    identities: std::sync::Arc<unotify::Identities>,
+    /// Whether a listener answers getpid/gettid (then a signal stop may
+    /// find one of them interrupted).
+    notifying: bool,
 }
 
 /// The ptrace options of every guest thread; PTRACE_O_TRACEEXIT is added
@@ -89,8 +99,10 @@ impl PtracePlatform {
     /// Sets up the stub and the doorbell. Must be called on the thread that
     /// will run the event loop: ptrace ties tracees to one tracer thread.
     /// `trap_all`: trap every syscall, also the reviewed native ones (for
-    /// a complete --trace).
-    pub fn new(trap_all: bool) -> Result<PtracePlatform, PlatformError> {
+    /// a complete --trace). `notify`: answer getpid and gettid through a
+    /// seccomp listener instead of a stop (off when every call must be
+    /// seen, for --stats).
+    pub fn new(trap_all: bool, notify: bool) -> Result<PtracePlatform, PlatformError> {
         // The doorbell first: seizing it is also the check that ptrace is
         // permitted here, so that is the error a user sees.
         let mut p = PtracePlatform {
@@ -104,6 +116,9 @@ impl PtracePlatform {
             exit_usage: None,
             exit_stops: HashSet::new(),
             held: Default::default(),
+            filter_plain: Vec::new(),
+            identities: Default::default(),
+            notifying: false,
         };
         p.doorbell_pid = p.start_doorbell()?;
         let image = stub::image();
@@ -133,7 +148,8 @@ impl PtracePlatform {
         let secret = random_u64() & !0xfff | 0x1000;
         p.stub_fd = fd;
         p.secret = secret;
-        p.filter = seccomp::build_filter(stub::INJECT_IP, secret, trap_all);
+        p.filter = seccomp::build_filter(stub::INJECT_IP, secret, trap_all, notify && !trap_all);
+        p.filter_plain = seccomp::build_filter(stub::INJECT_IP, secret, trap_all, false);
         Ok(p)
     }
 
@@ -188,6 +204,30 @@ impl PtracePlatform {
             len: self.filter.len() as u16,
             filter: self.filter.as_ptr() as *mut libc::sock_filter,
         };
+        let prog_plain = libc::sock_fprog {
+            len: self.filter_plain.len() as u16,
+            filter: self.filter_plain.as_ptr() as *mut libc::sock_filter,
+        };
+        let wants_listener = self.filter.len() != self.filter_plain.len();
+        // Where the child leaves its listener's fd number (or -1): the
+        // filter traps every call it could make to say so.
+        // SAFETY: a fresh anonymous shared page, unmapped below.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if page == libc::MAP_FAILED {
+            return Err(PlatformError::host("mmap"));
+        }
+        let listener_slot = page.cast::<i32>();
+        // SAFETY: the page is ours and at least 4 bytes.
+        unsafe { listener_slot.write_volatile(-1) };
         let argv0 = c"umk-guest";
         let argv: [*const libc::c_char; 2] = [argv0.as_ptr(), std::ptr::null()];
         let envp: [*const libc::c_char; 1] = [std::ptr::null()];
@@ -244,11 +284,23 @@ impl PtracePlatform {
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                     libc::_exit(125);
                 }
-                if libc::syscall(
+                let with_listener = if wants_listener {
+                    libc::syscall(
+                        libc::SYS_seccomp,
+                        1, /* SECCOMP_SET_MODE_FILTER */
+                        unotify::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                        &prog as *const _,
+                    )
+                } else {
+                    -1
+                };
+                if with_listener >= 0 {
+                    listener_slot.write_volatile(with_listener as i32);
+                } else if libc::syscall(
                     libc::SYS_seccomp,
                     1, /* SECCOMP_SET_MODE_FILTER */
                     0,
-                    &prog as *const _,
+                    &prog_plain as *const _,
                 ) != 0
                 {
                     libc::_exit(124);
@@ -308,7 +360,29 @@ impl PtracePlatform {
             }
             let sig = libc::WSTOPSIG(status);
             let event = status >> 16;
-            if event == libc::PTRACE_EVENT_SECCOMP || event == libc::PTRACE_EVENT_EXEC {
+            if event == libc::PTRACE_EVENT_SECCOMP {
+                // Stopped at the stub's execveat, before its exec closes
+                // the child's listener fd: take umk's copy now.
+                // SAFETY: the page is mapped until the end of spawn.
+                let fd = unsafe { listener_slot.read_volatile() };
+                if fd >= 0 && !self.notifying && !self.take_listener(pid, fd) {
+                    // Without umk's copy the guest's getpid would fail
+                    // with ENOSYS once the exec closes the child's: start
+                    // over with the filter that stops for them.
+                    // SAFETY: our own child and page.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+                        libc::munmap(page, 4096);
+                    }
+                    self.known.remove(&pid);
+                    self.filter = self.filter_plain.clone();
+                    return self.spawn();
+                }
+                self.ptrace_cont(pid, 0)?;
+            } else if event == libc::PTRACE_EVENT_EXEC {
+                // SAFETY: our page, no longer needed.
+                unsafe { libc::munmap(page, 4096) };
                 self.ptrace_cont(pid, 0)?;
             } else if event == 0 && sig == libc::SIGTRAP {
                 let regs = self.get_regs(pid)?;
@@ -318,6 +392,45 @@ impl PtracePlatform {
                 // A stray stop (e.g. a signal): let it go.
                 self.ptrace_cont(pid, if event == 0 { sig } else { 0 })?;
             }
+        }
+    }
+
+    /// Copies the listener fd `fd` of the stopped child `pid` into umk and
+    /// starts answering it; false if the host refuses.
+    fn take_listener(&mut self, pid: HostTid, fd: i32) -> bool {
+        // SAFETY: pidfd_open and pidfd_getfd on our own stopped tracee.
+        let ours = unsafe {
+            let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+            if pidfd < 0 {
+                return false;
+            }
+            let ours = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) as i32;
+            libc::close(pidfd);
+            ours
+        };
+        if ours < 0 {
+            return false;
+        }
+        if unotify::start(ours, self.identities.clone()).is_err() {
+            // SAFETY: our fd.
+            unsafe { libc::close(ours) };
+            return false;
+        }
+        self.notifying = true;
+        true
+    }
+
+    /// A getpid or gettid whose wait for the listener a signal ended says
+    /// -ERESTARTSYS, which a handler without SA_RESTART would turn into
+    /// EINTR: they never fail, so make the host restart it after the
+    /// handler (unotify.rs).
+    fn fix_interrupted(&mut self, tid: HostTid) {
+        const ERESTARTSYS: u64 = (-512i64) as u64;
+        const ERESTARTNOINTR: u64 = (-513i64) as u64;
+        let Ok(mut regs) = self.get_regs(tid) else { return };
+        if regs.rax == ERESTARTSYS && unotify::NOTIFIED.contains(&(regs.orig_rax as usize)) {
+            regs.rax = ERESTARTNOINTR;
+            let _ = self.set_regs(tid, &regs);
         }
     }
 
@@ -439,6 +552,9 @@ impl PtracePlatform {
             }
             0 => {
                 self.stop_kind.insert(tid, StopKind::Signal);
+                if self.notifying {
+                    self.fix_interrupted(tid);
+                }
                 Some(Event::Signal { tid, sig })
             }
             libc::PTRACE_EVENT_EXIT => {
@@ -648,6 +764,10 @@ impl Platform for PtracePlatform {
             return Err(PlatformError::Vanished(tid));
         }
         Ok(fp)
+    }
+
+    fn set_identity(&mut self, tid: HostTid, ids: Option<(i32, i32)>) {
+        self.identities.set(tid, ids);
     }
 
     fn set_sched(&mut self, tid: HostTid, nice: i32, policy: i32) -> Result<(), PlatformError> {

@@ -12,6 +12,8 @@
 //!   guest can jump to the stub too, but cannot know the secret;
 //! * the reviewed list below runs natively: each call only touches the
 //!   calling process's own memory, signal state or time;
+//! * getpid and gettid go to umk's listener (`SECCOMP_RET_USER_NOTIF`,
+//!   see unotify.rs) unless every call must stop for --trace or --stats;
 //! * everything else traps to umk (`SECCOMP_RET_TRACE`). With no tracer
 //!   attached a traced call fails with ENOSYS: the filter fails closed.
 
@@ -23,6 +25,7 @@ const BPF_LD: u16 = 0x00;
 const BPF_W: u16 = 0x00;
 const BPF_ABS: u16 = 0x20;
 const BPF_JMP: u16 = 0x05;
+const BPF_JA: u16 = 0x00;
 const BPF_JEQ: u16 = 0x10;
 const BPF_JGE: u16 = 0x30;
 const BPF_JSET: u16 = 0x40;
@@ -103,7 +106,7 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 /// Builds the filter. `inject_ip` is the address right after the stub's
 /// `syscall` instruction; `secret` the per-VM value in r9 that marks
 /// umk's own injected calls.
-pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool) -> Vec<SockFilter> {
+pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool, notify: bool) -> Vec<SockFilter> {
     let mut p = Vec::new();
     let ld = |off| stmt(BPF_LD | BPF_W | BPF_ABS, off);
     let ret = |v| stmt(BPF_RET | BPF_K, v);
@@ -136,6 +139,18 @@ pub fn build_filter(inject_ip: u64, secret: u64, trap_all: bool) -> Vec<SockFilt
         // --trace: every call stops, so the trace is complete.
         p.push(ret(SECCOMP_RET_TRACE));
         return p;
+    }
+
+    // getpid and gettid go to umk's listener, without a stop (unotify.rs).
+    if notify {
+        let calls = super::unotify::NOTIFIED;
+        p.push(ld(OFF_NR));
+        for (i, nr) in calls.iter().enumerate() {
+            // on match jump to the USER_NOTIF after the list
+            p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, *nr as u32, (calls.len() - i - 1) as u8 + 1, 0));
+        }
+        p.push(stmt(BPF_JMP | BPF_JA, 1)); // none of them: past the return
+        p.push(ret(super::unotify::SECCOMP_RET_USER_NOTIF));
     }
 
     // Anonymous, non-fixed mmap runs natively: the host picks a free
@@ -215,10 +230,70 @@ pub fn is_native(nr: usize) -> bool {
 mod tests {
     use super::*;
 
+    /// Runs a filter over one `struct seccomp_data` as the kernel would
+    /// (only the instructions build_filter emits).
+    fn run(f: &[SockFilter], nr: usize, ip: u64, args: [u64; 6]) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
+        data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+        data[8..16].copy_from_slice(&ip.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        let (mut acc, mut pc) = (0u32, 0usize);
+        loop {
+            let ins = f[pc];
+            pc += 1;
+            let cond = |taken: bool| if taken { ins.jt as usize } else { ins.jf as usize };
+            match ins.code {
+                c if c == BPF_LD | BPF_W | BPF_ABS => {
+                    let k = ins.k as usize;
+                    acc = u32::from_le_bytes([data[k], data[k + 1], data[k + 2], data[k + 3]]);
+                }
+                c if c == BPF_JMP | BPF_JA => pc += ins.k as usize,
+                c if c == BPF_JMP | BPF_JEQ | BPF_K => pc += cond(acc == ins.k),
+                c if c == BPF_JMP | BPF_JGE | BPF_K => pc += cond(acc >= ins.k),
+                c if c == BPF_JMP | BPF_JSET | BPF_K => pc += cond(acc & ins.k != 0),
+                c if c == BPF_ALU | BPF_AND | BPF_K => acc &= ins.k,
+                c if c == BPF_RET | BPF_K => return ins.k,
+                c => panic!("unexpected BPF instruction {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        use super::super::unotify::SECCOMP_RET_USER_NOTIF as NOTIF;
+        let (ip, secret) = (0x7000_1000u64, 0x5678_1000u64);
+        let fast = build_filter(ip, secret, false, true);
+        let plain = build_filter(ip, secret, false, false);
+        let all = build_filter(ip, secret, true, false);
+        let none = [0u64; 6];
+        assert_eq!(run(&fast, SYS_GETPID, 0x400000, none), NOTIF);
+        assert_eq!(run(&fast, SYS_GETTID, 0x400000, none), NOTIF);
+        assert_eq!(run(&plain, SYS_GETPID, 0x400000, none), SECCOMP_RET_TRACE);
+        assert_eq!(run(&all, SYS_GETPID, 0x400000, none), SECCOMP_RET_TRACE);
+        for f in [&fast, &plain] {
+            // read is nr 0: no verdict may match it by accident.
+            assert_eq!(run(f, SYS_READ, 0x400000, none), SECCOMP_RET_TRACE);
+            assert_eq!(run(f, SYS_GETPPID, 0x400000, none), SECCOMP_RET_TRACE);
+            assert_eq!(run(f, SYS_MUNMAP, 0x400000, none), SECCOMP_RET_ALLOW);
+            let anon = [0, 4096, 3, (MAP_ANONYMOUS | 0x2) as u64, u64::MAX, 0];
+            assert_eq!(run(f, SYS_MMAP, 0x400000, anon), SECCOMP_RET_ALLOW);
+            let fixed = [0, 4096, 3, (MAP_ANONYMOUS | MAP_FIXED) as u64, u64::MAX, 0];
+            assert_eq!(run(f, SYS_MMAP, 0x400000, fixed), SECCOMP_RET_TRACE);
+            // umk's injected calls: the stub's address and the secret.
+            let injected = [0, 0, 0, 0, 0, secret];
+            assert_eq!(run(f, SYS_OPENAT, ip, injected), SECCOMP_RET_ALLOW);
+            assert_eq!(run(f, SYS_OPENAT, ip, none), SECCOMP_RET_TRACE);
+        }
+        assert_eq!(run(&all, SYS_MUNMAP, 0x400000, none), SECCOMP_RET_TRACE);
+    }
+
     #[test]
     fn filter_fits_in_a_jump_offset() {
         // Conditional jumps are 8-bit: the list must stay short.
-        let f = build_filter(0x1234, 0x5678_0000, false);
+        let f = build_filter(0x1234, 0x5678_0000, false, true);
         assert!(NATIVE.len() < 250);
         assert!(f.len() < 4096);
     }
