@@ -294,6 +294,20 @@ fn host_inet_sockets_are_unreachable() {
     assert!(s.contains("bind host address: Address not available"), "{s}");
 }
 
+/// A guest running `args` on the busybox image, its stdio piped to the test.
+fn spawn_piped(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(umk_bin())
+        .args(["run", "--ephemeral", "--image"])
+        .arg(busybox_image())
+        .arg("--")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The host fds of umk's child processes (the guest's processes and the
 /// doorbell): what each links to.
 fn host_fds_of_children(parent: u32) -> Vec<String> {
@@ -316,15 +330,7 @@ fn host_fds_of_children(parent: u32) -> Vec<String> {
 #[test]
 fn shared_mapping_memfds_stay_out_of_reach() {
     use std::io::{BufRead, Write};
-    let mut child = std::process::Command::new(umk_bin())
-        .args(["run", "--ephemeral", "--image"])
-        .arg(busybox_image())
-        .args(["--", "/opt/tests/escape", "shm"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["/opt/tests/escape", "shm"]);
     let umk = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -372,15 +378,7 @@ fn shared_mapping_memfds_stay_out_of_reach() {
 #[test]
 fn the_seccomp_listener_stays_with_umk() {
     use std::io::{BufRead, Write};
-    let mut child = std::process::Command::new(umk_bin())
-        .args(["run", "--ephemeral", "--image"])
-        .arg(busybox_image())
-        .args(["--", "/bin/sh", "-c", "echo up $$; read x; echo bye"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&["/bin/sh", "-c", "echo up $$; read x; echo bye"]);
     let umk = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
