@@ -105,3 +105,12 @@ pub struct SchedParam {
 pub const PRIO_PROCESS: i32 = 0;
 pub const PRIO_PGRP: i32 = 1;
 pub const PRIO_USER: i32 = 2;
+
+/// pidfd_open's flags (include/uapi/linux/pidfd.h): PIDFD_NONBLOCK is
+/// O_NONBLOCK, PIDFD_THREAD (Linux 6.9) is O_EXCL.
+pub const PIDFD_NONBLOCK: u32 = 0o4000;
+pub const PIDFD_THREAD: u32 = 0o200;
+/// pidfd_send_signal's flags (Linux 6.9): whom the signal is for.
+pub const PIDFD_SIGNAL_THREAD: u32 = 1 << 0;
+pub const PIDFD_SIGNAL_THREAD_GROUP: u32 = 1 << 1;
+pub const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 1 << 2;

@@ -128,6 +128,7 @@ impl Kernel {
             boot_time: Instant::now(),
             proc_current: current.clone(),
             signalfd_wait: waker.new_id(),
+            pidfd_wait: waker.new_id(),
             overlay: None,
             trace: None,
             locks: super::fs::lock::LockTable::new(&waker),

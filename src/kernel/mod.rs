@@ -88,6 +88,8 @@ pub struct Kernel {
     /// Signalfd readers and pollers wait here; every signal umk sends
     /// wakes them.
     pub signalfd_wait: wait::WaitId,
+    /// Pidfd pollers wait here; every process exit and reap wakes them.
+    pub pidfd_wait: wait::WaitId,
     /// Pseudo-terminals (/dev/ptmx, /dev/pts).
     pub devpts: Rc<tty::pty::DevPts>,
     /// Where memfd_create's files live.

@@ -162,6 +162,9 @@ impl FileOps for EpollFile {
         FileKind::Other
     }
 
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[eventpoll]")
+    }
     fn attr(&self) -> Option<Attr> {
         Some(super::anon_inode_attr(self.ino))
     }

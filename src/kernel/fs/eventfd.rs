@@ -77,6 +77,9 @@ impl FileOps for EventFd {
         FileKind::Other
     }
 
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[eventfd]")
+    }
     fn attr(&self) -> Option<Attr> {
         // anon_inode:[eventfd]
         Some(super::anon_inode_attr(self.ino))

@@ -61,6 +61,11 @@ pub trait FileOps {
     fn attr(&self) -> Option<Attr> {
         None
     }
+    /// The name of an anonymous-inode file as /proc/PID/fd shows it
+    /// ("anon_inode:[eventfd]"), from the name anon_inode_getfile gives.
+    fn anon_name(&self) -> Option<&'static str> {
+        None
+    }
     /// The concrete object, for calls that need one kind of file
     /// (epoll_ctl on an epoll fd).
     fn as_any(&self) -> Option<&dyn std::any::Any> {

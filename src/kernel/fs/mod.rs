@@ -19,6 +19,7 @@ pub mod lock;
 pub mod overlay;
 pub mod path;
 pub mod permission;
+pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod tmpfs;

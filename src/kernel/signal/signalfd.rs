@@ -93,6 +93,9 @@ impl FileOps for SignalFd {
     fn kind(&self) -> FileKind {
         FileKind::Other
     }
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[signalfd]")
+    }
     fn attr(&self) -> Option<Attr> {
         // anon_inode:[signalfd]
         Some(crate::kernel::fs::anon_inode_attr(self.wait))

@@ -300,7 +300,7 @@ table! {
     SYS_EXIT_GROUP => None, Native("ends the process; umk sees the exits");
     SYS_TGKILL => Some(signal::sys_tgkill), Full;
     SYS_TKILL => Some(signal::sys_tkill), Full;
-    SYS_WAITID => Some(task::sys_waitid), Partial("P_PIDFD unsupported");
+    SYS_WAITID => Some(task::sys_waitid), Full;
     SYS_OPENAT => Some(fs::sys_openat), Full;
     SYS_MKDIRAT => Some(fs::sys_mkdirat), Full;
     SYS_MKNODAT => Some(fs::sys_mknodat), Full;
@@ -337,6 +337,9 @@ table! {
     SYS_STATX => Some(fs::sys_statx), Full;
     SYS_RSEQ => None, Native("own memory");
     SYS_CLONE3 => Some(task::sys_clone3), Partial("run as the equivalent clone (with CLONE_CLEAR_SIGHAND, as the host's clone3); set_tid chooses a virtual pid (one pid namespace: at most one; root only); CLONE_INTO_CGROUP: EBADF (no cgroup filesystem, logged); CLONE_PIDFD and namespace flags: EINVAL (logged)");
+    SYS_PIDFD_SEND_SIGNAL => Some(signal::sys_pidfd_send_signal), Partial("pidfds only (a /proc/PID directory fd is EBADF); PIDFD_SIGNAL_* scopes as Linux 6.9");
+    SYS_PIDFD_OPEN => Some(task::sys_pidfd_open), Partial("process pidfds; PIDFD_THREAD is EINVAL (logged); a non-leader thread's tid is ENOENT, as Linux 6.15");
+    SYS_PIDFD_GETFD => Some(task::sys_pidfd_getfd), Partial("permission: the caller's real uid and gid equal the target's three ids and the target is dumpable, or the caller is root (PTRACE_MODE_ATTACH_REALCREDS without Yama's ptrace_scope)");
     SYS_CLOSE_RANGE => Some(io::sys_close_range), Full;
     SYS_FACCESSAT2 => Some(fs::sys_faccessat2), Full;
     SYS_EPOLL_PWAIT2 => Some(event::sys_epoll_pwait2), Partial("the temporary signal mask is not applied while waiting");

@@ -47,6 +47,19 @@ pub fn sys_kill(k: &mut Kernel, ctx: &Ctx) -> SysResult {
                 .unwrap_or_default(),
         }
     };
+    let origin = SigOrigin::user(sig, ctx.pid, sender_uid(k, ctx));
+    signal_processes(k, ctx, targets, sig, origin)
+}
+
+/// Sends `sig` to those of `targets` the caller may signal: ESRCH if there
+/// are none, EPERM if it may signal none of them.
+fn signal_processes(
+    k: &mut Kernel,
+    ctx: &Ctx,
+    targets: Vec<Pid>,
+    sig: i32,
+    origin: SigOrigin,
+) -> SysResult {
     if targets.is_empty() {
         return SysResult::err(Errno::ESRCH);
     }
@@ -54,7 +67,6 @@ pub fn sys_kill(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if allowed.is_empty() {
         return SysResult::err(Errno::EPERM);
     }
-    let origin = SigOrigin::user(sig, ctx.pid, sender_uid(k, ctx));
     for p in allowed {
         // Zombies exist for kill(2) (it succeeds) but take no signal.
         let live = k.table.borrow().procs.get(&p).is_some_and(|x| x.exit.is_none());
@@ -104,28 +116,31 @@ pub fn sys_tgkill(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     thread_kill(k, ctx, Some(ctx.arg_i32(0)), ctx.arg_i32(1), ctx.arg_i32(2), o)
 }
 
-/// The origin a rt_sigqueueinfo caller may claim: a negative si_code
-/// (SI_QUEUE...) for others, anything for itself; Linux fills in the
-/// sender's pid and uid only for... no: it trusts them only from itself.
+/// The origin a rt_sigqueueinfo caller may claim from the siginfo at
+/// `info_addr`: a negative si_code (SI_QUEUE...) towards others, anything
+/// towards itself (`to_self`). Also gives the siginfo's si_signo.
 fn queued_origin(
     k: &mut Kernel,
     ctx: &Ctx,
     sig: i32,
-    target_pid: Pid,
+    to_self: bool,
     info_addr: u64,
-) -> Result<SigOrigin, Errno> {
-    let info: [u8; 48] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(info_addr)?;
-    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+) -> Result<(SigOrigin, i32), Errno> {
+    // copy_siginfo_from_user reads the whole siginfo_t.
+    let info: [u8; 128] = GuestMem::new(k.platform.as_mut(), ctx.host).read_obj(info_addr)?;
+    let word = |at: usize| [info[at], info[at + 1], info[at + 2], info[at + 3]];
+    let signo = i32::from_le_bytes(word(0));
+    let code = i32::from_le_bytes(word(8));
     // kernel/signal.c: only the kernel may use si_code >= 0 or SI_TKILL
     // towards another process.
-    if (code >= 0 || code == SI_TKILL) && target_pid != ctx.pid {
+    if (code >= 0 || code == SI_TKILL) && !to_self {
         return Err(Errno::EPERM);
     }
     let value = u64::from_le_bytes(info[24..32].try_into().unwrap_or([0; 8]));
-    let pid = i32::from_le_bytes([info[16], info[17], info[18], info[19]]);
-    let uid = u32::from_le_bytes([info[20], info[21], info[22], info[23]]);
+    let pid = i32::from_le_bytes(word(16));
+    let uid = u32::from_le_bytes(word(20));
     let _ = SI_QUEUE;
-    Ok(SigOrigin { sig, code, pid, uid, value, ticks: (0, 0) })
+    Ok((SigOrigin { sig, code, pid, uid, value, ticks: (0, 0) }, signo))
 }
 
 pub fn sys_rt_sigqueueinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
@@ -137,8 +152,8 @@ pub fn sys_rt_sigqueueinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if !exists {
         return SysResult::err(Errno::ESRCH);
     }
-    let origin = match queued_origin(k, ctx, sig, pid, ctx.args[2]) {
-        Ok(o) => o,
+    let origin = match queued_origin(k, ctx, sig, pid == ctx.pid, ctx.args[2]) {
+        Ok((o, _)) => o,
         Err(e) => return SysResult::err(e),
     };
     if !may_signal(k, ctx.pid, pid) {
@@ -153,11 +168,72 @@ pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if !valid_sig(sig) || sig == 0 {
         return SysResult::err(Errno::EINVAL);
     }
-    let origin = match queued_origin(k, ctx, sig, tgid, ctx.args[3]) {
-        Ok(o) => o,
+    let origin = match queued_origin(k, ctx, sig, tgid == ctx.pid, ctx.args[3]) {
+        Ok((o, _)) => o,
         Err(e) => return SysResult::err(e),
     };
     thread_kill(k, ctx, Some(tgid), tid, sig, origin)
+}
+
+/// pidfd_send_signal(2): kill(2) through a pidfd, or rt_sigqueueinfo(2)
+/// when given a siginfo. The flags choose the thread whose tid is the
+/// pidfd's pid, its thread group (the default), or the process group whose
+/// id it is. A pidfd whose process was reaped gives ESRCH, whoever has
+/// the pid now (kernel/signal.c).
+pub fn sys_pidfd_send_signal(k: &mut Kernel, ctx: &Ctx) -> SysResult {
+    use crate::kernel::fs::pidfd::pidfd_of;
+    use guest_abi::sched::*;
+    let (fd, sig, info, flags) = (ctx.arg_i32(0), ctx.arg_i32(1), ctx.args[2], ctx.args[3] as u32);
+    let scopes = PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP;
+    if flags & !scopes != 0 || (flags & scopes).count_ones() > 1 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    let pid = match k.file(ctx.pid, fd).and_then(|f| pidfd_of(&f).map(|p| p.pid())) {
+        Ok(Ok(pid)) => Ok(pid),
+        Ok(Err(gone)) => Err(gone),
+        Err(e) => return SysResult::err(e),
+    };
+    let (thread, pgrp) = (flags == PIDFD_SIGNAL_THREAD, flags == PIDFD_SIGNAL_PROCESS_GROUP);
+    let origin = if info != 0 {
+        // Only a thread signalling itself or its own thread group may
+        // claim any si_code.
+        let to_self = pid == Ok(ctx.tid) && !pgrp;
+        match queued_origin(k, ctx, sig, to_self, info) {
+            Ok((_, signo)) if signo != sig => return SysResult::err(Errno::EINVAL),
+            Ok((o, _)) => o,
+            Err(e) => return SysResult::err(e),
+        }
+    } else if thread {
+        SigOrigin::tkill(sig, ctx.pid, sender_uid(k, ctx))
+    } else {
+        SigOrigin::user(sig, ctx.pid, sender_uid(k, ctx))
+    };
+    let pid = match pid {
+        Ok(pid) => pid,
+        Err(e) => return SysResult::err(e),
+    };
+    if !valid_sig(sig) {
+        return SysResult::err(Errno::EINVAL);
+    }
+    if thread {
+        let owner = k.table.borrow().tasks.get(&pid).map(|t| t.pid);
+        return match owner {
+            Some(p) if !may_signal(k, ctx.pid, p) => SysResult::err(Errno::EPERM),
+            Some(_) => {
+                send_to_thread(k, pid, sig, origin);
+                SysResult::Done(0)
+            }
+            // The leader thread ended before its thread group: a zombie
+            // leader takes the signal and drops it.
+            None => signal_processes(k, ctx, vec![pid], 0, origin),
+        };
+    }
+    let targets = if pgrp {
+        k.table.borrow().live().filter(|p| p.pgid == pid).map(|p| p.pid).collect()
+    } else {
+        vec![pid]
+    };
+    signal_processes(k, ctx, targets, sig, origin)
 }
 
 const SFD_CLOEXEC: i32 = guest_abi::fcntl::O_CLOEXEC;

@@ -68,6 +68,7 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
         (p.ppid, p.exit_signal, children, files, p.cred.uid, ticks, p.sid)
     };
     drop(released);
+    crate::kernel::fs::pidfd::wake_pollers(k);
     crate::kernel::time::set_itimer(k, pid, None);
     k.locks.release_process(pid);
     if sid == pid && pid != 1 {
@@ -172,12 +173,16 @@ fn process_exit(k: &mut Kernel, pid: Pid, status: ExitStatus) {
 
 /// Removes a zombie from the table.
 pub fn reap(k: &mut Kernel, pid: Pid) {
-    let mut t = k.table.borrow_mut();
-    if let Some(p) = t.procs.remove(&pid) {
-        if let Some(parent) = t.procs.get_mut(&p.ppid) {
-            parent.children.retain(|c| *c != pid);
+    {
+        let mut t = k.table.borrow_mut();
+        if let Some(p) = t.procs.remove(&pid) {
+            if let Some(parent) = t.procs.get_mut(&p.ppid) {
+                parent.children.retain(|c| *c != pid);
+            }
         }
     }
+    // Its pidfds now say POLLHUP.
+    crate::kernel::fs::pidfd::wake_pollers(k);
 }
 
 /// Which children a wait call selects (wait4's pid argument).
@@ -186,6 +191,8 @@ pub enum WaitWho {
     Any,
     Pid(Pid),
     Pgid(Pid),
+    /// waitid(P_PIDFD) on a pidfd whose process was reaped.
+    Nobody,
 }
 
 /// A state change wait may report.
@@ -228,6 +235,7 @@ pub fn find_waitable(
                 WaitWho::Pid(p) => c == p,
                 WaitWho::Pgid(0) => cp.pgid == my_pgid,
                 WaitWho::Pgid(g) => cp.pgid == g,
+                WaitWho::Nobody => false,
             };
             // __WCLONE selects children whose exit signal is not SIGCHLD;
             // __WALL selects both.

@@ -289,6 +289,28 @@ impl ProcessTable {
         })
     }
 
+    /// Whether process `caller` may inspect process `target` as a tracer
+    /// would (kernel/ptrace.c __ptrace_may_access with
+    /// PTRACE_MODE_ATTACH_REALCREDS): itself always; else the caller's real
+    /// uid and gid must equal each of the target's real, effective and
+    /// saved ids, and a live target must be dumpable, unless the caller has
+    /// CAP_SYS_PTRACE (in umk: an effective uid of 0). The Yama LSM's
+    /// ptrace_scope is not modelled.
+    pub fn may_ptrace_attach(&self, caller: Pid, target: Pid) -> bool {
+        let (Some(a), Some(b)) = (self.procs.get(&caller), self.procs.get(&target)) else {
+            return false;
+        };
+        if caller == target {
+            return true;
+        }
+        let capable = a.cred.euid == 0;
+        let (c, t) = (&a.cred, &b.cred);
+        let same_ids = [t.uid, t.euid, t.suid].iter().all(|u| *u == c.uid)
+            && [t.gid, t.egid, t.sgid].iter().all(|g| *g == c.gid);
+        // A zombie has no memory left to guard (task->mm is NULL).
+        (same_ids || capable) && (b.dumpable || b.exit.is_some() || capable)
+    }
+
     /// Live (non-zombie) processes.
     pub fn live(&self) -> impl Iterator<Item = &Process> {
         self.procs.values().filter(|p| p.exit.is_none())

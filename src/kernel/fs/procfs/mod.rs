@@ -344,7 +344,10 @@ impl Inode for ProcInode {
                                 }
                                 _ => b"/dev/console".to_vec(),
                             },
-                            _ => format!("anon_inode:[{ino}]").into_bytes(),
+                            _ => match f.ops.anon_name() {
+                                Some(name) => format!("anon_inode:{name}").into_bytes(),
+                                None => format!("anon_inode:[{ino}]").into_bytes(),
+                            },
                         }
                     }
                 })
