@@ -90,6 +90,11 @@ fn fork_wait() {
 fn signals() {
     case("signals");
 }
+
+#[test]
+fn pidfd() {
+    case("pidfd");
+}
 #[test]
 fn tmpfs_write() {
     case("tmpfs_write");
@@ -231,4 +236,8 @@ fn glibc_events() {
 #[test]
 fn glibc_reaper() {
     case_glibc("reaper");
+}
+#[test]
+fn glibc_pidfd() {
+    case_glibc("pidfd");
 }

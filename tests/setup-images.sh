@@ -36,7 +36,7 @@ if [[ -z $ROOTFS_BIN ]]; then
 fi
 
 # Programs also built with glibc (tests/differential.rs runs them as glibc_NAME).
-GLIBC_CASES="threads signals fork_wait futex_pi timers sched coredump pipes events reaper"
+GLIBC_CASES="threads signals fork_wait futex_pi timers sched coredump pipes events reaper pidfd"
 
 stamp() { find "$ROOT/tests/guest" "$ROOT/scripts" -type f -newer "$1" 2>/dev/null | head -1; }
 

@@ -89,6 +89,11 @@ impl FileOps for PidFd {
     }
 }
 
+/// What holds the fd of a CLONE_PIDFD pidfd while the clone runs.
+pub struct Reserved;
+
+impl FileOps for Reserved {}
+
 /// The pidfd behind an open file; EBADF for any other file
 /// (pidfd_pid).
 pub fn pidfd_of(f: &OpenFile) -> KResult<&PidFd> {

@@ -184,7 +184,7 @@ table! {
     SYS_SOCKETPAIR => Some(net::sys_socketpair), Partial("AF_UNIX stream, datagram and seqpacket pairs (inet: EOPNOTSUPP, as Linux)");
     SYS_SETSOCKOPT => Some(net::sys_setsockopt), Partial("SOL_SOCKET: SO_REUSEADDR, SO_PASSCRED, SO_SNDBUF, SO_RCVBUF (recorded; queues keep a fixed size); inet also SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST, SO_LINGER (zero timeout resets), TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE/INTVL/CNT (recorded: loopback has no segments to delay or idle peers to probe), IPV6_V6ONLY; SO_RCVTIMEO/SO_SNDTIMEO and others ENOPROTOOPT");
     SYS_GETSOCKOPT => Some(net::sys_getsockopt), Partial("SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN, SO_PASSCRED, SO_REUSEADDR, SO_PEERCRED (AF_UNIX); inet: the options setsockopt takes; others ENOPROTOOPT");
-    SYS_CLONE => Some(task::sys_clone), Partial("namespace flags and CLONE_PIDFD fail with EINVAL");
+    SYS_CLONE => Some(task::sys_clone), Partial("namespace flags fail with EINVAL; CLONE_PIDFD gives process pidfds only (with CLONE_THREAD: EINVAL, logged, as before Linux 6.9)");
     SYS_FORK => Some(task::sys_fork), Full;
     SYS_VFORK => Some(task::sys_vfork), Full;
     SYS_EXECVE => Some(task::sys_execve), Full;
@@ -336,7 +336,7 @@ table! {
     SYS_MEMFD_CREATE => Some(fs::sys_memfd_create), Partial("no file seals (F_ADD_SEALS fails with EINVAL)");
     SYS_STATX => Some(fs::sys_statx), Full;
     SYS_RSEQ => None, Native("own memory");
-    SYS_CLONE3 => Some(task::sys_clone3), Partial("run as the equivalent clone (with CLONE_CLEAR_SIGHAND, as the host's clone3); set_tid chooses a virtual pid (one pid namespace: at most one; root only); CLONE_INTO_CGROUP: EBADF (no cgroup filesystem, logged); CLONE_PIDFD and namespace flags: EINVAL (logged)");
+    SYS_CLONE3 => Some(task::sys_clone3), Partial("run as the equivalent clone (with CLONE_CLEAR_SIGHAND, as the host's clone3); set_tid chooses a virtual pid (one pid namespace: at most one; root only); CLONE_INTO_CGROUP: EBADF (no cgroup filesystem, logged); namespace flags: EINVAL (logged); CLONE_PIDFD as clone's");
     SYS_PIDFD_SEND_SIGNAL => Some(signal::sys_pidfd_send_signal), Partial("pidfds only (a /proc/PID directory fd is EBADF); PIDFD_SIGNAL_* scopes as Linux 6.9");
     SYS_PIDFD_OPEN => Some(task::sys_pidfd_open), Partial("process pidfds; PIDFD_THREAD is EINVAL (logged); a non-leader thread's tid is ENOENT, as Linux 6.15");
     SYS_PIDFD_GETFD => Some(task::sys_pidfd_getfd), Partial("permission: the caller's real uid and gid equal the target's three ids and the target is dumpable, or the caller is root (PTRACE_MODE_ATTACH_REALCREDS without Yama's ptrace_scope)");

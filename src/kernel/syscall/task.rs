@@ -39,12 +39,15 @@ pub fn sys_clone(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     // x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
     // clone's flags are an int: the bits clone3 adds above 31 are not
     // there (kernel/fork.c lower_32_bits).
+    // CLONE_PIDFD returns the pidfd through parent_tid.
+    let flags = ctx.args[0] & 0xffff_ffff;
     let args = KernelCloneArgs {
-        flags: ctx.args[0] & 0xffff_ffff,
+        flags,
         stack: ctx.args[1],
         parent_tid: ctx.args[2],
         child_tid: ctx.args[3],
         tls: ctx.args[4],
+        pidfd: if flags & CLONE_PIDFD != 0 { ctx.args[2] } else { 0 },
         ..Default::default()
     };
     do_clone(k, ctx, &args)
@@ -122,6 +125,7 @@ fn clone3_args(k: &mut Kernel, ctx: &Ctx) -> KResult<KernelCloneArgs> {
         child_tid: a.child_tid,
         tls: a.tls,
         set_tid,
+        pidfd: a.pidfd,
     })
 }
 
@@ -212,10 +216,12 @@ pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
         _ => return SysResult::err(Errno::EINVAL),
     };
     // A nonblocking pidfd makes the wait WNOHANG, and "nothing to report"
-    // EAGAIN (kernel/exit.c kernel_waitid, Linux 5.10).
+    // EAGAIN unless the caller asked for WNOHANG itself (kernel/exit.c
+    // kernel_waitid, Linux 5.10).
+    let eagain = nonblocking_pidfd && options & WNOHANG == 0;
     let options = if nonblocking_pidfd { options | WNOHANG } else { options };
     let r = match find_waitable(k, ctx.pid, who, options, options & WNOWAIT != 0) {
-        Ok(None) if nonblocking_pidfd => Err(Errno::EAGAIN),
+        Ok(None) if eagain => Err(Errno::EAGAIN),
         r => r,
     };
     // Linux writes si_signo, si_errno, si_code, si_pid, si_uid and

@@ -11,6 +11,8 @@
 
 use super::{PendingClone, Pid, Process, Task, PID_MAX};
 use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::fs::file::OpenFile;
+use crate::kernel::fs::pidfd;
 use crate::kernel::mm::GuestMem;
 use crate::kernel::syscall::{Ctx, SysResult};
 use crate::kernel::Kernel;
@@ -38,6 +40,8 @@ pub struct KernelCloneArgs {
     /// clone3's set_tid array: the pids asked for, one per pid namespace
     /// level from the innermost; empty for any free pid.
     pub set_tid: Vec<Pid>,
+    /// CLONE_PIDFD: where to store the child's pidfd.
+    pub pidfd: u64,
 }
 
 /// Starts a clone: checks flags and lets the host run it.
@@ -48,8 +52,12 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult 
         k.note_unsupported("clone with namespace flags");
         return SysResult::err(Errno::EINVAL);
     }
-    if flags & CLONE_PIDFD != 0 {
-        k.note_unsupported("clone with CLONE_PIDFD");
+    // clone's CLONE_PIDFD and CLONE_PARENT_SETTID would both write to
+    // parent_tid; clone3 may not point them at the same place either
+    // (kernel/fork.c kernel_clone).
+    if flags & (CLONE_PIDFD | CLONE_PARENT_SETTID) == CLONE_PIDFD | CLONE_PARENT_SETTID
+        && args.pidfd == args.parent_tid
+    {
         return SysResult::err(Errno::EINVAL);
     }
     // Linux's own consistency rules (kernel/fork.c copy_process).
@@ -57,6 +65,16 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult 
         return SysResult::err(Errno::EINVAL);
     }
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    // CLONE_DETACHED is kept for a future meaning of CLONE_PIDFD.
+    if flags & CLONE_PIDFD != 0 && flags & CLONE_DETACHED != 0 {
+        return SysResult::err(Errno::EINVAL);
+    }
+    if flags & (CLONE_PIDFD | CLONE_THREAD) == CLONE_PIDFD | CLONE_THREAD {
+        // Linux 6.9 gives a thread's pidfd (PIDFD_THREAD); umk's pidfds
+        // name processes only, as Linux's did before.
+        k.note_unsupported("CLONE_PIDFD with CLONE_THREAD (pidfds for threads)");
         return SysResult::err(Errno::EINVAL);
     }
     if over_nproc(k, ctx.pid) {
@@ -68,18 +86,29 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult 
         Ok(p) => p,
         Err(e) => return SysResult::err(e),
     };
+    // Then the pidfd's fd (pidfd_prepare, put_user).
+    let pidfd = if flags & CLONE_PIDFD != 0 {
+        match reserve_pidfd(k, ctx, args.pidfd) {
+            Ok(fd) => Some(fd),
+            Err(e) => return SysResult::err(e),
+        }
+    } else {
+        None
+    };
     if flags & CLONE_INTO_CGROUP != 0 {
         // cgroup_css_set_fork: an fd that is not a directory of a cgroup
         // filesystem is EBADF. The guest has no cgroup filesystem, so no
         // fd names a cgroup.
         k.note_unsupported("clone3 with CLONE_INTO_CGROUP (no cgroup filesystem)");
+        release_pidfd(k, ctx.pid, pidfd);
         return SysResult::err(Errno::EBADF);
     }
     // CLONE_UNTRACED would let the child escape umk; CLONE_PTRACE means
-    // nothing here. Every new process is the host child of umk.
+    // nothing here. Every new process is the host child of umk. The
+    // host's CLONE_PIDFD would make a host fd: umk makes the guest's.
     let mut host_flags = flags
         & 0xffff_ffff
-        & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED);
+        & !(CLONE_UNTRACED | CLONE_PTRACE | CSIGNAL | CLONE_PARENT | CLONE_DETACHED | CLONE_PIDFD);
     if flags & CLONE_THREAD == 0 {
         host_flags |= CLONE_PARENT;
     }
@@ -109,6 +138,7 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult 
         let bytes = &bytemuck::bytes_of(&host)[..CLONE_ARGS_SIZE_VER0];
         if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write(at, bytes) {
             // No room left on the caller's stack (Linux needs none).
+            release_pidfd(k, ctx.pid, pidfd);
             return SysResult::err(e);
         }
         regs.orig_rax = SYS_CLONE3 as u64;
@@ -139,10 +169,47 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult 
                 child: None,
                 orig_args: ctx.args,
                 set_tid,
+                pidfd,
             });
         }
     }
     SysResult::Native { regs, see_exit: true }
+}
+
+/// Takes the lowest free fd in the caller's table for a CLONE_PIDFD
+/// pidfd and stores its number at `addr`, as copy_process does before the
+/// child exists. The fd holds a placeholder until the clone returns; a
+/// child that gets a copy of the table does not get it.
+fn reserve_pidfd(k: &mut Kernel, ctx: &Ctx, addr: u64) -> KResult<i32> {
+    let limit = k.nofile_limit(ctx.pid);
+    let placeholder = OpenFile::new(Rc::new(pidfd::Reserved), None, None, 0);
+    let fd = k.files_of(ctx.pid)?.borrow_mut().install(placeholder, true, limit)?;
+    if let Err(e) = GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(addr, &fd) {
+        release_pidfd(k, ctx.pid, Some(fd));
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// Frees a reserved pidfd fd: the clone failed.
+fn release_pidfd(k: &Kernel, pid: Pid, fd: Option<i32>) {
+    if let (Some(fd), Ok(files)) = (fd, k.files_of(pid)) {
+        let _ = files.borrow_mut().remove(fd);
+    }
+}
+
+/// The clone returned `child`: its pidfd takes the reserved fd.
+fn install_pidfd(k: &Kernel, parent: Pid, fd: i32, child: Pid) {
+    let Ok(files) = k.files_of(parent) else { return };
+    match pidfd::open(k, child, false) {
+        Ok(file) => {
+            let limit = k.nofile_limit(parent);
+            let _ = files.borrow_mut().install_at(fd, file, true, limit);
+        }
+        Err(_) => {
+            let _ = files.borrow_mut().remove(fd);
+        }
+    }
 }
 
 /// clone3's set_tid, checked as alloc_pid checks it. umk's VM is one pid
@@ -213,7 +280,12 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
             let files = if flags & CLONE_FILES != 0 {
                 parent.files.clone()
             } else {
-                Rc::new(RefCell::new(parent.files.borrow().clone()))
+                let mut copy = parent.files.borrow().clone();
+                // Linux reserves the pidfd's fd after copying the table.
+                if let Some(fd) = pc.and_then(|p| p.pidfd) {
+                    let _ = copy.remove(fd);
+                }
+                Rc::new(RefCell::new(copy))
             };
             let fs = if flags & CLONE_FS != 0 {
                 parent.fs.clone()
@@ -349,7 +421,7 @@ fn start_child(k: &mut Kernel, tid: Pid) {
 
 /// A syscall that asked to see its return has returned.
 pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
-    let (fix, vtid) = {
+    let (fix, vtid, vpid) = {
         let mut t = k.table.borrow_mut();
         match t.task_by_host_mut(host) {
             Some(task) => {
@@ -357,9 +429,9 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
                     Some(pc) => Some(Fixup::Clone(pc)),
                     None => task.exit_fixup.take(),
                 };
-                (fix, task.tid)
+                (fix, task.tid, task.pid)
             }
-            None => (None, 0),
+            None => (None, 0, 0),
         }
     };
     let mut regs = regs;
@@ -367,8 +439,9 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
         Some(Fixup::Clone(pc)) => {
             regs.set_syscall_args(pc.orig_args);
             let ret = regs.rax as i64;
+            let mut child = None;
             if ret > 0 {
-                let child =
+                child =
                     pc.child.or_else(|| k.table.borrow().by_host.get(&(ret as HostTid)).copied());
                 if let Some(child) = child {
                     regs.rax = child as u64;
@@ -377,6 +450,12 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
                             .write_obj(pc.parent_tid_ptr, &child);
                     }
                 }
+            }
+            // The pidfd is in the parent's table before it sees the return.
+            match (pc.pidfd, child) {
+                (Some(fd), Some(child)) => install_pidfd(k, vpid, fd, child),
+                (fd, None) => release_pidfd(k, vpid, fd),
+                (None, Some(_)) => {}
             }
             let _ = k.platform.set_regs(host, &regs);
         }

@@ -117,6 +117,9 @@ pub struct PendingClone {
     /// The pid clone3's set_tid chose for the child: nobody else gets it
     /// until the clone returns.
     pub set_tid: Option<Pid>,
+    /// CLONE_PIDFD: the fd reserved in the parent's table for the child's
+    /// pidfd, filled when the clone returns.
+    pub pidfd: Option<i32>,
 }
 
 pub struct Task {
@@ -355,6 +358,7 @@ mod tests {
                 child: None,
                 orig_args: [0; 6],
                 set_tid: Some(2),
+                pidfd: None,
             });
         }
         assert!(t.pid_in_use(2));
