@@ -299,3 +299,31 @@ fn cpu_timer_with_no_stack_room_is_efault() {
     let args = [CLOCK_THREAD_CPUTIME_ID as u64, 0, idp, 0, 0, 0];
     assert_eq!(call_on_stack(&mut k, 64, SYS_TIMER_CREATE, args), -(EFAULT as i64));
 }
+
+#[test]
+fn pidfd_does_not_follow_its_pid_to_a_later_process() {
+    use super::fs::pidfd::{pidfd_of, PidState};
+    let mut k = kernel();
+    let fd = ok(call(&mut k, SYS_PIDFD_OPEN, [1, 0, 0, 0, 0, 0]));
+    assert!(fd >= 0);
+    assert_eq!(ok(call(&mut k, SYS_PIDFD_SEND_SIGNAL, [fd as u64, 0, 0, 0, 0, 0])), 0);
+    // Another process now has pid 1: it started later.
+    if let Some(p) = k.table.borrow_mut().procs.get_mut(&1) {
+        p.start_time += std::time::Duration::from_secs(1);
+    }
+    let f = k.file(1, fd as i32).expect("pidfd");
+    assert_eq!(pidfd_of(&f).map(|p| p.state()), Ok(PidState::Gone));
+    assert_eq!(
+        ok(call(&mut k, SYS_PIDFD_SEND_SIGNAL, [fd as u64, 0, 0, 0, 0, 0])),
+        -(ESRCH as i64)
+    );
+    assert_eq!(ok(call(&mut k, SYS_PIDFD_GETFD, [fd as u64, 0, 0, 0, 0, 0])), -(ESRCH as i64));
+}
+
+#[test]
+fn pidfd_open_of_a_missing_pid_is_esrch_and_of_a_non_leader_thread_enoent() {
+    let mut k = kernel();
+    assert_eq!(ok(call(&mut k, SYS_PIDFD_OPEN, [999, 0, 0, 0, 0, 0])), -(ESRCH as i64));
+    k.table.borrow_mut().insert_task(super::task::Task::new(7, 4242, 1, 0));
+    assert_eq!(ok(call(&mut k, SYS_PIDFD_OPEN, [7, 0, 0, 0, 0, 0])), -(ENOENT as i64));
+}

@@ -340,6 +340,14 @@ static void opening(void)
     close(p[0]);
     close(p[1]);
     wait_pidfd("waitid no options", self, 0, 0);
+    /* A failed waitid still clears the caller's siginfo fields. */
+    siginfo_t si;
+    memset(&si, 0xff, sizeof si);
+    RES("waitid pipe fd again", waitid(P_PIDFD, p[0] + 100, &si, WEXITED));
+    YESNO("failed waitid cleared siginfo", si.si_signo == 0 && si.si_code == 0 && si.si_pid == 0);
+    memset(&si, 0xff, sizeof si);
+    RES("waitid bad idtype", waitid(17, 0, &si, WEXITED));
+    YESNO("bad idtype cleared siginfo", si.si_signo == 0 && si.si_code == 0 && si.si_pid == 0);
     close(self);
 }
 

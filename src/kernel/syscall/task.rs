@@ -194,36 +194,37 @@ pub fn sys_waitid(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let id = ctx.arg_i32(1);
     let infop = ctx.args[2];
     let options = ctx.arg_i32(3);
-    if !wait_options_valid(
-        options,
-        WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL,
-    ) || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
-    {
-        return SysResult::err(Errno::EINVAL);
-    }
-    let mut nonblocking_pidfd = false;
-    let who = match idtype {
-        P_ALL => WaitWho::Any,
-        P_PID if id > 0 => WaitWho::Pid(id),
-        P_PGID if id >= 0 => WaitWho::Pgid(id),
-        P_PIDFD if id >= 0 => match waited_pidfd(k, ctx, id) {
-            Ok((who, nonblock)) => {
+    // kernel_waitid_prepare; its errors, too, reach the caller's siginfo.
+    let r = (|| {
+        if !wait_options_valid(
+            options,
+            WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL,
+        ) || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
+        {
+            return Err(Errno::EINVAL);
+        }
+        let mut nonblocking_pidfd = false;
+        let who = match idtype {
+            P_ALL => WaitWho::Any,
+            P_PID if id > 0 => WaitWho::Pid(id),
+            P_PGID if id >= 0 => WaitWho::Pgid(id),
+            P_PIDFD if id >= 0 => {
+                let (who, nonblock) = waited_pidfd(k, ctx, id)?;
                 nonblocking_pidfd = nonblock;
                 who
             }
-            Err(e) => return SysResult::err(e),
-        },
-        _ => return SysResult::err(Errno::EINVAL),
-    };
-    // A nonblocking pidfd makes the wait WNOHANG, and "nothing to report"
-    // EAGAIN unless the caller asked for WNOHANG itself (kernel/exit.c
-    // kernel_waitid, Linux 5.10).
-    let eagain = nonblocking_pidfd && options & WNOHANG == 0;
-    let options = if nonblocking_pidfd { options | WNOHANG } else { options };
-    let r = match find_waitable(k, ctx.pid, who, options, options & WNOWAIT != 0) {
-        Ok(None) if eagain => Err(Errno::EAGAIN),
-        r => r,
-    };
+            _ => return Err(Errno::EINVAL),
+        };
+        // A nonblocking pidfd makes the wait WNOHANG, and "nothing to
+        // report" EAGAIN unless the caller asked for WNOHANG itself
+        // (kernel_waitid, Linux 5.10).
+        let eagain = nonblocking_pidfd && options & WNOHANG == 0;
+        let options = if nonblocking_pidfd { options | WNOHANG } else { options };
+        match find_waitable(k, ctx.pid, who, options, options & WNOWAIT != 0) {
+            Ok(None) if eagain => Err(Errno::EAGAIN),
+            r => r,
+        }
+    })();
     // Linux writes si_signo, si_errno, si_code, si_pid, si_uid and
     // si_status, and leaves the rest of the caller's siginfo alone.
     let write_info = |k: &mut Kernel, info: [u8; 28], ru: Option<Rusage>| -> KResult<()> {

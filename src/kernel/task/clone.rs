@@ -198,7 +198,7 @@ fn release_pidfd(k: &Kernel, pid: Pid, fd: Option<i32>) {
     }
 }
 
-/// The clone returned `child`: its pidfd takes the reserved fd.
+/// The clone made process `child`: its pidfd takes the reserved fd.
 fn install_pidfd(k: &Kernel, parent: Pid, fd: i32, child: Pid) {
     let Ok(files) = k.files_of(parent) else { return };
     match pidfd::open(k, child, false) {
@@ -363,9 +363,14 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 pc.child = Some(tid);
             }
         }
-        (tid, pid)
+        (tid, pid, ppid, pc.and_then(|p| p.pidfd))
     };
-    let (created, pid) = created;
+    let (created, pid, ppid, pidfd) = created;
+    // The child is in the table: its pidfd takes the reserved fd now,
+    // before anything (its exit and reaping, too) can happen to it.
+    if let Some(fd) = pidfd {
+        install_pidfd(k, ppid, fd, pid);
+    }
     k.platform.set_identity(child_host, Some((pid, created)));
     let _ = k.platform.resume_to_syscall_exit(parent_host);
     if k.early_started.remove(&child_host) {
@@ -451,11 +456,9 @@ pub fn on_syscall_exit(k: &mut Kernel, host: HostTid, regs: Regs) {
                     }
                 }
             }
-            // The pidfd is in the parent's table before it sees the return.
-            match (pc.pidfd, child) {
-                (Some(fd), Some(child)) => install_pidfd(k, vpid, fd, child),
-                (fd, None) => release_pidfd(k, vpid, fd),
-                (None, Some(_)) => {}
+            // The clone failed: no pidfd (on_cloned made it otherwise).
+            if child.is_none() {
+                release_pidfd(k, vpid, pc.pidfd);
             }
             let _ = k.platform.set_regs(host, &regs);
         }
