@@ -178,7 +178,7 @@ pub fn do_clone(k: &mut Kernel, ctx: &Ctx, args: &KernelCloneArgs) -> SysResult 
 
 /// Takes the lowest free fd in the caller's table for a CLONE_PIDFD
 /// pidfd and stores its number at `addr`, as copy_process does before the
-/// child exists. The fd holds a placeholder until the clone returns; a
+/// child exists. The fd holds a placeholder until the child is made; a
 /// child that gets a copy of the table does not get it.
 fn reserve_pidfd(k: &mut Kernel, ctx: &Ctx, addr: u64) -> KResult<i32> {
     let limit = k.nofile_limit(ctx.pid);
