@@ -7,7 +7,10 @@
 //! - /proc/{cpuinfo,filesystems,loadavg,meminfo,mounts,stat,uptime,version};
 //! - /proc/sys/kernel/{core_pattern,domainname,hostname,ngroups_max,
 //!   osrelease,ostype,pid_max,version}: hostname and domainname are
-//!   writable by root (as sethostname), the rest read-only.
+//!   writable by root (as sethostname), the rest read-only: a writable
+//!   open of them is EACCES even for root, as Linux's sysctl answers for a
+//!   0444 entry. Other files have no write (EINVAL; comm is 0444 here,
+//!   not Linux's writable 0644).
 //!
 //! fd links are *magic*: following /proc/PID/fd/N gives the open file
 //! itself (a pipe or the console too), not a path walk of its name.
@@ -146,6 +149,9 @@ enum Node {
     Fd(Pid, Option<Pid>, i32),
 }
 
+/// A directory entry: readdir cursor key, name, d_type and the node.
+type Child = (u64, Vec<u8>, u8, Node);
+
 pub struct ProcInode {
     fs: Rc<ProcFs>,
     node: Node,
@@ -156,11 +162,11 @@ pub struct ProcInode {
 const NUMBERED: u64 = 0x100;
 
 fn parse_num(name: &[u8]) -> KResult<i32> {
-    let s = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
-    // Linux takes only canonical decimal names ("01" is not pid 1).
-    if s.is_empty() || s.starts_with('+') || (s.len() > 1 && s.starts_with('0')) {
-        return Err(Errno::ENOENT);
-    }
+    // Only canonical decimal names: "01", "+1" and "-1" name nothing.
+    let canonical = !name.is_empty()
+        && name.iter().all(u8::is_ascii_digit)
+        && (name.len() == 1 || name[0] != b'0');
+    let s = std::str::from_utf8(name).ok().filter(|_| canonical).ok_or(Errno::ENOENT)?;
     s.parse().map_err(|_| Errno::ENOENT)
 }
 
@@ -209,11 +215,7 @@ impl ProcInode {
     }
 
     /// The process and, if it still runs, the thread a node describes.
-    fn target<'a>(
-        t: &'a ProcessTable,
-        p: Pid,
-        tid: Option<Pid>,
-    ) -> KResult<(&'a Process, Option<&'a Task>)> {
+    fn target(t: &ProcessTable, p: Pid, tid: Option<Pid>) -> KResult<(&Process, Option<&Task>)> {
         let proc = t.procs.get(&p).ok_or(Errno::ESRCH)?;
         Ok((proc, t.tasks.get(&tid.unwrap_or(p)).filter(|x| x.pid == p)))
     }
@@ -256,7 +258,7 @@ impl ProcInode {
                     system::cpuinfo(host, crate::platform::online_cpus()).into_bytes()
                 }
             },
-            Node::Sysctl(c) => c.read(&fs.uts.borrow()),
+            Node::Sysctl(c) => c.read(&*fs.uts.try_borrow().map_err(|_| Errno::EAGAIN)?),
             Node::Pid(p, tid, e) => {
                 let (proc, task) = Self::target(&t, p, tid)?;
                 let id = tid.unwrap_or(p);
@@ -291,8 +293,8 @@ impl ProcInode {
 
     /// The named children of a directory node, in readdir order, each with
     /// its cursor key and d_type.
-    fn children(&self) -> KResult<Vec<(u64, Vec<u8>, u8, Node)>> {
-        let mut out: Vec<(u64, Vec<u8>, u8, Node)> = Vec::new();
+    fn children(&self) -> KResult<Vec<Child>> {
+        let mut out: Vec<Child> = Vec::new();
         let fixed = |out: &mut Vec<_>, name: &[u8], dtype: u8, n: Node| {
             let key = 2 + out.len() as u64;
             out.push((key, name.to_vec(), dtype, n));
@@ -525,7 +527,7 @@ impl Inode for ProcInode {
     /// owned by root). Other files have no write operation: EINVAL, as
     /// vfs_write answers for them.
     fn write_at(&self, off: u64, data: &[u8]) -> KResult<usize> {
-        let mut uts = self.fs.uts.borrow_mut();
+        let mut uts = self.fs.uts.try_borrow_mut().map_err(|_| Errno::EAGAIN)?;
         match self.node {
             Node::Sysctl(Sysctl::Hostname) => system::write_uts_name(&mut uts.hostname, off, data),
             Node::Sysctl(Sysctl::Domainname) => {
@@ -577,4 +579,41 @@ impl Inode for OpenFileInode {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_num_takes_only_canonical_decimals() {
+        assert_eq!(parse_num(b"0"), Ok(0));
+        assert_eq!(parse_num(b"42"), Ok(42));
+        for bad in [&b""[..], b"01", b"+1", b"-1", b"1a", b"99999999999", b"\xff"] {
+            assert_eq!(parse_num(bad), Err(Errno::ENOENT), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn inode_numbers_of_neighbours_differ() {
+        let nodes = [
+            Node::Root,
+            Node::SelfLink,
+            Node::Pid(1, None, Entry::Dir),
+            Node::Pid(1, None, Entry::TaskDir),
+            Node::Pid(1, Some(1), Entry::Dir),
+            Node::Pid(1, Some(2), Entry::Dir),
+            Node::Pid(2, None, Entry::Dir),
+            Node::Fd(1, None, 0),
+            Node::Fd(1, Some(1), 0),
+            Node::Fd(2, None, 0),
+            Node::Pid(PID_MAX_TEST, Some(PID_MAX_TEST), Entry::TaskDir),
+        ];
+        let mut inos: Vec<u64> = nodes.iter().map(|n| n.ino()).collect();
+        inos.sort_unstable();
+        inos.dedup();
+        assert_eq!(inos.len(), nodes.len());
+    }
+
+    const PID_MAX_TEST: Pid = crate::kernel::task::PID_MAX - 1;
 }

@@ -40,9 +40,9 @@ pub fn stat(p: &Process, t: Option<&Task>, id: Pid, boot: Instant) -> String {
     let mm = p.mm.try_borrow().map(|m| (m.brk_start, m.arg_start, m.arg_end)).unwrap_or_default();
     let exit_code = p.exit.map_or(0, |e| e.wait_status());
     let mut s = format!("{} ({}) {} ", id, String::from_utf8_lossy(&p.comm), st);
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "{} {} {} 0 -1 0 0 0 0 0 {} {} {} {} {} {} {} 0 {} 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 {} 0 {} {} 0 0 0 0 0 {} {} {} 0 0 {}\n",
+        "{} {} {} 0 -1 0 0 0 0 0 {} {} {} {} {} {} {} 0 {} 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 {} 0 {} {} 0 0 0 0 0 {} {} {} 0 0 {}",
         p.ppid,
         p.pgid,
         p.sid,
