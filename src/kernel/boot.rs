@@ -102,6 +102,10 @@ impl Kernel {
         let mounts = Rc::new(Mounts::default());
         mounts.list.borrow_mut().push((b"/".to_vec(), root_type, root.inode.clone()));
         let current = Rc::new(Cell::new(1));
+        let uts = Rc::new(RefCell::new(super::uts::Uts {
+            hostname: cfg.hostname,
+            domainname: b"(none)".to_vec(),
+        }));
         let k = Kernel {
             platform,
             table: table.clone(),
@@ -113,8 +117,7 @@ impl Kernel {
             itimers: Default::default(),
             posix_timers: Default::default(),
             tty: console.clone(),
-            hostname: cfg.hostname,
-            domainname: b"(none)".to_vec(),
+            uts: uts.clone(),
             entropy: entropy.clone(),
             init_exit: None,
             enosys_seen: HashSet::new(),
@@ -187,13 +190,7 @@ impl Kernel {
             pts.clone(),
         );
         mount(b"/dev", Rc::new(DevRoot { fs: devfs }), "devtmpfs");
-        let procfs = Rc::new(ProcFs {
-            dev: makedev(0, 4),
-            table,
-            current,
-            mounts: mounts.clone(),
-            boot: Instant::now(),
-        });
+        let procfs = Rc::new(ProcFs::new(makedev(0, 4), table, current, mounts.clone(), uts));
         mount(b"/proc", ProcFs::root(&procfs), "proc");
         mounts.list.borrow_mut().push((b"/dev/shm".to_vec(), "tmpfs", shm));
         mounts.list.borrow_mut().push((b"/dev/pts".to_vec(), "devpts", pts));
@@ -306,6 +303,7 @@ impl Kernel {
                     comm: b"init".to_vec(),
                     exe: Vec::new(),
                     cmdline: Vec::new(),
+                    environ: Vec::new(),
                     rlimits: crate::kernel::syscall::misc::default_rlimits(),
                     stop_report: None,
                     continued_report: false,
@@ -326,6 +324,7 @@ impl Kernel {
             let mut task = Task::new(pid, host, pid, 0);
             task.starting = false;
             t.insert_task(task);
+            t.forks += 1;
             pid
         };
         self.platform.set_identity(host, Some((pid, pid)));

@@ -22,6 +22,7 @@ pub mod task;
 pub mod time;
 pub mod trace;
 pub mod tty;
+pub mod uts;
 pub mod wait;
 
 use crate::platform::{Event, HostTid, Platform, Regs};
@@ -61,9 +62,8 @@ pub struct Kernel {
     /// Armed POSIX timers by expiry: (when, pid, timer id).
     pub posix_timers: std::collections::BTreeSet<(Instant, Pid, i32)>,
     pub tty: Rc<tty::Console>,
-    pub hostname: Vec<u8>,
-    /// The NIS domain name uname reports ("(none)" until setdomainname).
-    pub domainname: Vec<u8>,
+    /// Host and domain name, shared with /proc/sys/kernel.
+    pub uts: Rc<RefCell<uts::Uts>>,
     pub entropy: fs::devfs::Entropy,
     /// Exit status of pid 1, once it has ended: the VM stops then.
     pub init_exit: Option<task::ExitStatus>,

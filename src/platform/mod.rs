@@ -435,3 +435,24 @@ pub fn host_clock(clockid: i32) -> Option<std::time::Duration> {
     }
     Some(std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
+
+/// How many CPUs umk — and so every guest process, which inherits its
+/// affinity — may run on (sched_getaffinity's count).
+pub fn online_cpus() -> usize {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity(0, ...) fills the
+    // one we pass with its size.
+    let n = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set)
+    };
+    n.max(1) as usize
+}
+
+/// The host's /proc/cpuinfo, from which the guest's shows the processor
+/// model and features (the kernel filters it; empty if unreadable).
+pub fn host_cpuinfo() -> String {
+    std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()
+}

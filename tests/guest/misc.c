@@ -1,8 +1,13 @@
 /* misc: uname, getrandom, clocks, nanosleep, ids, umask, sysinfo, rlimits,
- * prctl name, sched_yield, affinity.
+ * prctl name, sched_yield, affinity, and the /proc files that describe the
+ * process and the system (their facts that do not depend on the host).
  * usage: misc [SCRATCH] */
 #include "common.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -13,6 +18,222 @@
 #include <time.h>
 
 static long long ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
+
+extern char **environ;
+
+/* The whole of a small file, NUL-terminated; its length in *len. */
+static char *slurp(const char *path, size_t *len)
+{
+    static char buf[1 << 16];
+    int fd = open(path, O_RDONLY);
+    size_t n = 0;
+    if (fd < 0) return NULL;
+    for (ssize_t r; n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0;) n += r;
+    close(fd);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+/* Entries of a directory other than . and .., and whether each is a
+ * decimal number. */
+static int count_entries(const char *path, int *all_numeric)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    *all_numeric = 1;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        n++;
+        if (strspn(e->d_name, "0123456789") != strlen(e->d_name)) *all_numeric = 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static pthread_barrier_t g_bar;
+
+static void *parked_thread(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&g_bar); /* started */
+    pthread_barrier_wait(&g_bar); /* main has looked */
+    return NULL;
+}
+
+/* /proc/self: what a program can check about itself in its own terms. */
+static void proc_self(void)
+{
+    size_t n;
+    char *s;
+
+    /* environ is the environment exec gave: the strings environ points at. */
+    s = slurp("/proc/self/environ", &n);
+    {
+        size_t off = 0;
+        int same = s != NULL;
+        for (char **e = environ; same && *e; e++) {
+            size_t l = strlen(*e) + 1;
+            same = off + l <= n && !memcmp(s + off, *e, l);
+            off += l;
+        }
+        YESNO("/proc/self/environ is the environment", same && off == n);
+    }
+
+    /* limits shows the NOFILE limit set above (100/200). */
+    s = slurp("/proc/self/limits", NULL);
+    {
+        const char *h = "Limit                     Soft Limit           Hard Limit           Units     \n";
+        YESNO("/proc/self/limits has its header", s && !strncmp(s, h, strlen(h)));
+    }
+    {
+        char *l = s ? strstr(s, "\nMax open files") : NULL;
+        char line[128] = "";
+        if (l) sscanf(l + 1, "%127[^\n]", line);
+        printf("  %s|\n", line);
+        l = s ? strstr(s, "\nMax nice priority") : NULL;
+        line[0] = 0;
+        if (l) sscanf(l + 1, "%127[^\n]", line);
+        printf("  Max nice priority line, no unit: %zu chars\n", strlen(line));
+    }
+
+    /* auxv: the pairs getauxval reads, up to AT_NULL. */
+    s = slurp("/proc/self/auxv", &n);
+    {
+        unsigned long *v = (unsigned long *)s, pagesz = 0, last = 1;
+        for (size_t i = 0; s && (i + 1) * 16 <= n; i++) {
+            if (v[2 * i] == AT_PAGESZ) pagesz = v[2 * i + 1];
+            last = v[2 * i];
+        }
+        YESNO("/proc/self/auxv has AT_PAGESZ 4096", pagesz == 4096);
+        YESNO("  ends with AT_NULL, whole pairs", last == AT_NULL && n % 16 == 0);
+        YESNO("  AT_PAGESZ as getauxval", getauxval(AT_PAGESZ) == pagesz);
+    }
+
+    /* stat: the fields this process knows about itself. */
+    s = slurp("/proc/self/stat", NULL);
+    {
+        int pid = 0, ppid = 0, pgrp = 0, sid = 0;
+        long prio = 0, nice = 0, threads = 0;
+        char state = '?';
+        char *after = s ? strrchr(s, ')') : NULL;
+        int got = after ? sscanf(after + 2,
+                                 "%c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %ld %ld %ld",
+                                 &state, &ppid, &pgrp, &sid, &prio, &nice, &threads) : 0;
+        if (s) sscanf(s, "%d", &pid);
+        YESNO("/proc/self/stat parses", got == 7);
+        YESNO("  pid, ppid, pgrp, session are ours", pid == getpid() && ppid == getppid() &&
+              pgrp == getpgrp() && sid == getsid(0));
+        printf("  state %c, threads %ld\n", state, threads);
+        errno = 0;
+        int pr = getpriority(PRIO_PROCESS, 0);
+        YESNO("  nice is getpriority's, priority 20 + nice", errno == 0 && nice == pr && prio == 20 + pr);
+        int fields = 0;
+        for (char *p = after; p && *p; p++) fields += *p == ' ';
+        printf("  fields after comm: %d\n", fields);
+    }
+    s = slurp("/proc/self/status", NULL);
+    {
+        char want[64];
+        snprintf(want, sizeof want, "\nPid:\t%d\n", getpid());
+        YESNO("/proc/self/status has our pid", s && strstr(s, want));
+        snprintf(want, sizeof want, "\nUid:\t%u\t%u\t", getuid(), geteuid());
+        YESNO("  and our uids", s && strstr(s, want));
+        YESNO("  Threads: 1", s && strstr(s, "\nThreads:\t1\n"));
+    }
+
+    /* task/: one entry per thread, named by its tid. */
+    {
+        int numeric, n1 = count_entries("/proc/self/task", &numeric);
+        printf("/proc/self/task entries, one thread: %d (numeric %s)\n", n1, numeric ? "yes" : "no");
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/stat", getpid());
+        s = slurp(path, NULL);
+        YESNO("  task/PID/stat starts with the pid", s && atoi(s) == getpid());
+        pthread_t th[2];
+        pthread_barrier_init(&g_bar, NULL, 3);
+        for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, parked_thread, NULL);
+        pthread_barrier_wait(&g_bar);
+        int n3 = count_entries("/proc/self/task", &numeric);
+        printf("  entries with three threads: %d (numeric %s)\n", n3, numeric ? "yes" : "no");
+        s = slurp("/proc/self/status", NULL);
+        YESNO("  status Threads: 3", s && strstr(s, "\nThreads:\t3\n"));
+        pthread_barrier_wait(&g_bar);
+        for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&g_bar);
+        RES("open /proc/self/task/0", open("/proc/self/task/0", O_RDONLY));
+        RES("open /proc/self/task/01", open("/proc/self/task/01", O_RDONLY));
+        RES("open /proc/self/fd/999999", open("/proc/self/fd/999999", O_RDONLY));
+        RES("open /proc/self/nosuchfile", open("/proc/self/nosuchfile", O_RDONLY));
+    }
+}
+
+/* System-wide files: their format and their agreement with syscalls. */
+static void proc_system(void)
+{
+    char *s = slurp("/proc/sys/kernel/ostype", NULL);
+    printf("/proc/sys/kernel/ostype: %s", s ? s : "(none)\n");
+    s = slurp("/proc/sys/kernel/ngroups_max", NULL);
+    printf("/proc/sys/kernel/ngroups_max: %s", s ? s : "(none)\n");
+    {
+        struct utsname u;
+        uname(&u);
+        char want[80];
+        snprintf(want, sizeof want, "%s\n", u.nodename);
+        s = slurp("/proc/sys/kernel/hostname", NULL);
+        YESNO("/proc/sys/kernel/hostname is uname's nodename", s && !strcmp(s, want));
+        snprintf(want, sizeof want, "%s\n", u.release);
+        s = slurp("/proc/sys/kernel/osrelease", NULL);
+        YESNO("/proc/sys/kernel/osrelease is uname's release", s && !strcmp(s, want));
+        s = slurp("/proc/version", NULL);
+        snprintf(want, sizeof want, "Linux version %s ", u.release);
+        YESNO("/proc/version starts with Linux version RELEASE", s && !strncmp(s, want, strlen(want)));
+    }
+    s = slurp("/proc/loadavg", NULL);
+    {
+        double a, b, c;
+        int run, total, last;
+        char end;
+        int got = s ? sscanf(s, "%lf %lf %lf %d/%d %d%c", &a, &b, &c, &run, &total, &last, &end) : 0;
+        YESNO("/proc/loadavg parses", got == 7 && end == '\n');
+        YESNO("  1 <= running <= total", run >= 1 && run <= total);
+    }
+    s = slurp("/proc/meminfo", NULL);
+    {
+        unsigned long total = 0, fre = 0, avail = 0, stotal = 0, sfree = 0;
+        char *p;
+        if (s && (p = strstr(s, "MemTotal:"))) sscanf(p, "MemTotal: %lu kB", &total);
+        if (s && (p = strstr(s, "\nMemFree:"))) sscanf(p + 1, "MemFree: %lu kB", &fre);
+        if (s && (p = strstr(s, "\nMemAvailable:"))) sscanf(p + 1, "MemAvailable: %lu kB", &avail);
+        if (s && (p = strstr(s, "\nSwapTotal:"))) sscanf(p + 1, "SwapTotal: %lu kB", &stotal);
+        if (s && (p = strstr(s, "\nSwapFree:"))) sscanf(p + 1, "SwapFree: %lu kB", &sfree);
+        YESNO("/proc/meminfo: MemFree <= MemAvailable <= MemTotal", total > 0 && fre <= avail && avail <= total);
+        YESNO("  SwapFree <= SwapTotal", sfree <= stotal);
+        YESNO("  has Buffers and Cached", s && strstr(s, "\nBuffers:") && strstr(s, "\nCached:"));
+        struct sysinfo si;
+        sysinfo(&si);
+        YESNO("  MemTotal is sysinfo's totalram",
+              (unsigned long long)si.totalram * si.mem_unit / 1024 == total);
+    }
+    s = slurp("/proc/stat", NULL);
+    {
+        int cpus = 0;
+        for (char *p = s; p && (p = strstr(p, "\ncpu")); p++) cpus++;
+        YESNO("/proc/stat starts with the cpu line", s && !strncmp(s, "cpu  ", 5));
+        YESNO("  has cpuN lines", cpus >= 1);
+        long long btime = 0;
+        char *p = s ? strstr(s, "\nbtime ") : NULL;
+        if (p) sscanf(p, "\nbtime %lld", &btime);
+        YESNO("  btime in the past", btime > 1577836800 && btime <= time(NULL));
+        YESNO("  has processes, procs_running, procs_blocked",
+              s && strstr(s, "\nprocesses ") && strstr(s, "\nprocs_running ") && strstr(s, "\nprocs_blocked "));
+    }
+    s = slurp("/proc/cpuinfo", NULL);
+    YESNO("/proc/cpuinfo starts with processor 0", s && !strncmp(s, "processor\t: 0\n", 14));
+    YESNO("  has vendor_id, model name and flags", s && strstr(s, "\nvendor_id\t: ") &&
+          strstr(s, "\nmodel name\t: ") && strstr(s, "\nflags\t\t: "));
+}
 
 int main(int argc, char **argv)
 {
@@ -153,6 +374,9 @@ int main(int argc, char **argv)
         VAL("getrusage bad who", getrusage(99, &ru));
     }
     VAL("unknown syscall 1000", syscall(1000));
+
+    proc_self();
+    proc_system();
 
     guest_cleanup();
     printf("done\n");

@@ -31,5 +31,10 @@ pub struct Mm {
     pub saved_auxv: Vec<u8>,
 }
 
+/// The memory the VM reports having (sysinfo(2), /proc/meminfo): guest
+/// memory is the host's, with no limit of its own, so these are nominal.
+pub const RAM_TOTAL: u64 = 4 << 30;
+pub const RAM_FREE: u64 = 3 << 30;
+
 /// Largest heap umk lets brk reach (RLIMIT_DATA-like backstop).
 pub const BRK_MAX: u64 = 1 << 40;

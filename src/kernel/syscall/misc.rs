@@ -4,12 +4,11 @@ use super::{Ctx, SysResult};
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::GuestMem;
 use crate::kernel::task::ticks;
+use crate::kernel::uts::UTS_LEN;
 use crate::kernel::Kernel;
 use guest_abi::misc::*;
 
-/// The kernel release umk reports: a plausible 6.x, as the issue asks.
-pub const RELEASE: &[u8] = b"6.1.0-umk";
-pub const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC umk";
+pub use crate::kernel::uts::{RELEASE, VERSION};
 
 fn field(dst: &mut [u8; 65], s: &[u8]) {
     let n = s.len().min(64);
@@ -19,11 +18,13 @@ fn field(dst: &mut [u8; 65], s: &[u8]) {
 pub fn sys_uname(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let mut u: UtsName = bytemuck::Zeroable::zeroed();
     field(&mut u.sysname, b"Linux");
-    field(&mut u.nodename, &k.hostname);
+    let uts = k.uts.borrow();
+    field(&mut u.nodename, &uts.hostname);
     field(&mut u.release, RELEASE);
     field(&mut u.version, VERSION);
     field(&mut u.machine, b"x86_64");
-    field(&mut u.domainname, &k.domainname);
+    field(&mut u.domainname, &uts.domainname);
+    drop(uts);
     GuestMem::new(k.platform.as_mut(), ctx.host).write_obj(ctx.args[0], &u).map(|_| 0).into()
 }
 
@@ -34,15 +35,16 @@ fn set_uts_name(k: &mut Kernel, ctx: &Ctx, domain: bool) -> SysResult {
         return SysResult::err(Errno::EPERM);
     }
     let len = ctx.args[1] as i64;
-    if !(0..=64).contains(&len) {
+    if !(0..=UTS_LEN as i64).contains(&len) {
         return SysResult::err(Errno::EINVAL);
     }
     let r = GuestMem::new(k.platform.as_mut(), ctx.host).read_vec(ctx.args[0], len as usize);
     r.map(|name| {
+        let mut uts = k.uts.borrow_mut();
         if domain {
-            k.domainname = name;
+            uts.domainname = name;
         } else {
-            k.hostname = name;
+            uts.hostname = name;
         }
         0
     })
@@ -61,8 +63,8 @@ pub fn sys_sysinfo(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     let procs = k.table.borrow().live().count() as u16;
     let si = SysInfo {
         uptime: k.boot_time.elapsed().as_secs() as i64,
-        totalram: 4 << 30,
-        freeram: 3 << 30,
+        totalram: crate::kernel::mm::RAM_TOTAL,
+        freeram: crate::kernel::mm::RAM_FREE,
         procs,
         mem_unit: 1,
         ..Default::default()

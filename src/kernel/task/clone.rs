@@ -315,6 +315,7 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
                 comm: parent.comm.clone(),
                 exe: parent.exe.clone(),
                 cmdline: parent.cmdline.clone(),
+                environ: parent.environ.clone(),
                 rlimits: parent.rlimits,
                 stop_report: None,
                 continued_report: false,
@@ -358,6 +359,7 @@ pub fn on_cloned(k: &mut Kernel, parent_host: HostTid, child_host: HostTid) {
         child_task.start_args = pc.map(|p| p.orig_args);
         child_task.sched = t.tasks.get(&ptid).map(|p| p.sched.for_child()).unwrap_or_default();
         t.insert_task(child_task);
+        t.forks += 1;
         if let Some(pt) = t.tasks.get_mut(&ptid) {
             if let Some(pc) = pt.pending_clone.as_mut() {
                 pc.child = Some(tid);

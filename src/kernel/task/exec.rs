@@ -384,6 +384,8 @@ pub fn load_into(
         p.exe = plan.exec_path.clone();
         p.cmdline =
             plan.argv.iter().flat_map(|a| a.iter().copied().chain(std::iter::once(0))).collect();
+        p.environ =
+            pe.envp.iter().flat_map(|e| e.iter().copied().chain(std::iter::once(0))).collect();
         // A fresh address space: a vfork child stops sharing its parent's
         // bookkeeping here, and a shared fd table becomes private
         // (fs/exec.c unshare_files).

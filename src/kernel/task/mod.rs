@@ -183,6 +183,9 @@ pub struct Process {
     pub comm: Vec<u8>,
     pub exe: Vec<u8>,
     pub cmdline: Vec<u8>,
+    /// The environment exec gave the program, NUL-terminated strings
+    /// (/proc/PID/environ).
+    pub environ: Vec<u8>,
     /// Resource limits (getrlimit/prlimit64); RLIMIT_NOFILE is enforced.
     pub rlimits: [guest_abi::misc::Rlimit; 16],
     /// Stopped/continued report pending for the parent's wait (WUNTRACED/WCONTINUED).
@@ -227,6 +230,11 @@ pub struct ProcessTable {
     pub tasks: crate::kernel::hash::FastMap<Pid, Task>,
     pub by_host: crate::kernel::hash::FastMap<HostTid, Pid>,
     next_pid: Pid,
+    /// The pid alloc_pid handed out last (/proc/loadavg's last field).
+    pub last_pid: Pid,
+    /// Tasks created since boot, threads included (Linux's total_forks,
+    /// /proc/stat's "processes").
+    pub forks: u64,
 }
 
 /// pid_max (/proc/sys/kernel/pid_max on a 64-bit host with many CPUs):
@@ -248,6 +256,7 @@ impl ProcessTable {
             let p = self.next_pid;
             self.next_pid = if p + 1 >= PID_MAX { RESERVED_PIDS } else { p + 1 };
             if !self.pid_in_use(p) {
+                self.last_pid = p;
                 return p;
             }
         }
