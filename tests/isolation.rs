@@ -308,6 +308,17 @@ fn spawn_piped(args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
+/// What the host fds of process `pid` link to.
+fn host_fds_of(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|f| std::fs::read_link(f.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// The host fds of umk's child processes (the guest's processes and the
 /// doorbell): what each links to.
 fn host_fds_of_children(parent: u32) -> Vec<String> {
@@ -318,11 +329,7 @@ fn host_fds_of_children(parent: u32) -> Vec<String> {
         if !status.lines().any(|l| l.split_whitespace().eq(["PPid:", &parent.to_string()])) {
             continue;
         }
-        for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
-            if let Ok(l) = std::fs::read_link(fd.path()) {
-                links.push(l.to_string_lossy().into_owned());
-            }
-        }
+        links.extend(host_fds_of(pid));
     }
     links
 }
@@ -349,12 +356,7 @@ fn shared_mapping_memfds_stay_out_of_reach() {
     read_until("mapped", &mut seen);
     // umk holds the file's data in a memfd: the escape attempts below aim
     // at something that exists.
-    let umk_fds: Vec<String> = std::fs::read_dir(format!("/proc/{umk}/fd"))
-        .unwrap()
-        .flatten()
-        .filter_map(|f| std::fs::read_link(f.path()).ok())
-        .map(|l| l.to_string_lossy().into_owned())
-        .collect();
+    let umk_fds = host_fds_of(umk);
     assert!(umk_fds.iter().any(|l| l.contains("umk-shm")), "{umk_fds:?}");
     writeln!(stdin, "{umk}").unwrap();
     read_until("fds:", &mut seen);
@@ -386,12 +388,7 @@ fn the_seccomp_listener_stays_with_umk() {
     out.read_line(&mut line).unwrap();
     // The shell's $$ came through the listener.
     assert_eq!(line, "up 1\n");
-    let umk_fds: Vec<String> = std::fs::read_dir(format!("/proc/{umk}/fd"))
-        .unwrap()
-        .flatten()
-        .filter_map(|f| std::fs::read_link(f.path()).ok())
-        .map(|l| l.to_string_lossy().into_owned())
-        .collect();
+    let umk_fds = host_fds_of(umk);
     assert!(umk_fds.iter().any(|l| l.contains("seccomp")), "{umk_fds:?}");
     let leaked: Vec<String> =
         host_fds_of_children(umk).into_iter().filter(|l| l.contains("seccomp")).collect();
