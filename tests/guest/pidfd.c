@@ -188,6 +188,25 @@ static void signalling(void)
     close(go);
     close(fd);
 
+    /* A /proc/PID directory serves as a pidfd (CPython's test_signal
+     * uses its own); other directories do not. */
+    int go2;
+    pid_t p2 = waiting_child(&go2, 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)p2);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY);
+    RES("send 0 through /proc/PID", pidfd_send_signal(dfd, 0, NULL, 0));
+    RES("send TERM through /proc/PID", pidfd_send_signal(dfd, SIGTERM, NULL, 0));
+    int st2;
+    waitpid(p2, &st2, 0);
+    printf("killed through /proc/PID: %s\n", WIFSIGNALED(st2) && WTERMSIG(st2) == SIGTERM ? "yes" : "no");
+    RES("send to a reaped /proc/PID", pidfd_send_signal(dfd, 0, NULL, 0));
+    close(dfd);
+    close(go2);
+    int root = open("/", O_RDONLY | O_DIRECTORY);
+    RES("send through /", pidfd_send_signal(root, 0, NULL, 0));
+    close(root);
+
     /* With a siginfo: SI_QUEUE and its value reach the handler. */
     int rep[2];
     pipe(rep);

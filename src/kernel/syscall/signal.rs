@@ -188,10 +188,18 @@ pub fn sys_pidfd_send_signal(k: &mut Kernel, ctx: &Ctx) -> SysResult {
     if flags & !scopes != 0 || (flags & scopes).count_ones() > 1 {
         return SysResult::err(Errno::EINVAL);
     }
-    let pid = match k.file(ctx.pid, fd).and_then(|f| pidfd_of(&f).map(|p| p.pid())) {
-        Ok(Ok(pid)) => Ok(pid),
-        Ok(Err(gone)) => Err(gone),
+    let file = match k.file(ctx.pid, fd) {
+        Ok(f) => f,
         Err(e) => return SysResult::err(e),
+    };
+    let pid = match pidfd_of(&file).map(|p| p.pid()) {
+        Ok(pid) => pid,
+        // A /proc/PID directory serves as a pidfd too.
+        Err(e) => match file.inode.as_ref().and_then(crate::kernel::fs::procfs::proc_dir_pid) {
+            Some(p) if k.table.borrow().procs.contains_key(&p) => Ok(p),
+            Some(_) => Err(Errno::ESRCH),
+            None => return SysResult::err(e),
+        },
     };
     let (thread, pgrp) = (flags == PIDFD_SIGNAL_THREAD, flags == PIDFD_SIGNAL_PROCESS_GROUP);
     let origin = if info != 0 {

@@ -48,6 +48,17 @@ pub struct ProcFs {
     host_cpuinfo: OnceCell<String>,
 }
 
+/// The process a /proc/PID directory names, for pidfd_send_signal, which
+/// takes such a directory's fd as a pidfd (tgid_pidfd_to_pid). Linux's
+/// directory holds the process itself; this one its pid, checked to be
+/// alive when used.
+pub fn proc_dir_pid(inode: &InodeRef) -> Option<Pid> {
+    match inode.as_any().downcast_ref::<ProcInode>()?.node {
+        Node::Pid(p, None, Entry::Dir) => Some(p),
+        _ => None,
+    }
+}
+
 impl ProcFs {
     pub fn new(
         dev: u64,
