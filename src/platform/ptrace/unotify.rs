@@ -97,10 +97,22 @@ fn serve(listener: i32, ids: &Identities) {
         let r = unsafe { libc::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &mut req) };
         if r < 0 {
             match std::io::Error::last_os_error().raw_os_error() {
-                // A signal to umk, or a notification withdrawn by a signal
-                // to the guest before it could be read.
-                Some(libc::EINTR) | Some(libc::ENOENT) => continue,
-                // The filter has no users left: the VM is over.
+                // A signal to umk.
+                Some(libc::EINTR) => continue,
+                // A notification withdrawn (its thread took a signal or
+                // died), or no guest process left: RECV then fails at
+                // once, forever. Sleep until there is something to read;
+                // POLLHUP says the filter has no users (the VM is over).
+                Some(libc::ENOENT) => {
+                    let mut pfd = libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 };
+                    // SAFETY: poll on one pollfd we own.
+                    let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+                    if n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 _ => break,
             }
         }
