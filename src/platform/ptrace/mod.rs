@@ -434,6 +434,15 @@ impl PtracePlatform {
         }
     }
 
+    /// A wait status as an event, keeping the host's rusage of an exit.
+    fn report(&mut self, tid: HostTid, status: i32, ru: &libc::rusage) -> Option<Event> {
+        let ev = self.decode(tid, status)?;
+        if matches!(ev, Event::Exited { .. } | Event::Killed { .. }) {
+            self.exit_usage = Some((tid, rusage_of(ru)));
+        }
+        Some(ev)
+    }
+
     fn wait_for(&self, pid: i32) -> Result<i32, PlatformError> {
         let mut status = 0;
         loop {
@@ -702,10 +711,7 @@ impl Platform for PtracePlatform {
     fn next_event(&mut self) -> Event {
         loop {
             if let Some((tid, status, ru)) = self.held.pop_front() {
-                if let Some(ev) = self.decode(tid, status) {
-                    if matches!(ev, Event::Exited { .. } | Event::Killed { .. }) {
-                        self.exit_usage = Some((tid, rusage_of(&ru)));
-                    }
+                if let Some(ev) = self.report(tid, status, &ru) {
                     return ev;
                 }
                 continue;
@@ -724,10 +730,7 @@ impl Platform for PtracePlatform {
                 }
                 continue;
             }
-            if let Some(ev) = self.decode(tid, status) {
-                if matches!(ev, Event::Exited { .. } | Event::Killed { .. }) {
-                    self.exit_usage = Some((tid, rusage_of(&ru)));
-                }
+            if let Some(ev) = self.report(tid, status, &ru) {
                 return ev;
             }
         }
